@@ -1,0 +1,222 @@
+//! Identity headers: one list of what to strip from clients, one place that injects
+//! the verified identity. Names are compared case-insensitively with `_` and `-`
+//! treated alike, because many servers (CGI, WSGI, nginx) map both to the same variable.
+
+use http::HeaderName;
+use pingora::http::RequestHeader;
+
+use crate::auth::Identity;
+
+/// Identity headers stripped whatever the configuration says: the ones other auth
+/// proxies (oauth2-proxy, Apache) use, so an upstream written for them is safe too.
+const ALWAYS_STRIPPED: &[&str] = &[
+    "x-forwarded-user",
+    "x-forwarded-email",
+    "x-forwarded-preferred-username",
+    "x-forwarded-groups",
+    "x-forwarded-access-token",
+    "remote-user",
+    "x-remote-user",
+];
+
+/// Prefixes of identity headers stripped whatever the configuration says.
+const STRIPPED_PREFIXES: &[&str] = &["x-auth-request-"];
+
+/// Lower-cases and maps `_` to `-`.
+fn normalise(name: &str) -> String {
+    name.bytes()
+        .map(|b| match b {
+            b'_' => '-',
+            b => char::from(b.to_ascii_lowercase()),
+        })
+        .collect()
+}
+
+/// Whether two header names are the same once case and `_`/`-` are ignored.
+fn same_header(normalised: &str, name: &str) -> bool {
+    normalised.len() == name.len()
+        && normalised.bytes().zip(name.bytes()).all(|(a, b)| {
+            let b = if b == b'_' {
+                b'-'
+            } else {
+                b.to_ascii_lowercase()
+            };
+            a == b
+        })
+}
+
+/// The identity headers of this deployment.
+#[derive(Debug, Clone)]
+pub struct IdentityHeaders {
+    user_id: HeaderName,
+    email: HeaderName,
+    assertion: HeaderName,
+    claims: Vec<HeaderName>,
+    /// Every name to strip, normalised.
+    strip: Vec<String>,
+}
+
+impl IdentityHeaders {
+    /// Builds the header set; errors name the offending header.
+    pub fn new(
+        user_id: &str,
+        email: &str,
+        assertion: &str,
+        claims: &[String],
+        extra_strip: &[String],
+    ) -> Result<Self, String> {
+        let parse = |n: &str| {
+            HeaderName::from_bytes(n.as_bytes())
+                .map_err(|_| format!("`{n}` is not a valid header name"))
+        };
+        let user_id = parse(user_id)?;
+        let email = parse(email)?;
+        let assertion = parse(assertion)?;
+        let claims = claims
+            .iter()
+            .map(|c| parse(c))
+            .collect::<Result<Vec<_>, _>>()?;
+        for h in extra_strip {
+            parse(h)?;
+        }
+        let mut strip: Vec<String> = [&user_id, &email, &assertion]
+            .into_iter()
+            .chain(claims.iter())
+            .map(|h| normalise(h.as_str()))
+            .chain(extra_strip.iter().map(|h| normalise(h)))
+            .chain(ALWAYS_STRIPPED.iter().map(|h| (*h).to_string()))
+            .collect();
+        strip.sort();
+        strip.dedup();
+        Ok(Self {
+            user_id,
+            email,
+            assertion,
+            claims,
+            strip,
+        })
+    }
+
+    /// Whether a client-sent header `name` claims identity and must be removed.
+    pub fn is_identity_header(&self, name: &str) -> bool {
+        self.strip.iter().any(|s| same_header(s, name))
+            || STRIPPED_PREFIXES
+                .iter()
+                .any(|p| name.len() > p.len() && same_header(p, &name[..p.len()]))
+    }
+
+    /// Removes every client-sent identity header, in every spelling.
+    pub fn strip_inbound(&self, req: &mut RequestHeader) {
+        let doomed: Vec<HeaderName> = req
+            .headers
+            .keys()
+            .filter(|name| self.is_identity_header(name.as_str()))
+            .cloned()
+            .collect();
+        for name in &doomed {
+            req.remove_header(name);
+        }
+    }
+
+    /// Sets the verified identity and the proxy's assertion. Call after [`Self::strip_inbound`].
+    /// Values were checked header-safe when the token was verified.
+    pub fn inject(
+        &self,
+        req: &mut RequestHeader,
+        identity: &Identity,
+        assertion: &str,
+    ) -> pingora::Result<()> {
+        req.insert_header(self.user_id.clone(), identity.subject.as_str())?;
+        if let Some(email) = &identity.email {
+            req.insert_header(self.email.clone(), email.as_str())?;
+        }
+        for (index, value) in &identity.claims {
+            if let Some(name) = self.claims.get(*index) {
+                req.insert_header(name.clone(), value.as_str())?;
+            }
+        }
+        req.insert_header(self.assertion.clone(), assertion)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers() -> IdentityHeaders {
+        IdentityHeaders::new(
+            "X-Auth-User-Id",
+            "X-Auth-Email",
+            "X-Auth-Assertion",
+            &["X-Auth-Name".to_string()],
+            &["X-Tenant".to_string()],
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn every_spelling_is_an_identity_header() {
+        let h = headers();
+        for name in [
+            "x-auth-user-id",
+            "x_auth_user_id",
+            "x-auth_user-id",
+            "x-auth-email",
+            "x-auth-assertion",
+            "x_auth_assertion",
+            "x-auth-name",
+            "x-tenant",
+            "x_tenant",
+            "x-forwarded-user",
+            "x_forwarded_email",
+            "x-auth-request-user",
+            "x_auth_request_email",
+            "remote-user",
+        ] {
+            assert!(h.is_identity_header(name), "{name}");
+        }
+        for name in [
+            "x-auth-user",
+            "x-auth-user-idx",
+            "authorization",
+            "x-forwarded-host",
+            "x-auth-request-",
+        ] {
+            assert!(!h.is_identity_header(name), "{name}");
+        }
+    }
+
+    #[test]
+    fn strip_then_inject_leaves_exactly_one_trusted_value() {
+        let h = headers();
+        let mut req = RequestHeader::build("GET", b"/api/alice/tasks", None).unwrap();
+        req.append_header("X-Auth-User-Id", "mallory").unwrap();
+        req.append_header("x_auth_user_id", "mallory").unwrap();
+        req.append_header("X-AUTH-USER-ID", "mallory").unwrap();
+        req.append_header("X-Auth-Request-Email", "m@evil").unwrap();
+        req.append_header("X-Other", "kept").unwrap();
+        h.strip_inbound(&mut req);
+        let id = Identity {
+            subject: "alice".into(),
+            email: None,
+            claims: vec![(0, "Alice".into())],
+            expires_at: 0,
+            not_before: None,
+        };
+        h.inject(&mut req, &id, "assertion").unwrap();
+        let values: Vec<_> = req.headers.get_all("x-auth-user-id").iter().collect();
+        assert_eq!(values, ["alice"]);
+        assert!(req.headers.get("x_auth_user_id").is_none());
+        assert!(req.headers.get("x-auth-request-email").is_none());
+        assert!(req.headers.get("x-auth-email").is_none());
+        assert_eq!(req.headers.get("x-auth-name").unwrap(), "Alice");
+        assert_eq!(req.headers.get("x-other").unwrap(), "kept");
+    }
+
+    #[test]
+    fn bad_names_are_config_errors() {
+        assert!(IdentityHeaders::new("bad header", "e", "a", &[], &[]).is_err());
+        assert!(IdentityHeaders::new("u", "e", "a", &["x\n".into()], &[]).is_err());
+    }
+}

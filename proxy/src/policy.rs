@@ -1,0 +1,321 @@
+//! Route rules: which requests need a token, which are public, and which path
+//! parameter must equal the token's subject. Ordered, first match wins; a path no
+//! rule matches requires a token (fail closed).
+
+use crate::path::decode_segment;
+
+/// What a route demands of the caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMode {
+    /// No token needed; identity headers are still stripped.
+    Public,
+    /// A valid token is needed.
+    Required,
+    /// No token passes anonymously; a present but invalid token is refused.
+    Optional,
+}
+
+impl AuthMode {
+    /// Parses the config spelling.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "public" => Some(Self::Public),
+            "required" => Some(Self::Required),
+            "optional" => Some(Self::Optional),
+            _ => None,
+        }
+    }
+
+    /// The config spelling, for logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Public => "public",
+            Self::Required => "required",
+            Self::Optional => "optional",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Segment {
+    Literal(String),
+    Param(String),
+    AnyOne,
+    Rest,
+}
+
+/// A compiled path pattern such as `/api/{user_id}/tasks/**`.
+#[derive(Debug, Clone)]
+pub struct Pattern {
+    text: String,
+    segments: Vec<Segment>,
+}
+
+impl Pattern {
+    /// Compiles a pattern; the error says what is wrong with it.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let rest = text
+            .strip_prefix('/')
+            .ok_or_else(|| "must start with '/'".to_string())?;
+        let mut segments = Vec::new();
+        let raw: Vec<&str> = if rest.is_empty() {
+            Vec::new()
+        } else {
+            rest.split('/').collect()
+        };
+        for (i, seg) in raw.iter().enumerate() {
+            let last = i + 1 == raw.len();
+            let compiled = match *seg {
+                "**" if last => Segment::Rest,
+                "**" => return Err("'**' is only allowed as the last segment".into()),
+                "*" => Segment::AnyOne,
+                "" => return Err("empty segment (double or trailing '/')".into()),
+                "." | ".." => return Err("dot-segments are not allowed".into()),
+                s if s.starts_with('{') && s.ends_with('}') => {
+                    let name = &s[1..s.len() - 1];
+                    if name.is_empty()
+                        || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+                    {
+                        return Err(format!("bad parameter name in '{s}'"));
+                    }
+                    if segments
+                        .iter()
+                        .any(|p| matches!(p, Segment::Param(n) if n == name))
+                    {
+                        return Err(format!("parameter '{name}' appears twice"));
+                    }
+                    Segment::Param(name.to_string())
+                }
+                s => {
+                    if let Some(bad) = s
+                        .bytes()
+                        .find(|&b| !(b.is_ascii_alphanumeric() || b"-._~!$&'()+,=:@".contains(&b)))
+                    {
+                        return Err(format!(
+                            "character '{}' not allowed in a literal segment",
+                            char::from(bad)
+                        ));
+                    }
+                    Segment::Literal(s.to_string())
+                }
+            };
+            segments.push(compiled);
+        }
+        Ok(Self {
+            text: text.to_string(),
+            segments,
+        })
+    }
+
+    /// The pattern as written.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// Whether the pattern names `{param}`.
+    pub fn has_param(&self, param: &str) -> bool {
+        self.segments
+            .iter()
+            .any(|s| matches!(s, Segment::Param(n) if n == param))
+    }
+
+    /// Matches a canonical path; on success returns the raw value of `capture`
+    /// (if that parameter exists).
+    fn matches<'p>(&self, path: &'p str, capture: Option<&str>) -> Option<Option<&'p str>> {
+        let rest = path.strip_prefix('/')?;
+        let rest = rest.strip_suffix('/').unwrap_or(rest);
+        let mut parts = rest.split('/').filter(|s| !s.is_empty());
+        let mut captured = None;
+        for seg in &self.segments {
+            match seg {
+                Segment::Rest => return Some(captured),
+                Segment::Literal(lit) => {
+                    if parts.next()? != lit {
+                        return None;
+                    }
+                }
+                Segment::AnyOne => {
+                    parts.next()?;
+                }
+                Segment::Param(name) => {
+                    let value = parts.next()?;
+                    if capture == Some(name.as_str()) {
+                        captured = Some(value);
+                    }
+                }
+            }
+        }
+        parts.next().is_none().then_some(captured)
+    }
+}
+
+/// One configured rule.
+#[derive(Debug, Clone)]
+pub struct Route {
+    /// The path pattern.
+    pub pattern: Pattern,
+    /// Upper-case methods; empty means every method.
+    pub methods: Vec<String>,
+    /// What the route demands.
+    pub auth: AuthMode,
+    /// The `{param}` that must equal the token's `sub`.
+    pub owner: Option<String>,
+}
+
+impl Route {
+    fn applies_to(&self, method: &str) -> bool {
+        self.methods.is_empty() || self.methods.iter().any(|m| m == method)
+    }
+}
+
+/// The rule a request fell under, with the owner parameter's raw value.
+#[derive(Debug, Clone, Copy)]
+pub struct RouteMatch<'r, 'p> {
+    /// The matched rule; `None` means no rule matched (treated as `required`).
+    pub route: Option<&'r Route>,
+    owner_value: Option<&'p str>,
+}
+
+impl<'r> RouteMatch<'r, '_> {
+    /// What the request must present.
+    pub fn auth(&self) -> AuthMode {
+        self.route.map_or(AuthMode::Required, |r| r.auth)
+    }
+
+    /// A label for access logs.
+    pub fn label(&self) -> &'r str {
+        self.route.map_or("<default>", |r| r.pattern.as_str())
+    }
+
+    /// Whether the route's owner rule (if any) accepts `subject`. The path segment is
+    /// percent-decoded before comparing, as the upstream will decode it.
+    pub fn owner_matches_subject(&self, subject: &str) -> bool {
+        match (self.route.and_then(|r| r.owner.as_ref()), self.owner_value) {
+            (None, _) => true,
+            (Some(_), Some(raw)) => decode_segment(raw).is_some_and(|v| v == subject),
+            (Some(_), None) => false,
+        }
+    }
+
+    /// The owner parameter's name, for messages.
+    pub fn owner_param(&self) -> Option<&str> {
+        self.route.and_then(|r| r.owner.as_deref())
+    }
+}
+
+/// Ordered rules.
+#[derive(Debug, Clone, Default)]
+pub struct RouteTable {
+    routes: Vec<Route>,
+}
+
+impl RouteTable {
+    /// Builds a table from rules in priority order.
+    pub fn new(routes: Vec<Route>) -> Self {
+        Self { routes }
+    }
+
+    /// Finds the first rule for `method` and canonical `path`.
+    pub fn lookup<'r, 'p>(&'r self, method: &str, path: &'p str) -> RouteMatch<'r, 'p> {
+        for route in &self.routes {
+            if !route.applies_to(method) {
+                continue;
+            }
+            if let Some(owner_value) = route.pattern.matches(path, route.owner.as_deref()) {
+                return RouteMatch {
+                    route: Some(route),
+                    owner_value,
+                };
+            }
+        }
+        RouteMatch {
+            route: None,
+            owner_value: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn route(path: &str, methods: &[&str], auth: AuthMode, owner: Option<&str>) -> Route {
+        Route {
+            pattern: Pattern::parse(path).unwrap(),
+            methods: methods.iter().map(|m| m.to_string()).collect(),
+            auth,
+            owner: owner.map(str::to_string),
+        }
+    }
+
+    fn table() -> RouteTable {
+        RouteTable::new(vec![
+            route("/healthz", &[], AuthMode::Public, None),
+            route("/openapi.json", &["GET"], AuthMode::Public, None),
+            route(
+                "/api/{user_id}/tasks/**",
+                &[],
+                AuthMode::Required,
+                Some("user_id"),
+            ),
+            route("/public/**", &[], AuthMode::Public, None),
+            route("/feed/*", &["GET"], AuthMode::Optional, None),
+        ])
+    }
+
+    #[test]
+    fn first_match_wins_and_unmatched_is_required() {
+        let t = table();
+        assert_eq!(t.lookup("GET", "/openapi.json").auth(), AuthMode::Public);
+        assert_eq!(t.lookup("POST", "/openapi.json").auth(), AuthMode::Required);
+        assert_eq!(t.lookup("GET", "/public").auth(), AuthMode::Public);
+        assert_eq!(t.lookup("GET", "/public/a/b/c").auth(), AuthMode::Public);
+        assert_eq!(t.lookup("GET", "/feed/x").auth(), AuthMode::Optional);
+        assert_eq!(t.lookup("GET", "/feed/x/y").auth(), AuthMode::Required);
+        assert_eq!(t.lookup("GET", "/nothing/here").auth(), AuthMode::Required);
+        assert!(t.lookup("GET", "/nothing").route.is_none());
+    }
+
+    #[test]
+    fn owner_rule_compares_decoded_segment_with_subject() {
+        let t = table();
+        let m = t.lookup("GET", "/api/alice/tasks");
+        assert_eq!(m.label(), "/api/{user_id}/tasks/**");
+        assert!(m.owner_matches_subject("alice"));
+        assert!(!m.owner_matches_subject("bob"));
+        let m = t.lookup("DELETE", "/api/alice/tasks/42/complete");
+        assert!(m.owner_matches_subject("alice"));
+        let m = t.lookup("GET", "/api/a%40b/tasks");
+        assert!(m.owner_matches_subject("a@b"));
+        assert!(!m.owner_matches_subject("a%40b"));
+        // The tasks literal must be there: /api/alice is not under the owner rule.
+        assert!(t.lookup("GET", "/api/alice").route.is_none());
+    }
+
+    #[test]
+    fn routes_without_owner_accept_any_subject() {
+        let t = table();
+        assert!(t.lookup("GET", "/feed/x").owner_matches_subject("anyone"));
+    }
+
+    #[test]
+    fn bad_patterns_are_rejected() {
+        for bad in [
+            "api", "/a//b", "/a/**/b", "/{}", "/{a-b}", "/{x}/{x}", "/a/../b", "/a?b", "/a%2Fb",
+        ] {
+            assert!(Pattern::parse(bad).is_err(), "{bad}");
+        }
+        assert!(Pattern::parse("/").is_ok());
+        assert!(Pattern::parse("/**").is_ok());
+    }
+
+    #[test]
+    fn root_and_catch_all() {
+        let t = RouteTable::new(vec![route("/", &[], AuthMode::Public, None)]);
+        assert_eq!(t.lookup("GET", "/").auth(), AuthMode::Public);
+        assert_eq!(t.lookup("GET", "/x").auth(), AuthMode::Required);
+        let t = RouteTable::new(vec![route("/**", &[], AuthMode::Optional, None)]);
+        assert_eq!(t.lookup("GET", "/").auth(), AuthMode::Optional);
+        assert_eq!(t.lookup("GET", "/x/y").auth(), AuthMode::Optional);
+    }
+}

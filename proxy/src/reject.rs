@@ -1,0 +1,206 @@
+//! Responses authgate writes itself: 400/401/403 at the edge, 502/503/504 for upstream
+//! trouble. JSON bodies `{"error", "message"}`, RFC 6750 `WWW-Authenticate` challenges,
+//! and never any part of the token.
+
+use bytes::Bytes;
+use std::borrow::Cow;
+
+use crate::auth::{BearerError, TokenError};
+use crate::path::PathError;
+
+/// The `WWW-Authenticate` challenge to send, if any.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Challenge {
+    /// No challenge (not an authentication problem).
+    None,
+    /// `Bearer realm="…"`: no credentials were presented (RFC 6750 §3.1: no error code).
+    Bearer,
+    /// `Bearer realm="…", error="…", error_description="…"`.
+    BearerError {
+        /// RFC 6750 error code.
+        code: &'static str,
+        /// Fixed human text.
+        description: &'static str,
+    },
+}
+
+/// A response authgate writes instead of proxying.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    /// HTTP status.
+    pub status: u16,
+    /// `error` in the JSON body.
+    pub error: &'static str,
+    /// `message` in the JSON body.
+    pub message: Cow<'static, str>,
+    /// `WWW-Authenticate` to send.
+    pub challenge: Challenge,
+    /// `Retry-After` seconds, for 503.
+    pub retry_after: Option<u64>,
+    /// Short label for the access log (`missing_token`, `expired`, `owner_mismatch`…).
+    pub reason: &'static str,
+    /// The verified subject, when a valid token was refused (403), for the access log.
+    pub subject: Option<String>,
+}
+
+impl Rejection {
+    fn new(status: u16, error: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
+        Self {
+            status,
+            error,
+            message: message.into(),
+            challenge: Challenge::None,
+            retry_after: None,
+            reason: error,
+            subject: None,
+        }
+    }
+
+    /// 401: no bearer token presented.
+    pub fn missing_token() -> Self {
+        Self {
+            challenge: Challenge::Bearer,
+            reason: "missing_token",
+            ..Self::new(401, "missing_token", "a bearer token is required")
+        }
+    }
+
+    /// 401: a token was presented and refused.
+    pub fn invalid_token(e: TokenError) -> Self {
+        Self {
+            challenge: Challenge::BearerError {
+                code: "invalid_token",
+                description: e.description(),
+            },
+            reason: e.reason(),
+            ..Self::new(401, "invalid_token", e.description())
+        }
+    }
+
+    /// 400 or 401 for an unusable `Authorization` header.
+    pub fn bad_authorization(e: BearerError) -> Self {
+        match e {
+            BearerError::Multiple => Self {
+                challenge: Challenge::BearerError {
+                    code: "invalid_request",
+                    description: "more than one Authorization header",
+                },
+                reason: "multiple_authorization",
+                ..Self::new(400, "invalid_request", "more than one Authorization header")
+            },
+            BearerError::Malformed => Self {
+                challenge: Challenge::BearerError {
+                    code: "invalid_token",
+                    description: "malformed bearer token",
+                },
+                reason: "malformed_bearer",
+                ..Self::new(401, "invalid_token", "malformed bearer token")
+            },
+        }
+    }
+
+    /// 403: the owner rule refused `subject`.
+    pub fn owner_mismatch(param: &str, subject: &str) -> Self {
+        Self {
+            subject: Some(subject.to_string()),
+            challenge: Challenge::BearerError {
+                code: "insufficient_scope",
+                description: "the token subject does not own this resource",
+            },
+            reason: "owner_mismatch",
+            ..Self::new(
+                403,
+                "insufficient_scope",
+                format!("path parameter `{param}` does not match the token subject"),
+            )
+        }
+    }
+
+    /// 400: the request target cannot be canonicalised safely.
+    pub fn bad_path(e: PathError) -> Self {
+        Self {
+            reason: "bad_path",
+            ..Self::new(400, "bad_request", e.message())
+        }
+    }
+
+    /// 400: ambiguous message framing (request smuggling defence).
+    pub fn bad_framing(message: &'static str) -> Self {
+        Self {
+            reason: "bad_framing",
+            ..Self::new(400, "bad_request", message)
+        }
+    }
+
+    /// 400/5xx for failures inside the proxy machinery, by status.
+    pub fn for_status(status: u16) -> Self {
+        match status {
+            400 => Self::new(400, "bad_request", "malformed request"),
+            502 => Self::new(502, "bad_gateway", "the upstream service is unavailable"),
+            503 => Self::new(503, "service_unavailable", "the service is not ready"),
+            504 => Self::new(504, "gateway_timeout", "the upstream service timed out"),
+            _ => Self::new(500, "internal_error", "internal proxy error"),
+        }
+    }
+
+    /// 405 on the health endpoints.
+    pub fn method_not_allowed() -> Self {
+        Self::new(405, "method_not_allowed", "use GET or HEAD")
+    }
+
+    /// The `WWW-Authenticate` value for `realm`, if any.
+    pub fn www_authenticate(&self, realm: &str) -> Option<String> {
+        match self.challenge {
+            Challenge::None => None,
+            Challenge::Bearer => Some(format!("Bearer realm=\"{realm}\"")),
+            Challenge::BearerError { code, description } => Some(format!(
+                "Bearer realm=\"{realm}\", error=\"{code}\", error_description=\"{description}\""
+            )),
+        }
+    }
+
+    /// The JSON body.
+    pub fn body(&self) -> Bytes {
+        let body = serde_json::json!({ "error": self.error, "message": self.message });
+        Bytes::from(body.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn challenge_follows_rfc6750() {
+        assert_eq!(
+            Rejection::missing_token()
+                .www_authenticate("authgate")
+                .unwrap(),
+            "Bearer realm=\"authgate\""
+        );
+        let r = Rejection::invalid_token(TokenError::Expired);
+        assert_eq!(r.status, 401);
+        assert_eq!(
+            r.www_authenticate("x").unwrap(),
+            "Bearer realm=\"x\", error=\"invalid_token\", error_description=\"token expired\""
+        );
+        let r = Rejection::owner_mismatch("user_id", "bob");
+        assert_eq!(r.status, 403);
+        assert!(r
+            .www_authenticate("x")
+            .unwrap()
+            .contains("error=\"insufficient_scope\""));
+        assert_eq!(
+            Rejection::bad_path(PathError::EncodedSlash).www_authenticate("x"),
+            None
+        );
+    }
+
+    #[test]
+    fn body_is_json_with_error_and_message() {
+        let body = Rejection::invalid_token(TokenError::BadSignature).body();
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["error"], "invalid_token");
+        assert_eq!(v["message"], "invalid signature");
+    }
+}

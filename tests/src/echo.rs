@@ -1,0 +1,96 @@
+//! A tiny upstream that answers every request with what it saw: method, raw path,
+//! query (empty when none) and every header (as name/value pairs, duplicates kept).
+
+use serde_json::json;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use warp::Filter;
+
+/// A running echo upstream.
+pub struct Echo {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    hits: Arc<AtomicUsize>,
+}
+
+impl Echo {
+    /// Requests it has answered.
+    pub fn hits(&self) -> usize {
+        self.hits.load(Ordering::SeqCst)
+    }
+}
+
+/// Starts the echo upstream on a free loopback port (on the current tokio runtime).
+pub async fn start() -> Echo {
+    let hits = Arc::new(AtomicUsize::new(0));
+    let counter = hits.clone();
+    let route = warp::any()
+        .and(warp::method())
+        .and(warp::path::full())
+        .and(warp::query::raw().or(warp::any().map(String::new)).unify())
+        .and(warp::header::headers_cloned())
+        .map(
+            move |method: warp::http::Method,
+                  path: warp::path::FullPath,
+                  query: String,
+                  headers: warp::http::HeaderMap| {
+                counter.fetch_add(1, Ordering::SeqCst);
+                let pairs: Vec<[String; 2]> = headers
+                    .iter()
+                    .map(|(k, v)| {
+                        [
+                            k.as_str().to_string(),
+                            String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                        ]
+                    })
+                    .collect();
+                warp::reply::json(&json!({
+                    "method": method.as_str(),
+                    "path": path.as_str(),
+                    "query": query,
+                    "headers": pairs,
+                }))
+            },
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind echo");
+    let addr = listener.local_addr().expect("echo addr");
+    tokio::spawn(warp::serve(route).incoming(listener).run());
+    Echo { addr, hits }
+}
+
+/// An upstream that accepts connections and never answers (for timeouts).
+pub async fn start_silent() -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind silent");
+    let addr = listener.local_addr().expect("silent addr");
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((sock, _)) = listener.accept().await {
+            held.push(sock);
+        }
+    });
+    addr
+}
+
+/// A loopback address where nothing listens.
+pub fn closed_port() -> SocketAddr {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr")
+}
+
+/// Values of header `name` in an echo reply.
+pub fn header_values(reply: &serde_json::Value, name: &str) -> Vec<String> {
+    reply["headers"]
+        .as_array()
+        .map(|hs| {
+            hs.iter()
+                .filter(|h| h[0].as_str().is_some_and(|n| n.eq_ignore_ascii_case(name)))
+                .filter_map(|h| h[1].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}

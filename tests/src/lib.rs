@@ -1,0 +1,13 @@
+//! Test harness shared by the integration tests: start the real binaries on free
+//! loopback ports, a tiny echo upstream, a raw HTTP client for requests a normal
+//! client refuses to send, and token minting.
+
+pub mod echo;
+pub mod process;
+pub mod raw;
+pub mod tokens;
+
+/// Secret used as `BETTER_AUTH_SECRET` in tests.
+pub const BETTER_AUTH_SECRET: &str = "test-better-auth-secret-0123456789abcdef";
+/// Secret used as `AUTHGATE_ASSERTION_SECRET` in tests.
+pub const ASSERTION_SECRET: &str = "test-assertion-secret-0123456789abcdef";

@@ -1,0 +1,238 @@
+//! Spawning the real binaries: port 0, the bound address read from the first stdout
+//! line, readiness polled with a deadline, killed on drop.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// How long a service may take to come up.
+pub const STARTUP_DEADLINE: Duration = Duration::from_secs(20);
+
+/// The workspace root.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
+}
+
+/// Path of a workspace binary built by `cargo build --workspace --bins`.
+pub fn binary(name: &str) -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target"));
+    let path = target.join("debug").join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: build it first with `cargo build --workspace --bins` (scripts/test.sh does)",
+        path.display()
+    );
+    path
+}
+
+/// A running child process that serves HTTP.
+pub struct Service {
+    child: Child,
+    /// Where it listens.
+    pub addr: SocketAddr,
+    stderr_file: tempfile::NamedTempFile,
+}
+
+impl Service {
+    /// Spawns `cmd` (stdout piped, stderr to a temp file), waits for a stdout line
+    /// starting with `ready_prefix` followed by the address, then for `GET health_path`
+    /// to answer 200 (or any status when `health_path` is `None`).
+    pub fn spawn(mut cmd: Command, ready_prefix: &str, health_path: Option<&str>) -> Service {
+        let stderr_file = tempfile::NamedTempFile::new().expect("temp file");
+        let stderr = stderr_file.reopen().expect("reopen temp file");
+        cmd.stdout(Stdio::piped())
+            .stderr(Stdio::from(stderr))
+            .stdin(Stdio::null());
+        let mut child = cmd.spawn().expect("spawn service");
+        let stdout = child.stdout.take().expect("stdout piped");
+        let (tx, rx) = mpsc::channel();
+        let prefix = ready_prefix.to_string();
+        std::thread::spawn(move || {
+            let mut sent = false;
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if !sent {
+                    if let Some(rest) = line.strip_prefix(&prefix) {
+                        let _ = tx.send(rest.trim().to_string());
+                        sent = true;
+                    }
+                }
+            }
+        });
+        let addr = match rx.recv_timeout(STARTUP_DEADLINE) {
+            Ok(a) => a.parse().expect("address on the ready line"),
+            Err(_) => {
+                let _ = child.kill();
+                let log = std::fs::read_to_string(stderr_file.path()).unwrap_or_default();
+                panic!("service did not print `{ready_prefix}` in time; stderr:\n{log}");
+            }
+        };
+        let mut service = Service {
+            child,
+            addr,
+            stderr_file,
+        };
+        service.wait_ready(health_path.unwrap_or("/"), health_path.is_some());
+        service
+    }
+
+    fn wait_ready(&mut self, path: &str, need_ok: bool) {
+        let deadline = Instant::now() + STARTUP_DEADLINE;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!(
+                    "service exited early ({status}); stderr:\n{}",
+                    self.stderr()
+                );
+            }
+            if let Some(status) = crate::raw::blocking_status(self.addr, path) {
+                if !need_ok || status == 200 {
+                    return;
+                }
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "service at {} not ready in time; stderr:\n{}",
+                    self.addr,
+                    self.stderr()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+
+    /// `http://addr` + `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Everything the service wrote to stderr (its logs) so far.
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(self.stderr_file.path()).unwrap_or_default()
+    }
+
+    /// Sends SIGTERM and waits up to `limit` for the exit.
+    pub fn terminate(&mut self, limit: Duration) -> Option<ExitStatus> {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Options for starting authgate.
+pub struct Authgate {
+    config: String,
+    upstream: String,
+    env: Vec<(String, String)>,
+    args: Vec<String>,
+}
+
+impl Authgate {
+    /// authgate with `config` (TOML text) in front of `upstream`.
+    pub fn new(config: &str, upstream: SocketAddr) -> Self {
+        Self {
+            config: config.to_string(),
+            upstream: format!("http://{upstream}"),
+            env: vec![
+                (
+                    "BETTER_AUTH_SECRET".into(),
+                    crate::BETTER_AUTH_SECRET.into(),
+                ),
+                (
+                    "AUTHGATE_ASSERTION_SECRET".into(),
+                    crate::ASSERTION_SECRET.into(),
+                ),
+            ],
+            args: Vec::new(),
+        }
+    }
+
+    /// Sets an environment variable for the child.
+    pub fn env(mut self, key: &str, value: &str) -> Self {
+        self.env.push((key.into(), value.into()));
+        self
+    }
+
+    /// Adds command-line arguments.
+    pub fn arg(mut self, arg: &str) -> Self {
+        self.args.push(arg.into());
+        self
+    }
+
+    /// Starts it and waits until `/healthz` answers.
+    pub fn start(self) -> (Service, tempfile::TempDir) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let config = dir.path().join("authgate.toml");
+        std::fs::write(&config, &self.config).expect("write config");
+        let mut cmd = Command::new(binary("authgate"));
+        cmd.arg("--config")
+            .arg(&config)
+            .arg("--listen")
+            .arg("127.0.0.1:0")
+            .arg("--upstream")
+            .arg(&self.upstream)
+            .args(&self.args)
+            .env_remove("AUTHGATE_CONFIG")
+            .env("RUST_LOG", "info");
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        let service = Service::spawn(cmd, "authgate listening on ", Some("/healthz"));
+        (service, dir)
+    }
+}
+
+/// Runs `authgate check` on `config` text; returns (exit code, stdout, stderr).
+pub fn authgate_check(config: &str, env: &[(&str, &str)]) -> (i32, String, String) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("authgate.toml");
+    std::fs::write(&path, config).expect("write config");
+    authgate_check_file(&path, env)
+}
+
+/// Runs `authgate check --config path`.
+pub fn authgate_check_file(path: &Path, env: &[(&str, &str)]) -> (i32, String, String) {
+    let mut cmd = Command::new(binary("authgate"));
+    cmd.arg("check").arg("--config").arg(path);
+    cmd.env_remove("BETTER_AUTH_SECRET")
+        .env_remove("AUTHGATE_ASSERTION_SECRET")
+        .env_remove("AUTHGATE_CONFIG");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("run authgate check");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}

@@ -1,0 +1,48 @@
+//! Tokens minted by the tests themselves (the Better Auth interop tests get theirs
+//! from the real package instead).
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde_json::{json, Value};
+
+/// Seconds since the epoch.
+pub fn now() -> u64 {
+    jsonwebtoken::get_current_timestamp()
+}
+
+/// An HS256 token over `claims` with `secret`.
+pub fn hs256(claims: &Value, secret: &str) -> String {
+    sign(Algorithm::HS256, claims, secret)
+}
+
+/// A token of an HMAC `alg` over `claims` with `secret`.
+pub fn sign(alg: Algorithm, claims: &Value, secret: &str) -> String {
+    jsonwebtoken::encode(
+        &Header::new(alg),
+        claims,
+        &EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .expect("sign")
+}
+
+/// Valid claims for `sub` expiring in 10 minutes.
+pub fn claims(sub: &str) -> Value {
+    json!({ "sub": sub, "email": format!("{sub}@example.com"), "iat": now(), "exp": now() + 600 })
+}
+
+/// A token with an arbitrary header, signed HS256 with `secret` over the exact bytes
+/// (or left unsigned when `secret` is `None`).
+pub fn forge(header: &Value, claims: &Value, secret: Option<&str>) -> String {
+    let h = URL_SAFE_NO_PAD.encode(header.to_string());
+    let c = URL_SAFE_NO_PAD.encode(claims.to_string());
+    let input = format!("{h}.{c}");
+    let sig = match secret {
+        Some(s) => {
+            let key = EncodingKey::from_secret(s.as_bytes());
+            jsonwebtoken::crypto::sign(input.as_bytes(), &key, Algorithm::HS256).expect("sign")
+        }
+        None => String::new(),
+    };
+    format!("{input}.{sig}")
+}

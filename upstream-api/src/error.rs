@@ -1,0 +1,206 @@
+//! Errors a client can see, and the one place rejections become JSON.
+//!
+//! Every error response is `{"error": "...", "message": "..."}` (plus `field` for
+//! validation errors). Database errors are logged here and reach the client only as a
+//! generic 500: no SQL, driver message or connection detail ever leaves the service.
+
+use std::convert::Infallible;
+
+use warp::http::{header, HeaderValue, StatusCode};
+use warp::reject::Rejection;
+use warp::reply::{Reply, Response};
+
+use crate::db::StoreError;
+use crate::models::ErrorBody;
+use crate::trust::AssertionError;
+
+/// `WWW-Authenticate` value sent with every 401.
+pub const WWW_AUTHENTICATE: &str = "Bearer realm=\"upstream-api\"";
+
+/// Everything that can go wrong in a request, as the client will see it.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// No valid assertion from authgate (401).
+    #[error("{0}")]
+    Unauthorized(#[from] AssertionError),
+    /// The path's `{user_id}` is not the assertion's subject (403).
+    #[error("the user in the path is not the authenticated user")]
+    Forbidden,
+    /// No such task for this user — or it belongs to someone else (404).
+    #[error("task not found")]
+    TaskNotFound,
+    /// No such route (404).
+    #[error("no such route")]
+    RouteNotFound,
+    /// Right path, wrong method (405).
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    /// The body is not JSON, or not a JSON object of the expected shape (400).
+    #[error("{0}")]
+    InvalidJson(String),
+    /// A path segment could not be decoded (400).
+    #[error("{0}")]
+    BadPath(String),
+    /// The query string cannot be parsed at all (400).
+    #[error("malformed query string")]
+    InvalidQueryString,
+    /// A body field or query parameter fails validation (422).
+    #[error("{message}")]
+    Validation {
+        /// Field name.
+        field: String,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// The body exceeds the size limit (413).
+    #[error("request body exceeds {0} bytes")]
+    PayloadTooLarge(u64),
+    /// The database does not answer the health check (503).
+    #[error("database is not reachable")]
+    Unavailable,
+    /// The database failed (500; the detail is logged, not sent).
+    #[error("internal server error")]
+    Store(#[from] StoreError),
+    /// A failure that is not the client's fault (500).
+    #[error("internal server error")]
+    Internal,
+}
+
+impl warp::reject::Reject for ApiError {}
+
+impl ApiError {
+    /// A 422 naming `field`.
+    pub fn validation(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Validation {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
+    /// The HTTP status for this error.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::TaskNotFound | Self::RouteNotFound => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::InvalidJson(_) | Self::BadPath(_) | Self::InvalidQueryString => {
+                StatusCode::BAD_REQUEST
+            }
+            Self::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Store(_) | Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The JSON body for this error.
+    pub fn body(&self) -> ErrorBody {
+        let code = match self {
+            Self::Unauthorized(_) => "unauthorized",
+            Self::Forbidden => "forbidden",
+            Self::TaskNotFound | Self::RouteNotFound => "not_found",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::InvalidJson(_) => "invalid_json",
+            Self::BadPath(_) => "bad_request",
+            Self::InvalidQueryString => "invalid_query",
+            Self::Unavailable => "service_unavailable",
+            Self::Validation { .. } => "validation_error",
+            Self::PayloadTooLarge(_) => "payload_too_large",
+            Self::Store(_) | Self::Internal => "internal_error",
+        };
+        let field = match self {
+            Self::Validation { field, .. } => Some(field.clone()),
+            _ => None,
+        };
+        ErrorBody {
+            error: code.to_owned(),
+            message: self.to_string(),
+            field,
+        }
+    }
+}
+
+impl ApiError {
+    /// The full response: status, JSON body, and `WWW-Authenticate` on 401.
+    pub fn to_response(&self) -> Response {
+        match self {
+            Self::Store(err) => tracing::error!(error = %err, "database error"),
+            Self::Unauthorized(reason) => tracing::debug!(%reason, "assertion refused"),
+            _ => {}
+        }
+        let status = self.status();
+        let mut response =
+            warp::reply::with_status(warp::reply::json(&self.body()), status).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(WWW_AUTHENTICATE),
+            );
+        }
+        response
+    }
+}
+
+impl Reply for ApiError {
+    fn into_response(self) -> Response {
+        self.to_response()
+    }
+}
+
+/// Turns a handler's result into a response, whichever way it went.
+pub fn respond<T: Reply>(result: Result<T, ApiError>) -> Response {
+    match result {
+        Ok(reply) => reply.into_response(),
+        Err(err) => err.into_response(),
+    }
+}
+
+/// The `recover` for the whole service: every rejection becomes a JSON error.
+///
+/// Our own errors are looked for first: a request that failed authentication on the
+/// route it matched must get that 401, not another route's 405.
+pub async fn recover(rejection: Rejection) -> Result<Response, Infallible> {
+    if let Some(err) = rejection.find::<ApiError>() {
+        return Ok(err.to_response());
+    }
+    let err = if rejection.is_not_found() {
+        ApiError::RouteNotFound
+    } else if rejection.find::<warp::reject::MethodNotAllowed>().is_some() {
+        ApiError::MethodNotAllowed
+    } else if rejection.find::<warp::reject::PayloadTooLarge>().is_some() {
+        ApiError::PayloadTooLarge(crate::filters::BODY_LIMIT_BYTES)
+    } else if rejection.find::<warp::reject::InvalidQuery>().is_some() {
+        ApiError::InvalidQueryString
+    } else {
+        tracing::warn!(?rejection, "unhandled rejection");
+        ApiError::Internal
+    };
+    Ok(err.to_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_errors_hide_detail() {
+        let err = ApiError::Store(StoreError::Database(sqlx::Error::Protocol(
+            "relation \"tasks\" does not exist".into(),
+        )));
+        assert_eq!(err.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = err.body();
+        assert_eq!(body.error, "internal_error");
+        assert!(!body.message.contains("tasks"), "{}", body.message);
+    }
+
+    #[test]
+    fn unauthorized_carries_www_authenticate() {
+        let response = ApiError::Unauthorized(AssertionError::Missing).into_response();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            response.headers().get(header::WWW_AUTHENTICATE),
+            Some(&HeaderValue::from_static(WWW_AUTHENTICATE))
+        );
+    }
+}

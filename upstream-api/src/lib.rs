@@ -1,0 +1,63 @@
+//! `upstream-api`: an example upstream for authgate — a per-user task API that trusts
+//! identity only from authgate's signed, request-bound assertion.
+//!
+//! Layout (the shape of warp's todos example):
+//!
+//! - `main.rs` only wires: CLI → [`config::Config`] → [`db::Store`] → [`run`].
+//! - [`filters`]: one function per route, the route in its doc comment; authentication
+//!   and the owner check are filters, so handlers never see an unauthenticated request.
+//! - [`handlers`]: plain async functions; [`models`]: wire types and validation.
+//! - [`db`]: the SQLite/PostgreSQL store; [`error`]: errors as JSON, DB detail hidden.
+//! - [`trust`]: verification of authgate's `X-Auth-Assertion`.
+//! - [`openapi`]: the OpenAPI 3.1 document served at `/openapi.json`.
+//!
+//! [`run`] takes its listener and a shutdown future, so tests bind `127.0.0.1:0`.
+
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod filters;
+pub mod handlers;
+pub mod models;
+pub mod openapi;
+pub mod trust;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+
+use crate::db::Store;
+use crate::trust::AssertionVerifier;
+
+/// What every request needs: the store and the assertion verifier.
+#[derive(Debug, Clone)]
+pub struct App {
+    /// The task store.
+    pub store: Store,
+    /// Verifies authgate's assertions.
+    pub verifier: Arc<AssertionVerifier>,
+}
+
+impl App {
+    /// Bundles a store and a verifier.
+    pub fn new(store: Store, verifier: AssertionVerifier) -> Self {
+        Self {
+            store,
+            verifier: Arc::new(verifier),
+        }
+    }
+}
+
+/// Serves `app` on `listener` until `shutdown` completes, then lets requests in flight
+/// finish.
+pub async fn run<S>(listener: TcpListener, app: App, shutdown: S)
+where
+    S: Future<Output = ()> + Send + 'static,
+{
+    warp::serve(filters::routes(app))
+        .incoming(listener)
+        .graceful(shutdown)
+        .run()
+        .await;
+}

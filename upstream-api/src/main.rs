@@ -1,0 +1,140 @@
+//! `upstream-api` binary: parse, configure, connect, bind, serve. Nothing else.
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use clap::Parser;
+use tokio::net::TcpListener;
+use tracing_subscriber::EnvFilter;
+
+use upstream_api::config::{Cli, Config, SECRET_ENV};
+use upstream_api::db::Store;
+use upstream_api::trust::AssertionVerifier;
+use upstream_api::App;
+
+/// EX_USAGE: the configuration is wrong.
+const EXIT_USAGE: u8 = 64;
+/// The service could not start (database, port).
+const EXIT_STARTUP: u8 = 1;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) if !err.use_stderr() => err.exit(), // --help, --version
+        Err(err) => {
+            // Best effort: if stderr is gone there is nobody to tell.
+            let _ = err.print();
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let config = match Config::from_cli(cli, std::env::var_os(SECRET_ENV)) {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("upstream-api: configuration error: {err}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("upstream-api: cannot start the async runtime: {err}");
+            return ExitCode::from(EXIT_STARTUP);
+        }
+    };
+    runtime.block_on(serve(config))
+}
+
+async fn serve(config: Config) -> ExitCode {
+    let store = match Store::connect(&config.database).await {
+        Ok(store) => store,
+        Err(err) => {
+            eprintln!("upstream-api: cannot open the database: {err}");
+            return ExitCode::from(EXIT_STARTUP);
+        }
+    };
+    let listener = match TcpListener::bind(config.listen).await {
+        Ok(listener) => listener,
+        Err(err) => {
+            eprintln!("upstream-api: cannot listen on {}: {err}", config.listen);
+            return ExitCode::from(EXIT_STARTUP);
+        }
+    };
+    let addr = match listener.local_addr() {
+        Ok(addr) => addr,
+        Err(err) => {
+            eprintln!("upstream-api: cannot read the bound address: {err}");
+            return ExitCode::from(EXIT_STARTUP);
+        }
+    };
+    let verifier = AssertionVerifier::new(
+        &config.secret,
+        &config.assertion_issuer,
+        &config.service_name,
+    );
+
+    // Machine-readable for tests and scripts: exactly this line on stdout, once bound.
+    println!("upstream-api listening on {addr}");
+    tracing::info!(%addr, database = %describe(&config.database), "upstream-api listening");
+
+    upstream_api::run(
+        listener,
+        App::new(store.clone(), verifier),
+        shutdown_signal(),
+    )
+    .await;
+    store.close().await;
+    tracing::info!("upstream-api stopped");
+    ExitCode::SUCCESS
+}
+
+/// Which backend, without credentials.
+fn describe(target: &upstream_api::db::DatabaseTarget) -> String {
+    match target {
+        upstream_api::db::DatabaseTarget::SqliteFile(path) => format!("sqlite:{}", path.display()),
+        upstream_api::db::DatabaseTarget::Url(url) => {
+            url.split(':').next().unwrap_or("database").to_owned()
+        }
+    }
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(err) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %err, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -62,6 +62,10 @@ pub struct RunArgs {
     /// Seconds SIGTERM waits for in-flight requests.
     #[arg(long, env = "AUTHGATE_GRACE_PERIOD_SECS", global = true)]
     pub grace_period_secs: Option<u64>,
+    /// JWKS URL to verify asymmetric tokens with (adds a `jwks_url` key source), e.g.
+    /// Better Auth's http://auth:3000/api/auth/jwks.
+    #[arg(long, env = "AUTHGATE_JWKS_URL", global = true)]
+    pub jwks_url: Option<String>,
 }
 
 impl RunArgs {
@@ -76,6 +80,7 @@ impl RunArgs {
             log_format,
             threads,
             grace_period_secs,
+            jwks_url,
         } = self.clone();
         Overrides {
             listen,
@@ -84,6 +89,7 @@ impl RunArgs {
             log_format,
             threads,
             grace_period_secs,
+            jwks_url,
         }
     }
 }

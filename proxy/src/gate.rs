@@ -2,10 +2,12 @@
 //! valid, does its subject own the resource. Pure logic over method, canonical path
 //! and headers, so it is tested without a server.
 
-use http::header::{AUTHORIZATION, ORIGIN};
+use http::header::{AUTHORIZATION, COOKIE, ORIGIN};
 use http::{HeaderMap, Method};
+use std::sync::Arc;
 
-use crate::auth::{bearer_token, Identity, Verifier};
+use crate::auth::cookie::find_session_data;
+use crate::auth::{bearer_token, Identity, Purpose, TokenError, Verifier};
 use crate::policy::{AuthMode, RouteTable};
 use crate::reject::Rejection;
 
@@ -13,7 +15,7 @@ use crate::reject::Rejection;
 #[derive(Debug)]
 pub struct Admission<'r> {
     /// The verified caller; `None` for anonymous access (public, optional, preflight).
-    pub identity: Option<Identity>,
+    pub identity: Option<Arc<Identity>>,
     /// The rule that applied, for the access log.
     pub rule: &'r str,
 }
@@ -24,6 +26,8 @@ pub struct Gate {
     routes: RouteTable,
     verifier: Verifier,
     cors_preflight: bool,
+    /// Better Auth cookie prefix when its `session_data` cookie is a credential.
+    session_cookie: Option<String>,
 }
 
 fn is_cors_preflight(method: &Method, headers: &HeaderMap) -> bool {
@@ -34,11 +38,17 @@ fn is_cors_preflight(method: &Method, headers: &HeaderMap) -> bool {
 
 impl Gate {
     /// A gate over `routes` using `verifier`.
-    pub fn new(routes: RouteTable, verifier: Verifier, cors_preflight: bool) -> Self {
+    pub fn new(
+        routes: RouteTable,
+        verifier: Verifier,
+        cors_preflight: bool,
+        session_cookie: Option<String>,
+    ) -> Self {
         Self {
             routes,
             verifier,
             cors_preflight,
+            session_cookie,
         }
     }
 
@@ -47,8 +57,13 @@ impl Gate {
         self.verifier.is_ready()
     }
 
+    /// The verifier (for its key sources and counters).
+    pub fn verifier(&self) -> &Verifier {
+        &self.verifier
+    }
+
     /// Decides whether the request may pass. `path` must be canonical.
-    pub fn admit(
+    pub async fn admit(
         &self,
         method: &Method,
         path: &str,
@@ -69,21 +84,27 @@ impl Gate {
                 rule,
             });
         }
-        let token = bearer_token(headers.get_all(AUTHORIZATION).iter())
+        let bearer = bearer_token(headers.get_all(AUTHORIZATION).iter())
             .map_err(|e| Box::new(Rejection::bad_authorization(e)))?;
-        let Some(token) = token else {
-            return match mode {
-                AuthMode::Optional => Ok(Admission {
-                    identity: None,
-                    rule,
-                }),
-                _ => Err(Box::new(Rejection::missing_token())),
-            };
+        let cookie;
+        let (token, purpose) = match (bearer, &self.session_cookie) {
+            (Some(t), _) => (t, Purpose::Bearer),
+            (None, Some(prefix)) => match find_session_data(headers.get_all(COOKIE).iter(), prefix)
+            {
+                Some(c) => {
+                    cookie = c;
+                    (cookie.as_str(), Purpose::SessionCookie)
+                }
+                None => return self.anonymous(mode, rule),
+            },
+            (None, None) => return self.anonymous(mode, rule),
         };
-        let identity = self
-            .verifier
-            .verify(token)
-            .map_err(|e| Box::new(Rejection::invalid_token(e)))?;
+        let identity = self.verifier.verify(token, purpose).await.map_err(|e| {
+            Box::new(match e {
+                TokenError::KeysUnavailable => Rejection::keys_unavailable(),
+                e => Rejection::invalid_token(e),
+            })
+        })?;
         if !matched.owner_matches_subject(&identity.subject) {
             return Err(Box::new(Rejection::owner_mismatch(
                 matched.owner_param().unwrap_or("owner"),
@@ -95,12 +116,27 @@ impl Gate {
             rule,
         })
     }
+
+    /// No credential was presented.
+    fn anonymous<'r>(
+        &self,
+        mode: AuthMode,
+        rule: &'r str,
+    ) -> Result<Admission<'r>, Box<Rejection>> {
+        match mode {
+            AuthMode::Optional => Ok(Admission {
+                identity: None,
+                rule,
+            }),
+            _ => Err(Box::new(Rejection::missing_token())),
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::auth::{ClaimRules, KeySet, VerifierOptions, VerifyingKey};
+    use crate::auth::{AuthMetrics, ClaimRules, KeySet, KeySource, VerifierOptions, VerifyingKey};
     use crate::policy::{Pattern, Route};
     use crate::secret::Secret;
     use jsonwebtoken::{encode, EncodingKey, Header};
@@ -111,17 +147,21 @@ mod tests {
     const SECRET: &str = "test-secret-test-secret-test-secret!";
 
     fn gate(cors: bool) -> Gate {
-        let rules = ClaimRules {
+        let rules = Arc::new(ClaimRules {
             leeway: Duration::from_secs(0),
             ..ClaimRules::default()
-        };
-        let key = VerifyingKey::hs256(&Secret::new(SECRET), &rules, "test".into());
+        });
+        let key = VerifyingKey::hs256(&Secret::new(SECRET), rules, "test".into());
         let verifier = Verifier::new(
-            KeySet::new(vec![Arc::new(key)]),
+            vec![KeySource::Static(Arc::new(KeySet::new(vec![Arc::new(
+                key,
+            )])))],
             VerifierOptions {
                 max_token_bytes: 4096,
                 forward_claims: vec![],
+                cache_entries: 0,
             },
+            Arc::new(AuthMetrics::default()),
         );
         let route = |p: &str, auth, owner: Option<&str>| Route {
             pattern: Pattern::parse(p).unwrap(),
@@ -138,7 +178,7 @@ mod tests {
             ),
             route("/feed/**", AuthMode::Optional, None),
         ]);
-        Gate::new(routes, verifier, cors)
+        Gate::new(routes, verifier, cors, Some("better-auth".into()))
     }
 
     fn token(sub: &str) -> String {
@@ -166,55 +206,70 @@ mod tests {
         headers(&[("authorization", &format!("Bearer {}", token(sub)))])
     }
 
-    #[test]
-    fn owner_rule_allows_owner_and_forbids_others() {
+    #[tokio::test]
+    async fn owner_rule_allows_owner_and_forbids_others() {
         let g = gate(false);
         let ok = g
             .admit(&Method::GET, "/api/alice/tasks", &bearer("alice"))
+            .await
             .unwrap();
         assert_eq!(ok.identity.unwrap().subject, "alice");
         let err = g
             .admit(&Method::GET, "/api/alice/tasks/1", &bearer("bob"))
+            .await
             .unwrap_err();
         assert_eq!(err.status, 403);
     }
 
-    #[test]
-    fn missing_and_invalid_tokens() {
+    #[tokio::test]
+    async fn missing_and_invalid_tokens() {
         let g = gate(false);
         let err = g
             .admit(&Method::GET, "/api/alice/tasks", &HeaderMap::new())
+            .await
             .unwrap_err();
         assert_eq!((err.status, err.reason), (401, "missing_token"));
         let h = headers(&[("authorization", "Bearer not.a.jwt")]);
-        assert_eq!(g.admit(&Method::GET, "/x", &h).unwrap_err().status, 401);
+        assert_eq!(
+            g.admit(&Method::GET, "/x", &h).await.unwrap_err().status,
+            401
+        );
         let two = headers(&[
             ("authorization", &format!("Bearer {}", token("a"))),
             ("authorization", &format!("Bearer {}", token("a"))),
         ]);
-        assert_eq!(g.admit(&Method::GET, "/x", &two).unwrap_err().status, 400);
+        assert_eq!(
+            g.admit(&Method::GET, "/x", &two).await.unwrap_err().status,
+            400
+        );
     }
 
-    #[test]
-    fn public_optional_and_unmatched() {
+    #[tokio::test]
+    async fn public_optional_and_unmatched() {
         let g = gate(false);
         assert!(g
             .admit(&Method::GET, "/openapi.json", &HeaderMap::new())
+            .await
             .unwrap()
             .identity
             .is_none());
         assert!(g
             .admit(&Method::GET, "/feed/x", &HeaderMap::new())
+            .await
             .unwrap()
             .identity
             .is_none());
         let bad = headers(&[("authorization", "Bearer a.b.c")]);
         assert_eq!(
-            g.admit(&Method::GET, "/feed/x", &bad).unwrap_err().status,
+            g.admit(&Method::GET, "/feed/x", &bad)
+                .await
+                .unwrap_err()
+                .status,
             401
         );
         assert_eq!(
             g.admit(&Method::GET, "/feed/x", &bearer("u"))
+                .await
                 .unwrap()
                 .identity
                 .unwrap()
@@ -223,24 +278,52 @@ mod tests {
         );
         assert_eq!(
             g.admit(&Method::GET, "/unlisted", &HeaderMap::new())
+                .await
                 .unwrap_err()
                 .status,
             401
         );
     }
 
-    #[test]
-    fn cors_preflight_bypass_only_when_enabled_and_complete() {
+    #[tokio::test]
+    async fn session_cookie_is_a_credential_only_without_bearer() {
+        let g = gate(false);
+        let cookie = encode(
+            &Header::default(),
+            &json!({"session": {"userId": "alice"}, "user": {"id": "alice"}, "exp": jsonwebtoken::get_current_timestamp() + 60}),
+            &EncodingKey::from_secret(SECRET.as_bytes()),
+        )
+        .unwrap();
+        let h = headers(&[(
+            "cookie",
+            &format!("theme=dark; better-auth.session_data={cookie}"),
+        )]);
+        let ok = g.admit(&Method::GET, "/api/alice/tasks", &h).await.unwrap();
+        assert_eq!(ok.identity.unwrap().subject, "alice");
+        let h = headers(&[("cookie", "better-auth.session_data=bad.cookie.value")]);
+        assert_eq!(
+            g.admit(&Method::GET, "/api/alice/tasks", &h)
+                .await
+                .unwrap_err()
+                .status,
+            401
+        );
+    }
+
+    #[tokio::test]
+    async fn cors_preflight_bypass_only_when_enabled_and_complete() {
         let pre = headers(&[
             ("origin", "https://app"),
             ("access-control-request-method", "GET"),
         ]);
         assert!(gate(true)
             .admit(&Method::OPTIONS, "/api/alice/tasks", &pre)
+            .await
             .is_ok());
         assert_eq!(
             gate(false)
                 .admit(&Method::OPTIONS, "/api/alice/tasks", &pre)
+                .await
                 .unwrap_err()
                 .status,
             401
@@ -249,6 +332,7 @@ mod tests {
         assert_eq!(
             gate(true)
                 .admit(&Method::OPTIONS, "/api/alice/tasks", &half)
+                .await
                 .unwrap_err()
                 .status,
             401

@@ -18,6 +18,7 @@ pub mod identity;
 pub mod path;
 pub mod policy;
 pub mod proxy;
+pub mod refresh;
 pub mod reject;
 pub mod secret;
 pub mod telemetry;
@@ -26,12 +27,14 @@ use pingora::prelude::HttpPeer;
 use pingora::proxy::http_proxy_service_with_name;
 use pingora::server::configuration::ServerConf;
 use pingora::server::Server;
+use pingora::services::background::background_service;
 use std::net::{SocketAddr, ToSocketAddrs};
 
 use crate::auth::Verifier;
 use crate::config::Settings;
 use crate::gate::Gate;
 use crate::proxy::AuthGate;
+use crate::refresh::JwksRefresher;
 
 /// Failure to start serving (after the config was accepted).
 #[derive(Debug, thiserror::Error)]
@@ -58,9 +61,19 @@ pub fn build_app(settings: &Settings) -> Result<AuthGate, StartError> {
     peer.options.read_timeout = Some(settings.upstream.read_timeout);
     peer.options.write_timeout = Some(settings.upstream.write_timeout);
     peer.options.idle_timeout = Some(std::time::Duration::from_secs(60));
-    let verifier = Verifier::new(settings.keys.clone(), settings.verifier.clone());
+    let verifier = Verifier::new(
+        settings.sources.clone(),
+        settings.verifier.clone(),
+        settings.metrics.clone(),
+    );
     Ok(AuthGate {
-        gate: Gate::new(settings.routes.clone(), verifier, settings.cors_preflight),
+        gate: Gate::new(
+            settings.routes.clone(),
+            verifier,
+            settings.cors_preflight,
+            settings.session_cookie.clone(),
+        ),
+        strip_cookie_prefix: settings.strip_cookie_prefix.clone(),
         identity: settings.identity.clone(),
         assertion: settings.assertion.clone(),
         peer,
@@ -91,8 +104,15 @@ pub fn server_conf(settings: &Settings) -> ServerConf {
 /// Builds the Pingora server listening on `settings.listen` (port already concrete).
 pub fn build_server(settings: &Settings) -> Result<Server, StartError> {
     let app = build_app(settings)?;
+    let remotes: Vec<_> = app.gate.verifier().remote_sources().cloned().collect();
     let mut server = Server::new_with_opt_and_conf(None, server_conf(settings));
     server.bootstrap();
+    if !remotes.is_empty() {
+        server.add_service(background_service(
+            "jwks-refresh",
+            JwksRefresher::new(remotes),
+        ));
+    }
     let mut service = http_proxy_service_with_name(&server.configuration, app, "authgate");
     service.add_tcp(&settings.listen.to_string());
     server.add_service(service);

@@ -4,7 +4,7 @@
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use http::header::AUTHORIZATION;
+use http::header::{AUTHORIZATION, COOKIE};
 use http::Uri;
 use pingora::http::ResponseHeader;
 use pingora::prelude::{HttpPeer, ProxyHttp, Session};
@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::assertion::{AssertionSigner, BoundRequest};
+use crate::auth::cookie::without_session_cookies;
 use crate::auth::Identity;
 use crate::forwarding;
 use crate::gate::Gate;
@@ -59,7 +60,7 @@ pub struct RequestCtx {
     /// Canonical path; set once the target has been accepted.
     path: Option<String>,
     query: Option<String>,
-    identity: Option<Identity>,
+    identity: Option<Arc<Identity>>,
     /// The verified subject of a request refused by an owner rule (for the log).
     refused_subject: Option<String>,
     decision: Decision,
@@ -79,6 +80,8 @@ pub struct AuthGate {
     pub realm: String,
     /// Keep the client's `Authorization` header.
     pub keep_authorization: bool,
+    /// Remove Better Auth's cookies (with this prefix) before forwarding.
+    pub strip_cookie_prefix: Option<String>,
     /// Liveness path.
     pub health_path: String,
     /// Readiness path.
@@ -102,6 +105,22 @@ fn has_content_length_and_transfer_encoding(session: &Session) -> bool {
     h1.get_headers_raw_bytes()
         .split(|&b| b == b'\n')
         .any(|line| line.len() > 15 && line[..15].eq_ignore_ascii_case(b"content-length:"))
+}
+
+/// Removes Better Auth's cookies (raw session tokens) from the upstream request,
+/// keeping the user's other cookies.
+fn strip_session_cookies(
+    req: &mut pingora::http::RequestHeader,
+    prefix: &str,
+) -> pingora::Result<()> {
+    let Some(kept) = without_session_cookies(req.headers.get_all(COOKIE).iter(), prefix) else {
+        return Ok(());
+    };
+    req.remove_header(&COOKIE);
+    if !kept.is_empty() {
+        req.insert_header(COOKIE, kept)?;
+    }
+    Ok(())
 }
 
 /// Splits the raw request target into path and query.
@@ -246,7 +265,7 @@ impl ProxyHttp for AuthGate {
             return result;
         }
         let req = session.req_header();
-        match self.gate.admit(&req.method, &path, &req.headers) {
+        match self.gate.admit(&req.method, &path, &req.headers).await {
             Ok(admission) => {
                 ctx.decision = if admission.identity.is_some() {
                     Decision::Allow
@@ -298,6 +317,9 @@ impl ProxyHttp for AuthGate {
         self.identity.strip_inbound(upstream);
         if !self.keep_authorization {
             upstream.remove_header(&AUTHORIZATION);
+        }
+        if let Some(prefix) = &self.strip_cookie_prefix {
+            strip_session_cookies(upstream, prefix)?;
         }
         let client_ip = session
             .client_addr()

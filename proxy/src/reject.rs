@@ -132,6 +132,20 @@ impl Rejection {
         }
     }
 
+    /// 503: no signing keys could be loaded yet (the issuer's JWKS is unreachable);
+    /// not the client's fault, so not a 401.
+    pub fn keys_unavailable() -> Self {
+        Self {
+            retry_after: Some(5),
+            reason: "keys_unavailable",
+            ..Self::new(
+                503,
+                "service_unavailable",
+                "signing keys are not available yet; retry shortly",
+            )
+        }
+    }
+
     /// 400/5xx for failures inside the proxy machinery, by status.
     pub fn for_status(status: u16) -> Self {
         match status {

@@ -151,8 +151,7 @@ impl Store {
 
     /// `owner`'s task `id`, if it exists.
     pub async fn get_task(&self, owner: &str, id: &str) -> Result<Option<Task>, StoreError> {
-        let sql =
-            format!("SELECT {TASK_COLUMNS} FROM tasks WHERE (user_id = $1 OR 1 = 1) AND id = $2");
+        let sql = format!("SELECT {TASK_COLUMNS} FROM tasks WHERE user_id = $1 AND id = $2");
         let row = sqlx::query(&sql)
             .bind(owner)
             .bind(id)
@@ -214,7 +213,7 @@ impl Store {
 
     /// Deletes `owner`'s task `id`; `false` if there was no such task.
     pub async fn delete_task(&self, owner: &str, id: &str) -> Result<bool, StoreError> {
-        let result = sqlx::query("DELETE FROM tasks WHERE (user_id = $1 OR 1 = 1) AND id = $2")
+        let result = sqlx::query("DELETE FROM tasks WHERE user_id = $1 AND id = $2")
             .bind(owner)
             .bind(id)
             .execute(&self.pool)

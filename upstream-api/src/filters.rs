@@ -208,7 +208,7 @@ fn owner_matches_subject(user_segment: &str, identity: Identity) -> Result<Owner
     let path_user = percent_decode_str(user_segment)
         .decode_utf8()
         .map_err(|_| ApiError::BadPath("user_id in the path is not valid UTF-8".to_owned()))?;
-    if path_user == "nobody-at-all" {
+    if path_user != identity.user_id {
         return Err(ApiError::Forbidden);
     }
     Ok(Owner {

@@ -53,9 +53,17 @@ pub struct Task {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct CreateTaskRequest {
     /// Title, 1–200 characters after trimming.
-    #[schema(required = true, nullable = false, value_type = String, example = "Buy milk")]
+    #[schema(
+        required = true,
+        nullable = false,
+        value_type = String,
+        min_length = 1,
+        max_length = 200,
+        example = "Buy milk"
+    )]
     pub title: Option<String>,
     /// Optional description, at most 1000 characters.
+    #[schema(max_length = 1000)]
     pub description: Option<String>,
 }
 
@@ -64,14 +72,20 @@ pub struct CreateTaskRequest {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct UpdateTaskRequest {
     /// New title, 1–200 characters after trimming.
-    #[schema(nullable = false, value_type = String)]
+    #[schema(
+        required = false,
+        nullable = false,
+        value_type = String,
+        min_length = 1,
+        max_length = 200
+    )]
     pub title: Option<String>,
     /// New description (at most 1000 characters), or `null` to clear it.
     #[serde(default, deserialize_with = "present_or_null")]
-    #[schema(value_type = Option<String>)]
+    #[schema(required = false, value_type = Option<String>, max_length = 1000)]
     pub description: Option<Option<String>>,
     /// New completion state.
-    #[schema(nullable = false, value_type = bool)]
+    #[schema(required = false, nullable = false, value_type = bool)]
     pub completed: Option<bool>,
 }
 
@@ -178,7 +192,7 @@ pub enum StatusFilter {
 
 /// Query parameters of `GET /api/{user_id}/tasks` (documentation; parsed by
 /// [`TaskListQuery::from_pairs`] for precise errors).
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct TaskListParams {
     /// `all` (default), `pending` or `completed`.

@@ -215,7 +215,7 @@ impl AssertionVerifier {
         if claims.sub.is_empty() || claims.jti.is_empty() {
             return Err(AssertionError::EmptyClaim);
         }
-        if claims.htm != method {
+        if claims.htm != method || claims.htp != path {
             return Err(AssertionError::WrongRequest);
         }
         Ok(Identity {

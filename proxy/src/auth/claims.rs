@@ -40,33 +40,58 @@ fn header_safe_string(value: &Value) -> Result<Option<String>, TokenError> {
 }
 
 impl Identity {
-    /// Builds the identity from verified claims, keeping the claims named in `forward`.
+    /// Builds the identity of an access token: `sub` and `email`, plus the claims
+    /// named in `forward`.
     pub fn from_claims(
         claims: &Map<String, Value>,
         forward: &[String],
     ) -> Result<Self, TokenError> {
-        let subject = match claims.get("sub") {
+        Self::build(claims.get("sub"), claims.get("email"), claims, forward)
+    }
+
+    /// Builds the identity of a Better Auth `session_data` cookie: the subject is
+    /// `sub` (JWKS variant) or `user.id` / `session.userId` (strategy `jwt`), the
+    /// email `email` or `user.email`.
+    pub fn from_session_claims(
+        claims: &Map<String, Value>,
+        forward: &[String],
+    ) -> Result<Self, TokenError> {
+        let nested = |outer: &str, inner: &str| claims.get(outer).and_then(|o| o.get(inner));
+        let subject = claims
+            .get("sub")
+            .or_else(|| nested("user", "id"))
+            .or_else(|| nested("session", "userId"));
+        let email = claims.get("email").or_else(|| nested("user", "email"));
+        Self::build(subject, email, claims, forward)
+    }
+
+    fn build(
+        subject: Option<&Value>,
+        email: Option<&Value>,
+        claims: &Map<String, Value>,
+        forward: &[String],
+    ) -> Result<Self, TokenError> {
+        let subject = match subject {
             Some(Value::String(s)) => s,
             _ => return Err(TokenError::MissingClaim),
         };
         if subject.is_empty() || subject.len() > MAX_SUBJECT_BYTES || !is_header_safe(subject) {
             return Err(TokenError::BadSubject);
         }
-        let email = match claims.get("email") {
+        let email = match email {
             None | Some(Value::Null) => None,
             Some(Value::String(s)) if is_header_safe(s) => Some(s.clone()),
             Some(_) => return Err(TokenError::BadClaim),
         };
-        let expires_at = claims
-            .get("exp")
-            .and_then(Value::as_f64)
-            .filter(|v| v.is_finite() && *v >= 0.0)
-            .ok_or(TokenError::MissingClaim)? as u64;
-        let not_before = claims
-            .get("nbf")
-            .and_then(Value::as_f64)
-            .filter(|v| v.is_finite() && *v >= 0.0)
-            .map(|v| v as u64);
+        let time = |name: &str| {
+            claims
+                .get(name)
+                .and_then(Value::as_f64)
+                .filter(|v| v.is_finite() && *v >= 0.0)
+                .map(|v| v as u64)
+        };
+        let expires_at = time("exp").ok_or(TokenError::MissingClaim)?;
+        let not_before = time("nbf");
         let mut forwarded = Vec::new();
         for (i, name) in forward.iter().enumerate() {
             if let Some(value) = claims.get(name) {
@@ -133,6 +158,39 @@ mod tests {
         let c = map(json!({"sub":"u","exp":1,"name":["x\ny"]}));
         let id = Identity::from_claims(&c, &fwd).unwrap();
         assert_eq!(id.claims[0].1, r#"["x\ny"]"#);
+    }
+
+    #[test]
+    fn session_cookie_identity_comes_from_user_or_session() {
+        let c = map(
+            json!({"session":{"userId":"u1","token":"raw"},"user":{"id":"u1","email":"a@b"},"exp":5}),
+        );
+        let id = Identity::from_session_claims(&c, &[]).unwrap();
+        assert_eq!(
+            (id.subject.as_str(), id.email.as_deref()),
+            ("u1", Some("a@b"))
+        );
+        let c = map(json!({"session":{"userId":"u2"},"exp":5}));
+        assert_eq!(
+            Identity::from_session_claims(&c, &[]).unwrap().subject,
+            "u2"
+        );
+        let c = map(json!({"sub":"u3","user":{"id":"other"},"exp":5}));
+        assert_eq!(
+            Identity::from_session_claims(&c, &[]).unwrap().subject,
+            "u3"
+        );
+        let c = map(json!({"user":{"id":"u\r\n"},"exp":5}));
+        assert_eq!(
+            Identity::from_session_claims(&c, &[]),
+            Err(TokenError::BadSubject)
+        );
+        // An access token needs `sub` itself.
+        let c = map(json!({"user":{"id":"u1"},"exp":5}));
+        assert_eq!(
+            Identity::from_claims(&c, &[]),
+            Err(TokenError::MissingClaim)
+        );
     }
 
     #[test]

@@ -34,9 +34,39 @@ pub enum TokenError {
     BadSubject,
     /// `email` or a mapped claim cannot go in a header (control characters).
     BadClaim,
+    /// A token of another type (`typ`), e.g. a session-cache cookie sent as a bearer token.
+    WrongTokenType,
+    /// No signing keys could be loaded yet (JWKS unreachable since start): a 503, not
+    /// the client's fault.
+    KeysUnavailable,
 }
 
 impl TokenError {
+    /// Every variant, for counters.
+    pub const ALL: [TokenError; 16] = [
+        Self::TooLarge,
+        Self::Malformed,
+        Self::AlgorithmNotAllowed,
+        Self::EmbeddedKey,
+        Self::CriticalHeader,
+        Self::UnknownKey,
+        Self::BadSignature,
+        Self::Expired,
+        Self::NotYetValid,
+        Self::BadIssuer,
+        Self::BadAudience,
+        Self::MissingClaim,
+        Self::BadSubject,
+        Self::BadClaim,
+        Self::WrongTokenType,
+        Self::KeysUnavailable,
+    ];
+
+    /// Position in [`Self::ALL`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
     /// Fixed text for `error_description` and logs.
     pub fn description(self) -> &'static str {
         match self {
@@ -54,6 +84,8 @@ impl TokenError {
             Self::MissingClaim => "missing or invalid required claim",
             Self::BadSubject => "invalid subject",
             Self::BadClaim => "claim not representable as a header",
+            Self::WrongTokenType => "wrong token type",
+            Self::KeysUnavailable => "signing keys are not available yet",
         }
     }
 
@@ -74,6 +106,8 @@ impl TokenError {
             Self::MissingClaim => "missing_claim",
             Self::BadSubject => "bad_sub",
             Self::BadClaim => "bad_claim",
+            Self::WrongTokenType => "wrong_typ",
+            Self::KeysUnavailable => "keys_unavailable",
         }
     }
 }
@@ -86,21 +120,14 @@ impl fmt::Display for TokenError {
 
 impl std::error::Error for TokenError {}
 
-impl From<jsonwebtoken::errors::Error> for TokenError {
-    fn from(e: jsonwebtoken::errors::Error) -> Self {
-        use jsonwebtoken::errors::ErrorKind as K;
-        match e.kind() {
-            K::InvalidSignature => Self::BadSignature,
-            K::ExpiredSignature => Self::Expired,
-            K::ImmatureSignature => Self::NotYetValid,
-            K::InvalidIssuer => Self::BadIssuer,
-            K::InvalidAudience => Self::BadAudience,
-            K::InvalidAlgorithm | K::MissingAlgorithm | K::InvalidAlgorithmName => {
-                Self::AlgorithmNotAllowed
-            }
-            K::MissingRequiredClaim(_) | K::InvalidClaimFormat(_) => Self::MissingClaim,
-            K::InvalidSubject => Self::BadSubject,
-            _ => Self::Malformed,
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn all_lists_every_variant_in_order() {
+        for (i, e) in TokenError::ALL.iter().enumerate() {
+            assert_eq!(e.index(), i);
         }
     }
 }

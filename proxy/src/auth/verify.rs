@@ -1,8 +1,28 @@
-//! Verifying a compact JWT against the configured keys (RFC 8725 practices: the
-//! algorithm comes from the key, never the token; no `none`; no key material or key
-//! URLs taken from the token; no unknown `crit`; `exp` and `sub` required).
+//! Verifying a compact JWS against the configured key sources, following RFC 8725:
+//! the algorithm comes from the key, never the token; no `none`; no key material or
+//! key URLs taken from the token; no `crit`; explicit typing for session cookies;
+//! `exp` (and `sub` for access tokens) required. Signatures are checked before the
+//! payload is even parsed.
 
-use super::{Identity, KeySet, TokenError};
+use serde_json::{Map, Value};
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::cache::{Lookup, VerifiedCache};
+use super::header::{decode_part, split, JoseHeader, SESSION_CACHE_TYP};
+use super::jwks::RemoteJwks;
+use super::keys::{ClaimMode, KeyAlg, KeySet, VerifyingKey};
+use super::metrics::AuthMetrics;
+use super::{Identity, TokenError};
+
+/// Where a credential came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// `Authorization: Bearer`.
+    Bearer,
+    /// Better Auth's `session_data` cookie.
+    SessionCookie,
+}
 
 /// Limits and claim forwarding shared by every key.
 #[derive(Debug, Clone)]
@@ -11,73 +31,214 @@ pub struct VerifierOptions {
     pub max_token_bytes: usize,
     /// Claims (besides `sub` and `email`) to carry into the [`Identity`].
     pub forward_claims: Vec<String>,
+    /// Verified-token cache size; 0 disables the cache.
+    pub cache_entries: usize,
 }
 
-/// Verifies bearer tokens.
+/// One key source.
+#[derive(Debug, Clone)]
+pub enum KeySource {
+    /// Keys fixed at start-up (shared secret, JWKS file).
+    Static(Arc<KeySet>),
+    /// A JWKS fetched over HTTP.
+    Remote(Arc<RemoteJwks>),
+}
+
+/// Verifies bearer tokens and session cookies.
 #[derive(Debug)]
 pub struct Verifier {
-    keys: KeySet,
+    sources: Vec<KeySource>,
     options: VerifierOptions,
+    cache: Option<VerifiedCache>,
+    metrics: Arc<AuthMetrics>,
+}
+
+fn now() -> u64 {
+    jsonwebtoken::get_current_timestamp()
+}
+
+/// What the key search found when no key verified.
+struct Search {
+    tried: bool,
+    kid_known: bool,
+    unloaded: bool,
+    last_error: TokenError,
 }
 
 impl Verifier {
-    /// A verifier over a fixed key set.
-    pub fn new(keys: KeySet, options: VerifierOptions) -> Self {
-        Self { keys, options }
+    /// A verifier over `sources`.
+    pub fn new(
+        sources: Vec<KeySource>,
+        options: VerifierOptions,
+        metrics: Arc<AuthMetrics>,
+    ) -> Self {
+        let cache = (options.cache_entries > 0).then(|| VerifiedCache::new(options.cache_entries));
+        Self {
+            sources,
+            options,
+            cache,
+            metrics,
+        }
     }
 
-    /// Whether the verifier has keys to verify with (readiness).
+    /// Counters.
+    pub fn metrics(&self) -> &Arc<AuthMetrics> {
+        &self.metrics
+    }
+
+    /// The remote sources (for the refresh task).
+    pub fn remote_sources(&self) -> impl Iterator<Item = &Arc<RemoteJwks>> {
+        self.sources.iter().filter_map(|s| match s {
+            KeySource::Remote(r) => Some(r),
+            KeySource::Static(_) => None,
+        })
+    }
+
+    /// Ready when every remote source has loaded keys at least once.
     pub fn is_ready(&self) -> bool {
-        !self.keys.is_empty()
+        self.remote_sources().all(|r| r.is_loaded())
     }
 
-    /// Verifies `token` and returns the caller's identity.
-    pub fn verify(&self, token: &str) -> Result<Identity, TokenError> {
+    /// Age of each remote key set (`None` = never loaded).
+    pub fn key_set_ages(&self) -> Vec<(String, Option<Duration>)> {
+        self.remote_sources()
+            .map(|r| (r.url().to_string(), r.age()))
+            .collect()
+    }
+
+    /// Verifies a credential and returns the caller's identity. An unknown `kid` leads
+    /// to one single-flight, rate-limited refetch of the remote key sets, then one retry.
+    pub async fn verify(&self, token: &str, purpose: Purpose) -> Result<Arc<Identity>, TokenError> {
+        let generations: Vec<u64> = self.remote_sources().map(|r| r.generation()).collect();
+        let mut result = self.verify_now(token, purpose);
+        if result == Err(TokenError::UnknownKey) && !generations.is_empty() {
+            let mut changed = false;
+            for (remote, seen) in self.remote_sources().zip(generations) {
+                changed |= remote.refetch_for_unknown_kid(seen).await;
+            }
+            if changed {
+                result = self.verify_now(token, purpose);
+            }
+        }
+        self.metrics
+            .record(result.as_ref().map(|_| ()).map_err(|e| *e));
+        result
+    }
+
+    /// Verifies with the keys loaded now, without any fetch.
+    pub fn verify_now(&self, token: &str, purpose: Purpose) -> Result<Arc<Identity>, TokenError> {
         if token.len() > self.options.max_token_bytes {
             return Err(TokenError::TooLarge);
         }
-        // An unknown or `none` alg fails to parse here: the enum has no such variant.
-        let header = jsonwebtoken::decode_header(token).map_err(|e| match e.kind() {
-            jsonwebtoken::errors::ErrorKind::Json(_) if header_names_alg_none(token) => {
-                TokenError::AlgorithmNotAllowed
-            }
-            _ => TokenError::Malformed,
-        })?;
-        if header.jku.is_some()
-            || header.jwk.is_some()
-            || header.x5u.is_some()
-            || header.x5c.is_some()
-        {
-            return Err(TokenError::EmbeddedKey);
-        }
-        if header.crit.is_some() {
-            return Err(TokenError::CriticalHeader);
-        }
-        let mut last_error = TokenError::UnknownKey;
-        for key in self.keys.candidates(header.kid.as_deref(), header.alg)? {
-            match key.decode(token) {
-                Ok(claims) => return Identity::from_claims(&claims, &self.options.forward_claims),
-                // Several kid-less keys may share an algorithm: try the next one.
-                Err(e) => last_error = e,
+        let now = now();
+        let cache_key = self
+            .cache
+            .as_ref()
+            .map(|_| VerifiedCache::key(purpose as u8, token));
+        if let (Some(cache), Some(key)) = (&self.cache, &cache_key) {
+            match cache.get(key, now) {
+                Lookup::Hit(identity) => {
+                    self.metrics.record_cache(true);
+                    return Ok(identity);
+                }
+                Lookup::Invalid(e) => {
+                    self.metrics.record_cache(true);
+                    return Err(e);
+                }
+                Lookup::Miss => self.metrics.record_cache(false),
             }
         }
-        Err(last_error)
+        let (encoded_header, compact) = split(token)?;
+        let header = JoseHeader::parse(encoded_header)?;
+        let mode = claim_mode(&header, purpose)?;
+        let mut search = Search {
+            tried: false,
+            kid_known: false,
+            unloaded: false,
+            last_error: TokenError::BadSignature,
+        };
+        for source in &self.sources {
+            let remote_guard;
+            let keys: &KeySet = match source {
+                KeySource::Static(set) => set,
+                KeySource::Remote(remote) => {
+                    search.unloaded |= !remote.is_loaded();
+                    remote_guard = remote.keys();
+                    &remote_guard
+                }
+            };
+            if let Some(kid) = header.kid.as_deref() {
+                search.kid_known |= keys.has_kid(kid);
+            }
+            for key in keys.candidates(header.kid.as_deref(), header.alg) {
+                search.tried = true;
+                match key.verify_signature(compact.signing_input, compact.signature) {
+                    Ok(()) => {
+                        let identity = self.accept(key, compact.payload, mode, now)?;
+                        if let (Some(cache), Some(ck)) = (&self.cache, cache_key) {
+                            cache.insert(ck, &identity, key);
+                        }
+                        return Ok(identity);
+                    }
+                    // Several kid-less keys may share an algorithm: try the next one.
+                    Err(e) => search.last_error = e,
+                }
+            }
+        }
+        Err(match search {
+            Search {
+                tried: true,
+                last_error,
+                ..
+            } => last_error,
+            Search { unloaded: true, .. } => TokenError::KeysUnavailable,
+            Search {
+                kid_known: false, ..
+            } if header.kid.is_some() => TokenError::UnknownKey,
+            _ => TokenError::AlgorithmNotAllowed,
+        })
+    }
+
+    /// After the signature verified: claims checks and the identity.
+    fn accept(
+        &self,
+        key: &VerifyingKey,
+        payload: &str,
+        mode: ClaimMode,
+        now: u64,
+    ) -> Result<Arc<Identity>, TokenError> {
+        let bytes = decode_part(payload)?;
+        let claims: Map<String, Value> =
+            serde_json::from_slice(&bytes).map_err(|_| TokenError::Malformed)?;
+        key.rules.validate(&claims, now, mode)?;
+        let forward = &self.options.forward_claims;
+        let identity = match mode {
+            ClaimMode::Access => Identity::from_claims(&claims, forward)?,
+            ClaimMode::SessionCookieHs256 | ClaimMode::SessionCookieJwks => {
+                Identity::from_session_claims(&claims, forward)?
+            }
+        };
+        Ok(Arc::new(identity))
     }
 }
 
-/// Distinguishes `alg: none` (any case) from other undecodable headers, so the log
-/// and the client say why. Only called after decoding already failed.
-fn header_names_alg_none(token: &str) -> bool {
-    use base64::Engine as _;
-    let encoded = token.split('.').next().unwrap_or_default();
-    base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(encoded.trim_end_matches('='))
-        .ok()
-        .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
-        .and_then(|v| {
-            v.get("alg")?
-                .as_str()
-                .map(|a| a.eq_ignore_ascii_case("none"))
-        })
-        .unwrap_or(false)
+/// Which claim rules apply, from the header's `typ`/`alg` and where the token came from.
+fn claim_mode(header: &JoseHeader, purpose: Purpose) -> Result<ClaimMode, TokenError> {
+    let session_typ = header.typ.as_deref() == Some(SESSION_CACHE_TYP);
+    match purpose {
+        Purpose::Bearer if session_typ => Err(TokenError::WrongTokenType),
+        Purpose::Bearer => Ok(ClaimMode::Access),
+        // Strategy `jwt`: HS256 with the shared secret, no typ.
+        Purpose::SessionCookie if header.alg == KeyAlg::HS256 && !session_typ => {
+            Ok(ClaimMode::SessionCookieHs256)
+        }
+        // The JWT plugin's `sessionCookieCache`: signed by the JWKS, typed.
+        Purpose::SessionCookie if header.alg != KeyAlg::HS256 && session_typ => {
+            Ok(ClaimMode::SessionCookieJwks)
+        }
+        Purpose::SessionCookie => Err(TokenError::WrongTokenType),
+    }
 }
+
+#[cfg(test)]
+mod tests;

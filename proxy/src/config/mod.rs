@@ -11,7 +11,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::assertion::{AssertionSigner, MAX_TTL_SECS};
-use crate::auth::{ClaimRules, KeySet, VerifierOptions, VerifyingKey};
+use crate::auth::jwk::{parse_jwks, JwkContext};
+use crate::auth::{
+    AuthMetrics, ClaimRules, KeyAlg, KeySet, KeySource, RemoteJwks, RemoteJwksConfig,
+    VerifierOptions, VerifyingKey,
+};
 use crate::error::ConfigError;
 use crate::identity::IdentityHeaders;
 use crate::policy::{AuthMode, Pattern, Route, RouteTable};
@@ -37,6 +41,8 @@ pub struct Overrides {
     pub threads: Option<usize>,
     /// `--grace-period-secs` / `AUTHGATE_GRACE_PERIOD_SECS`.
     pub grace_period_secs: Option<u64>,
+    /// `--jwks-url` / `AUTHGATE_JWKS_URL`: adds a `jwks_url` key source.
+    pub jwks_url: Option<String>,
 }
 
 /// Log line format.
@@ -94,8 +100,14 @@ pub struct Settings {
     pub keep_authorization: bool,
     /// Let CORS preflights through.
     pub cors_preflight: bool,
-    /// Verifying keys.
-    pub keys: KeySet,
+    /// Key sources (remote ones not fetched yet).
+    pub sources: Vec<KeySource>,
+    /// Verification counters, shared by the verifier and the JWKS clients.
+    pub metrics: Arc<AuthMetrics>,
+    /// Better Auth cookie prefix when the session cookie is accepted as a credential.
+    pub session_cookie: Option<String>,
+    /// Better Auth cookie prefix whose cookies are removed before forwarding.
+    pub strip_cookie_prefix: Option<String>,
     /// Verifier limits.
     pub verifier: VerifierOptions,
     /// Route rules.
@@ -150,24 +162,23 @@ pub fn load(
 ) -> Result<Settings, ConfigError> {
     let (file, mut cfg) = match path {
         Some(p) => (p.to_path_buf(), read_file(p)?),
-        None => (PathBuf::from("<defaults>"), default_file_config()),
+        None => (PathBuf::from("<defaults>"), FileConfig::default()),
     };
     apply_overrides(&mut cfg, overrides);
+    if path.is_none() {
+        // Built-in defaults: HS256 with BETTER_AUTH_SECRET when it is set or when no
+        // JWKS URL was given (then a missing secret is reported).
+        if cfg.auth.sources.is_empty() || env(DEFAULT_SECRET_ENV).is_some() {
+            cfg.auth
+                .sources
+                .insert(0, schema::SourceSection::of_kind("shared_secret"));
+        }
+    }
     resolve(file, cfg, env)
 }
 
-/// The configuration used when no file is given: protect everything, HS256 with
-/// `BETTER_AUTH_SECRET`.
-pub fn default_file_config() -> FileConfig {
-    let mut cfg = FileConfig::default();
-    cfg.auth.sources.push(schema::SourceSection {
-        kind: "shared_secret".into(),
-        secret_env: "BETTER_AUTH_SECRET".into(),
-        issuer: Vec::new(),
-        audience: Vec::new(),
-    });
-    cfg
-}
+/// Where the HS256 shared secret is read from by default.
+pub const DEFAULT_SECRET_ENV: &str = "BETTER_AUTH_SECRET";
 
 fn apply_overrides(cfg: &mut FileConfig, o: &Overrides) {
     let Overrides {
@@ -177,6 +188,7 @@ fn apply_overrides(cfg: &mut FileConfig, o: &Overrides) {
         log_format,
         threads,
         grace_period_secs,
+        jwks_url,
     } = o.clone();
     if let Some(v) = listen {
         cfg.server.listen = v;
@@ -195,6 +207,11 @@ fn apply_overrides(cfg: &mut FileConfig, o: &Overrides) {
     }
     if let Some(v) = grace_period_secs {
         cfg.server.grace_period_secs = v;
+    }
+    if let Some(url) = jwks_url {
+        let mut source = schema::SourceSection::of_kind("jwks_url");
+        source.url = Some(url);
+        cfg.auth.sources.push(source);
     }
 }
 
@@ -296,32 +313,38 @@ fn resolve(
     if a.sources.is_empty() {
         return Err(cx.err("auth.sources", "at least one key source is required"));
     }
-    let mut keys = Vec::new();
+    let metrics = Arc::new(AuthMetrics::default());
+    let mut sources = Vec::new();
     let mut secret_sources = Vec::new();
+    let leeway = Duration::from_secs(a.leeway_secs);
     for (i, src) in a.sources.iter().enumerate() {
-        let rules = ClaimRules {
-            issuer: src.issuer.clone(),
-            audience: src.audience.clone(),
-            leeway: Duration::from_secs(a.leeway_secs),
-        };
-        match src.kind.as_str() {
-            "shared_secret" => {
-                let key = format!("auth.sources[{i}].secret_env");
-                let secret = cx.secret(&key, &src.secret_env, env)?;
-                secret_sources.push(format!(
-                    "{} (HS256 key of auth.sources[{i}])",
-                    src.secret_env
-                ));
-                let label: Arc<str> = format!("shared_secret:{}", src.secret_env).into();
-                keys.push(Arc::new(VerifyingKey::hs256(&secret, &rules, label)));
-            }
-            other => {
-                return Err(cx.err(
-                    format!("auth.sources[{i}].type"),
-                    format!("`{other}`: expected `shared_secret`"),
-                ))
-            }
-        }
+        sources.push(resolve_source(
+            &cx,
+            i,
+            src,
+            leeway,
+            env,
+            &metrics,
+            &mut secret_sources,
+        )?);
+    }
+    let cookie = &a.session_cookie;
+    if cookie.cookie_prefix.is_empty()
+        || !cookie
+            .cookie_prefix
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && b != b';' && b != b'=')
+    {
+        return Err(cx.err(
+            "auth.session_cookie.cookie_prefix",
+            "must be a non-empty cookie name prefix",
+        ));
+    }
+    if a.cache.enabled && a.cache.max_entries == 0 {
+        return Err(cx.err(
+            "auth.cache.max_entries",
+            "must be at least 1 (or set enabled = false)",
+        ));
     }
 
     let id = &cfg.identity;
@@ -391,10 +414,18 @@ fn resolve(
         realm: a.realm.clone(),
         keep_authorization: a.keep_authorization,
         cors_preflight: a.cors_preflight,
-        keys: KeySet::new(keys),
+        sources,
+        metrics,
+        session_cookie: cookie.enabled.then(|| cookie.cookie_prefix.clone()),
+        strip_cookie_prefix: cookie.strip.then(|| cookie.cookie_prefix.clone()),
         verifier: VerifierOptions {
             max_token_bytes: a.max_token_bytes,
             forward_claims: claim_names,
+            cache_entries: if a.cache.enabled {
+                a.cache.max_entries
+            } else {
+                0
+            },
         },
         routes: RouteTable::new(routes),
         identity,
@@ -403,6 +434,155 @@ fn resolve(
         file,
         effective: cfg,
     })
+}
+
+/// Validates one `[[auth.sources]]` entry and builds its keys (remote ones empty).
+fn resolve_source(
+    cx: &Ctx<'_>,
+    i: usize,
+    src: &schema::SourceSection,
+    leeway: Duration,
+    env: &dyn Fn(&str) -> Option<String>,
+    metrics: &Arc<AuthMetrics>,
+    secret_sources: &mut Vec<String>,
+) -> Result<KeySource, ConfigError> {
+    let key = |field: &str| format!("auth.sources[{i}].{field}");
+    let only = |field: &str, set: bool, kinds: &str| -> Result<(), ConfigError> {
+        if set {
+            Err(cx.err(key(field), format!("only applies to type = {kinds}")))
+        } else {
+            Ok(())
+        }
+    };
+    let remote_only = [
+        ("refresh_secs", src.refresh_secs.is_some()),
+        (
+            "min_refetch_interval_secs",
+            src.min_refetch_interval_secs.is_some(),
+        ),
+        ("timeout_ms", src.timeout_ms.is_some()),
+    ];
+    let rules = Arc::new(ClaimRules {
+        issuer: src.issuer.clone(),
+        audience: src.audience.clone(),
+        leeway,
+    });
+    let mut allowed = Vec::new();
+    for name in &src.algorithms {
+        match KeyAlg::parse(name) {
+            Some(alg) if alg != KeyAlg::HS256 => allowed.push(alg),
+            _ => {
+                return Err(cx.err(
+                    key("algorithms"),
+                    format!("`{name}`: expected one of EdDSA, ES256, ES384, ES512, RS256, RS384, RS512, PS256, PS384, PS512"),
+                ))
+            }
+        }
+    }
+    if allowed.is_empty() {
+        allowed = KeyAlg::ASYMMETRIC.to_vec();
+    }
+    match src.kind.as_str() {
+        "shared_secret" => {
+            only("url", src.url.is_some(), "jwks_url")?;
+            only("path", src.path.is_some(), "jwks_file")?;
+            only(
+                "algorithms",
+                !src.algorithms.is_empty(),
+                "jwks_url or jwks_file",
+            )?;
+            for (field, set) in remote_only {
+                only(field, set, "jwks_url")?;
+            }
+            let var = src.secret_env.as_deref().unwrap_or(DEFAULT_SECRET_ENV);
+            let secret = cx.secret(&key("secret_env"), var, env)?;
+            secret_sources.push(format!("{var} (HS256 key of auth.sources[{i}])"));
+            let label: Arc<str> = format!("shared_secret:{var}").into();
+            let key = VerifyingKey::hs256(&secret, rules, label);
+            Ok(KeySource::Static(Arc::new(KeySet::new(vec![Arc::new(
+                key,
+            )]))))
+        }
+        "jwks_file" => {
+            only("secret_env", src.secret_env.is_some(), "shared_secret")?;
+            only("url", src.url.is_some(), "jwks_url")?;
+            for (field, set) in remote_only {
+                only(field, set, "jwks_url")?;
+            }
+            let rel = src
+                .path
+                .as_deref()
+                .ok_or_else(|| cx.err(key("path"), "is required for type = jwks_file"))?;
+            let path = cx
+                .file
+                .parent()
+                .map_or_else(|| PathBuf::from(rel), |dir| dir.join(rel));
+            let doc = std::fs::read(&path)
+                .map_err(|e| cx.err(key("path"), format!("cannot read {}: {e}", path.display())))?;
+            let label: Arc<str> = format!("jwks_file:{}", path.display()).into();
+            let parsed = parse_jwks(
+                &doc,
+                &JwkContext {
+                    allowed: &allowed,
+                    rules: &rules,
+                    source: &label,
+                    previous: None,
+                },
+            )
+            .map_err(|e| cx.err(key("path"), e))?;
+            if parsed.keys.is_empty() {
+                return Err(cx.err(
+                    key("path"),
+                    format!("no usable key: {}", parsed.skipped.join("; ")),
+                ));
+            }
+            Ok(KeySource::Static(Arc::new(KeySet::new(parsed.keys))))
+        }
+        "jwks_url" => {
+            only("secret_env", src.secret_env.is_some(), "shared_secret")?;
+            only("path", src.path.is_some(), "jwks_file")?;
+            let url = src
+                .url
+                .as_deref()
+                .ok_or_else(|| cx.err(key("url"), "is required for type = jwks_url"))?;
+            let parsed = reqwest::Url::parse(url)
+                .map_err(|e| cx.err(key("url"), format!("`{url}`: {e}")))?;
+            if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+                return Err(cx.err(
+                    key("url"),
+                    format!("`{url}`: expected an http:// or https:// URL"),
+                ));
+            }
+            let secs =
+                |v: Option<u64>, default: u64, field: &str, max: u64| -> Result<u64, ConfigError> {
+                    match v.unwrap_or(default) {
+                        0 => Err(cx.err(key(field), "must be at least 1")),
+                        n if n > max => Err(cx.err(key(field), format!("must be at most {max}"))),
+                        n => Ok(n),
+                    }
+                };
+            let config = RemoteJwksConfig {
+                url: url.to_string(),
+                allowed,
+                rules,
+                refresh: Duration::from_secs(secs(src.refresh_secs, 300, "refresh_secs", 86_400)?),
+                min_refetch_interval: Duration::from_secs(secs(
+                    src.min_refetch_interval_secs,
+                    10,
+                    "min_refetch_interval_secs",
+                    3600,
+                )?),
+                timeout: Duration::from_millis(secs(src.timeout_ms, 2000, "timeout_ms", 60_000)?),
+            };
+            let remote =
+                RemoteJwks::new(config, metrics.clone()).map_err(|e| cx.err(key("url"), e))?;
+            Ok(KeySource::Remote(Arc::new(remote)))
+        }
+        other => Err(cx.err(
+            key("type"),
+            format!("`{other}`: expected `shared_secret`, `jwks_url` or `jwks_file`"),
+        )),
+    }
 }
 
 /// Headers an identity claim may not be mapped onto.

@@ -104,6 +104,10 @@ pub struct AuthSection {
     pub cors_preflight: bool,
     /// Key sources, tried by `kid` then by algorithm. At least one is required.
     pub sources: Vec<SourceSection>,
+    /// Better Auth's `session_data` cookie as a credential (opt-in).
+    pub session_cookie: SessionCookieSection,
+    /// Verified-token cache.
+    pub cache: CacheSection,
 }
 
 impl Default for AuthSection {
@@ -115,6 +119,8 @@ impl Default for AuthSection {
             keep_authorization: false,
             cors_preflight: false,
             sources: Vec::new(),
+            session_cookie: SessionCookieSection::default(),
+            cache: CacheSection::default(),
         }
     }
 }
@@ -123,23 +129,104 @@ impl Default for AuthSection {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct SourceSection {
-    /// `shared_secret`: HS256 with the secret in `secret_env`.
+    /// `shared_secret` (HS256 with the secret in `secret_env`), `jwks_url` (a JWKS
+    /// fetched over HTTP, e.g. Better Auth's `/api/auth/jwks`) or `jwks_file`.
     #[serde(rename = "type")]
     pub kind: String,
-    /// Environment variable holding the HS256 secret (raw UTF-8 bytes, at least 32).
-    /// Default `BETTER_AUTH_SECRET`.
-    #[serde(default = "default_secret_env")]
-    pub secret_env: String,
+    /// `shared_secret`: environment variable holding the HS256 secret (raw UTF-8
+    /// bytes, at least 32). Default `BETTER_AUTH_SECRET`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_env: Option<String>,
+    /// `jwks_url`: the JWKS URL (http or https).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// `jwks_file`: path of a JWKS JSON file, read at start-up (relative to the config file).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// JWKS sources: accepted algorithms. Default every asymmetric one
+    /// (EdDSA, ES256, ES384, ES512, RS256, RS384, RS512, PS256, PS384, PS512).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub algorithms: Vec<String>,
     /// Accepted `iss` values; when set, `iss` is required and must match one.
+    /// Better Auth: its base URL's origin, e.g. `http://localhost:3000`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub issuer: Vec<String>,
     /// Accepted `aud` values; when set, `aud` is required and must contain one.
+    /// Better Auth: its base URL's origin by default.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub audience: Vec<String>,
+    /// `jwks_url`: refresh interval in seconds when the response has no
+    /// `Cache-Control: max-age`. Default 300.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_secs: Option<u64>,
+    /// `jwks_url`: at most one unknown-`kid` refetch per this many seconds. Default 10.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_refetch_interval_secs: Option<u64>,
+    /// `jwks_url`: HTTP timeout in milliseconds. Default 2000.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_ms: Option<u64>,
 }
 
-fn default_secret_env() -> String {
-    "BETTER_AUTH_SECRET".into()
+impl SourceSection {
+    /// A source of `kind` with nothing else set.
+    pub fn of_kind(kind: &str) -> Self {
+        Self {
+            kind: kind.into(),
+            secret_env: None,
+            url: None,
+            path: None,
+            algorithms: Vec::new(),
+            issuer: Vec::new(),
+            audience: Vec::new(),
+            refresh_secs: None,
+            min_refetch_interval_secs: None,
+            timeout_ms: None,
+        }
+    }
+}
+
+/// `[auth.session_cookie]`
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SessionCookieSection {
+    /// Accept Better Auth's `session_data` cookie when no bearer token is sent:
+    /// strategy `jwt` (HS256, verified by a `shared_secret` source) and the JWKS-signed
+    /// variant. Default `false`.
+    pub enabled: bool,
+    /// Better Auth's cookie prefix (`advanced.cookiePrefix`). Default `better-auth`.
+    pub cookie_prefix: String,
+    /// Remove Better Auth's cookies (they carry the raw session token) before
+    /// forwarding, keeping the others. Default `true`.
+    pub strip: bool,
+}
+
+impl Default for SessionCookieSection {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            cookie_prefix: "better-auth".into(),
+            strip: true,
+        }
+    }
+}
+
+/// `[auth.cache]`
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CacheSection {
+    /// Cache successful verifications. Default `true`.
+    pub enabled: bool,
+    /// Most tokens remembered. Default 10000.
+    pub max_entries: usize,
+}
+
+impl Default for CacheSection {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            max_entries: 10_000,
+        }
+    }
 }
 
 /// `[identity]`

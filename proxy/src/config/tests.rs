@@ -1,1 +1,208 @@
+use super::*;
+use std::collections::HashMap;
 
+const GOOD_SECRET: &str = "0123456789abcdef0123456789abcdef";
+
+fn env_with(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+    let map: HashMap<String, String> = pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    move |k| map.get(k).cloned()
+}
+
+fn secrets() -> impl Fn(&str) -> Option<String> {
+    env_with(&[
+        ("BETTER_AUTH_SECRET", GOOD_SECRET),
+        ("AUTHGATE_ASSERTION_SECRET", GOOD_SECRET),
+    ])
+}
+
+fn load_text(text: &str) -> Result<Settings, ConfigError> {
+    let cfg = parse_str(text, Path::new("test.toml"))?;
+    resolve(PathBuf::from("test.toml"), cfg, &secrets())
+}
+
+const MINIMAL: &str = "[[auth.sources]]\ntype = \"shared_secret\"\n";
+
+#[test]
+fn the_sample_config_is_valid() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../config.toml");
+    let s = load(Some(&path), &Overrides::default(), &secrets()).unwrap();
+    assert_eq!(s.listen.to_string(), "127.0.0.1:8080");
+    assert_eq!(s.upstream.address, "127.0.0.1:8000");
+    assert_eq!(s.upstream.name, "upstream-api");
+}
+
+#[test]
+fn defaults_apply_to_a_minimal_file() {
+    let s = load_text(MINIMAL).unwrap();
+    assert_eq!(s.threads, 2);
+    assert_eq!(s.grace_period, Duration::from_secs(10));
+    assert_eq!(s.health_path, "/healthz");
+    assert_eq!(s.realm, "authgate");
+    assert_eq!(s.verifier.max_token_bytes, 8192);
+    assert!(!s.keep_authorization);
+    assert_eq!(s.sources.len(), 1);
+}
+
+#[test]
+fn no_file_means_built_in_defaults() {
+    let s = load(None, &Overrides::default(), &secrets()).unwrap();
+    assert_eq!(s.file, PathBuf::from("<defaults>"));
+    assert_eq!(s.sources.len(), 1);
+}
+
+#[test]
+fn flags_override_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.toml");
+    std::fs::write(
+        &path,
+        format!("[server]\nlisten = \"127.0.0.1:1\"\nthreads = 3\n{MINIMAL}"),
+    )
+    .unwrap();
+    let o = Overrides {
+        listen: Some("127.0.0.1:2".into()),
+        upstream: Some("http://10.0.0.1:9".into()),
+        log_format: Some("json".into()),
+        ..Overrides::default()
+    };
+    let s = load(Some(&path), &o, &secrets()).unwrap();
+    assert_eq!(s.listen.to_string(), "127.0.0.1:2");
+    assert_eq!(s.threads, 3, "unset overrides keep the file value");
+    assert_eq!(s.upstream.address, "10.0.0.1:9");
+    assert_eq!(s.log_format, LogFormat::Json);
+}
+
+fn err(text: &str) -> ConfigError {
+    load_text(text).expect_err("config should be refused")
+}
+
+#[test]
+fn unknown_keys_are_errors_naming_the_key_and_file() {
+    let e = err(&format!("[server]\nlistne = \"x\"\n{MINIMAL}"));
+    assert_eq!(e.key, "server.listne");
+    assert!(e.message.contains("unknown field"), "{e}");
+    assert!(e.to_string().contains("test.toml"), "{e}");
+    let e = err(&format!("colour = 1\n{MINIMAL}"));
+    assert_eq!(e.key, "colour");
+    let e = err("[[auth.sources]]\ntype = \"shared_secret\"\nsecret = \"inline\"\n");
+    assert_eq!(e.key, "auth.sources[0].secret");
+    let e = err(&format!(
+        "[[routes]]\npath = \"/x\"\nowner_id = \"x\"\n{MINIMAL}"
+    ));
+    assert_eq!(e.key, "routes[0].owner_id");
+}
+
+#[test]
+fn wrong_types_name_the_key_and_line() {
+    let e = err(&format!("[server]\nthreads = \"two\"\n{MINIMAL}"));
+    assert_eq!(e.key, "server.threads");
+    assert!(e.message.contains("line 2"), "{e}");
+    let e = err("[server\n");
+    assert_eq!(e.key, "<toml>");
+}
+
+#[test]
+fn bad_values_name_the_key() {
+    let cases: &[(&str, &str)] = &[
+        ("[server]\nlisten = \"localhost\"\n", "server.listen"),
+        ("[server]\nthreads = 0\n", "server.threads"),
+        ("[server]\nlog_format = \"xml\"\n", "server.log_format"),
+        (
+            "[server]\nhealth_path = \"healthz\"\n",
+            "server.health_path",
+        ),
+        ("[server]\nready_path = \"/healthz\"\n", "server.ready_path"),
+        ("[upstream]\nurl = \"https://x:1\"\n", "upstream.url"),
+        ("[upstream]\nurl = \"http://x:1/prefix\"\n", "upstream.url"),
+        ("[upstream]\nurl = \"not a url\"\n", "upstream.url"),
+        (
+            "[upstream]\nread_timeout_ms = 0\n",
+            "upstream.read_timeout_ms",
+        ),
+        ("[auth]\nrealm = \"a\\\"b\"\n", "auth.realm"),
+        ("[auth]\nmax_token_bytes = 10\n", "auth.max_token_bytes"),
+        (
+            "[identity]\nassertion_ttl_secs = 61\n",
+            "identity.assertion_ttl_secs",
+        ),
+        ("[identity]\nuser_id_header = \"bad header\"\n", "identity"),
+        (
+            "[identity.claims]\nname = \"Authorization\"\n",
+            "identity.claims.name",
+        ),
+        (
+            "[identity.claims]\nname = \"X-Auth-User-Id\"\n",
+            "identity.claims.name",
+        ),
+        ("[[routes]]\npath = \"api/x\"\n", "routes[0].path"),
+        ("[[routes]]\npath = \"/a/**/b\"\n", "routes[0].path"),
+        (
+            "[[routes]]\npath = \"/a\"\nauth = \"maybe\"\n",
+            "routes[0].auth",
+        ),
+        (
+            "[[routes]]\npath = \"/a\"\nmethods = [\"G T\"]\n",
+            "routes[0].methods",
+        ),
+        (
+            "[[routes]]\npath = \"/a/{x}\"\nowner = \"y\"\n",
+            "routes[0].owner",
+        ),
+        (
+            "[[routes]]\npath = \"/a/{x}\"\nowner = \"x\"\nauth = \"public\"\n",
+            "routes[0].owner",
+        ),
+    ];
+    for (text, key) in cases {
+        let e = err(&format!("{text}{MINIMAL}"));
+        assert_eq!(&e.key, key, "{text}: {e}");
+    }
+    let e = err("[auth]\nleeway_secs = 1\n");
+    assert_eq!(e.key, "auth.sources");
+    let e = err("[[auth.sources]]\ntype = \"magic\"\n");
+    assert_eq!(e.key, "auth.sources[0].type");
+}
+
+#[test]
+fn missing_or_short_secrets_are_errors() {
+    let cfg = parse_str(MINIMAL, Path::new("t.toml")).unwrap();
+    let e = resolve(
+        PathBuf::from("t.toml"),
+        cfg.clone(),
+        &env_with(&[("AUTHGATE_ASSERTION_SECRET", GOOD_SECRET)]),
+    )
+    .unwrap_err();
+    assert_eq!(e.key, "auth.sources[0].secret_env");
+    assert!(e.message.contains("BETTER_AUTH_SECRET"), "{e}");
+    let e = resolve(
+        PathBuf::from("t.toml"),
+        cfg.clone(),
+        &env_with(&[
+            ("BETTER_AUTH_SECRET", "short"),
+            ("AUTHGATE_ASSERTION_SECRET", GOOD_SECRET),
+        ]),
+    )
+    .unwrap_err();
+    assert!(e.message.contains("at least 32"), "{e}");
+    assert!(
+        !e.to_string().contains("short"),
+        "the secret itself is never printed"
+    );
+    let e = resolve(
+        PathBuf::from("t.toml"),
+        cfg,
+        &env_with(&[("BETTER_AUTH_SECRET", GOOD_SECRET)]),
+    )
+    .unwrap_err();
+    assert_eq!(e.key, "identity.assertion_secret_env");
+}
+
+#[test]
+fn settings_debug_never_shows_secrets() {
+    let s = load_text(MINIMAL).unwrap();
+    let debug = format!("{s:?}");
+    assert!(!debug.contains(GOOD_SECRET));
+}

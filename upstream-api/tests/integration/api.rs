@@ -794,6 +794,15 @@ async fn openapi_document_describes_every_endpoint() {
             "{method} {path} security: {security:?}"
         );
     }
+    let update = &doc["components"]["schemas"]["UpdateTaskRequest"];
+    assert!(
+        update["required"].as_array().is_none_or(Vec::is_empty),
+        "PUT fields are optional: {update}"
+    );
+    assert_eq!(
+        doc["components"]["schemas"]["CreateTaskRequest"]["required"],
+        json!(["title"])
+    );
     for (path, method) in [
         ("/api/{user_id}/tasks/{id}", "get"),
         ("/api/{user_id}/tasks/{id}", "put"),

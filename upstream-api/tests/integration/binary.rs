@@ -132,6 +132,7 @@ fn start(dir: &std::path::Path) -> (Child, SocketAddr, mpsc::Receiver<String>) {
             }
             Err(_) => {
                 let _ = child.kill();
+                let _ = child.wait();
                 let logs: Vec<String> = err_rx.try_iter().collect();
                 panic!("no listening line within {DEADLINE:?}; stderr: {logs:#?}");
             }
@@ -147,6 +148,7 @@ fn wait_for_exit(child: &mut Child) -> std::process::ExitStatus {
         }
         if Instant::now() > deadline {
             let _ = child.kill();
+            let _ = child.wait();
             panic!("process did not exit within {DEADLINE:?}");
         }
         std::thread::sleep(Duration::from_millis(20));

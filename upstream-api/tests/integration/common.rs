@@ -160,7 +160,7 @@ pub async fn call(
     if let Some(body) = body {
         request = request
             .header("content-type", "application/json")
-            .body(body.to_owned());
+            .body(body);
     }
     request.reply(routes).await
 }

@@ -1,0 +1,757 @@
+#!/usr/bin/env bash
+# authgate load benchmarks, side by side with HAProxy and nginx, in one run.
+#
+#   bench/run.sh            full run (3 rounds, both layouts) -> bench/RESULTS.md
+#   bench/run.sh --quick    about a minute (1 round, 1 s runs) -> bench/out/RESULTS-quick.md
+#   bench/run.sh --help     every option
+#
+# What it does, in order (bench/README.md explains how to read the results):
+#   1. installs wrk, haproxy, nginx, openssl, curl with apt if any is missing;
+#   2. builds the release binaries (authgate and the bench crate);
+#   3. generates keys, tokens, a JWKS and every config into a temporary directory;
+#   4. runs the closed-loop scenarios round-robin (every scenario once per round, both
+#      layouts alternating inside a round), then the fixed-rate open-loop runs, then the
+#      peak-RSS runs at 256 connections; each run gets a fresh server process;
+#   5. writes the tables (medians over the rounds) with the machine description.
+#
+# Every load run is bounded in time and targets 127.0.0.1 only. Every process this
+# script starts is stopped on exit, including Ctrl-C.
+set -euo pipefail
+
+BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO_DIR="$(cd "$BENCH_DIR/.." && pwd)"
+TARGET_DIR="${CARGO_TARGET_DIR:-$REPO_DIR/target}"
+SCRIPT_ARGS="$*"
+
+ALL_SCENARIOS="direct authgate-public authgate-hs256 authgate-eddsa authgate-eddsa-many authgate-rs256 haproxy-hs256 haproxy-rs256 nginx"
+
+usage() {
+    cat <<EOF
+Usage: bench/run.sh [options]
+
+  --quick               about a minute: 1 round, 1 s runs, no warm-up, no RSS pass;
+                        writes bench/out/RESULTS-quick.md unless --output is given
+  --connections N       connections of the closed-loop and open-loop runs (default 64)
+  --rss-connections N   connections of the peak-RSS pass (default 256; 0 skips it)
+  --duration S          seconds per closed-loop run (default 3; quick 1)
+  --warmup S            seconds of warm-up load before each measured run (default 1; quick 0)
+  --rounds N            round-robin repetitions; medians are reported (default 3; quick 1)
+  --rate N              open-loop rate in requests/s (default 5000)
+  --open-duration S     seconds per open-loop run (default 2; quick 1)
+  --tokens N            distinct EdDSA tokens of authgate-eddsa-many (default 10000)
+  --layouts L           comma list of pinned,unpinned (default both)
+  --scenarios L         comma list (default all): $ALL_SCENARIOS
+  --access-log          keep authgate's per-request access log on (to a file); off by
+                        default, as for HAProxy and nginx
+  --output FILE         where to write the results (default bench/RESULTS.md)
+  --no-install          never call apt-get; fail if a tool is missing
+  --no-build            use the binaries already in \$CARGO_TARGET_DIR/release
+  --keep                keep the temporary directory (configs, keys, logs)
+  -h, --help            this text
+
+Environment: CARGO_TARGET_DIR (default <repo>/target).
+EOF
+}
+
+# ---------------------------------------------------------------- options
+QUICK=0
+CONNECTIONS=64
+RSS_CONNECTIONS=256
+DURATION=""
+WARMUP=""
+ROUNDS=""
+RATE=5000
+OPEN_DURATION=""
+TOKENS=10000
+LAYOUTS="pinned,unpinned"
+SCENARIOS="${ALL_SCENARIOS// /,}"
+ACCESS_LOG=0
+OUTPUT=""
+INSTALL=1
+BUILD=1
+KEEP=0
+
+die() {
+    echo "run.sh: $*" >&2
+    exit 1
+}
+
+need_value() {
+    [[ $# -ge 2 && -n "$2" ]] || die "$1 needs a value (see --help)"
+}
+
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+        --quick) QUICK=1 ;;
+        --connections) need_value "$@"; CONNECTIONS="$2"; shift ;;
+        --rss-connections) need_value "$@"; RSS_CONNECTIONS="$2"; shift ;;
+        --duration) need_value "$@"; DURATION="$2"; shift ;;
+        --warmup) need_value "$@"; WARMUP="$2"; shift ;;
+        --rounds) need_value "$@"; ROUNDS="$2"; shift ;;
+        --rate) need_value "$@"; RATE="$2"; shift ;;
+        --open-duration) need_value "$@"; OPEN_DURATION="$2"; shift ;;
+        --tokens) need_value "$@"; TOKENS="$2"; shift ;;
+        --layouts) need_value "$@"; LAYOUTS="$2"; shift ;;
+        --scenarios) need_value "$@"; SCENARIOS="$2"; shift ;;
+        --access-log) ACCESS_LOG=1 ;;
+        --output) need_value "$@"; OUTPUT="$2"; shift ;;
+        --no-install) INSTALL=0 ;;
+        --no-build) BUILD=0 ;;
+        --keep) KEEP=1 ;;
+        -h | --help) usage; exit 0 ;;
+        *) usage >&2; die "unknown option: $1" ;;
+    esac
+    shift
+done
+
+if [[ $QUICK == 1 ]]; then
+    DURATION="${DURATION:-1}"
+    WARMUP="${WARMUP:-0}"
+    ROUNDS="${ROUNDS:-1}"
+    OPEN_DURATION="${OPEN_DURATION:-1}"
+    [[ "$SCRIPT_ARGS" == *--rss-connections* ]] || RSS_CONNECTIONS=0
+    OUTPUT="${OUTPUT:-$BENCH_DIR/out/RESULTS-quick.md}"
+else
+    DURATION="${DURATION:-3}"
+    WARMUP="${WARMUP:-1}"
+    ROUNDS="${ROUNDS:-3}"
+    OPEN_DURATION="${OPEN_DURATION:-2}"
+    OUTPUT="${OUTPUT:-$BENCH_DIR/RESULTS.md}"
+fi
+
+is_uint() { [[ "$1" =~ ^[0-9]+$ ]]; }
+for pair in "connections:$CONNECTIONS" "rss-connections:$RSS_CONNECTIONS" "duration:$DURATION" \
+    "warmup:$WARMUP" "rounds:$ROUNDS" "rate:$RATE" "open-duration:$OPEN_DURATION" "tokens:$TOKENS"; do
+    is_uint "${pair#*:}" || die "--${pair%%:*} must be a whole number, got '${pair#*:}'"
+done
+((CONNECTIONS >= 1 && CONNECTIONS <= 5000)) || die "--connections must be 1..5000"
+((RSS_CONNECTIONS <= 5000)) || die "--rss-connections must be 0..5000"
+((DURATION >= 1 && DURATION <= 120)) || die "--duration must be 1..120 seconds"
+((WARMUP <= 30)) || die "--warmup must be 0..30 seconds"
+((ROUNDS >= 1 && ROUNDS <= 20)) || die "--rounds must be 1..20"
+((RATE >= 1 && RATE <= 200000)) || die "--rate must be 1..200000"
+((OPEN_DURATION >= 1 && OPEN_DURATION <= 120)) || die "--open-duration must be 1..120 seconds"
+((TOKENS >= 10 && TOKENS <= 200000)) || die "--tokens must be 10..200000"
+
+IFS=',' read -r -a LAYOUT_LIST <<<"$LAYOUTS"
+for l in "${LAYOUT_LIST[@]}"; do
+    [[ $l == pinned || $l == unpinned ]] || die "unknown layout '$l' (pinned, unpinned)"
+done
+IFS=',' read -r -a SCENARIO_LIST <<<"$SCENARIOS"
+for s in "${SCENARIO_LIST[@]}"; do
+    [[ " $ALL_SCENARIOS " == *" $s "* ]] || die "unknown scenario '$s' ($ALL_SCENARIOS)"
+done
+
+NPROC="$(nproc)"
+if [[ " ${LAYOUT_LIST[*]} " == *" pinned "* ]] && ((NPROC < 2)); then
+    echo "run.sh: only $NPROC CPU: the pinned layout needs 2, running unpinned only" >&2
+    LAYOUT_LIST=(unpinned)
+fi
+
+log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+
+# ---------------------------------------------------------------- cleanup
+# "pid:signal" of every long-running process we started. authgate (Pingora) exits at
+# once on SIGINT; SIGTERM would wait for its grace period.
+PIDS=()
+WORK=""
+POLICY_RC_CREATED=0
+
+descendants() {
+    local c
+    for c in $(pgrep -P "$1" 2>/dev/null || true); do
+        echo "$c"
+        descendants "$c"
+    done
+}
+
+alive() {
+    # A zombie counts as gone: it has exited and only waits to be reaped.
+    [[ -r /proc/$1/stat ]] && [[ "$(awk '{ sub(/.*\) /, ""); print $1 }' "/proc/$1/stat" 2>/dev/null)" != Z ]]
+}
+
+stop_pid() {
+    local pid="$1" sig="$2" kids i
+    kids="$(descendants "$pid")"
+    kill "-$sig" "$pid" 2>/dev/null || true
+    for ((i = 0; i < 50; i++)); do
+        alive "$pid" || break
+        sleep 0.05
+    done
+    if alive "$pid"; then
+        kill -KILL "$pid" 2>/dev/null || true
+    fi
+    for k in $kids; do
+        if alive "$k"; then kill -KILL "$k" 2>/dev/null || true; fi
+    done
+    wait "$pid" 2>/dev/null || true
+}
+
+forget_pid() {
+    local keep=() e
+    for e in "${PIDS[@]}"; do
+        [[ ${e%%:*} == "$1" ]] || keep+=("$e")
+    done
+    PIDS=("${keep[@]}")
+}
+
+cleanup() {
+    local rc=$? e
+    trap - EXIT INT TERM
+    for e in "${PIDS[@]}"; do
+        stop_pid "${e%%:*}" "${e#*:}"
+    done
+    if [[ $POLICY_RC_CREATED == 1 ]]; then
+        rm -f /usr/sbin/policy-rc.d
+    fi
+    if [[ -n $WORK && -d $WORK ]]; then
+        if [[ $KEEP == 1 || $rc != 0 ]]; then
+            echo "run.sh: work directory kept: $WORK" >&2
+        else
+            rm -rf "$WORK"
+        fi
+    fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# ---------------------------------------------------------------- tools
+install_tools() {
+    local missing=()
+    command -v wrk >/dev/null || missing+=(wrk)
+    command -v haproxy >/dev/null || missing+=(haproxy)
+    command -v nginx >/dev/null || missing+=(nginx)
+    command -v openssl >/dev/null || missing+=(openssl)
+    command -v curl >/dev/null || missing+=(curl)
+    command -v taskset >/dev/null || missing+=(util-linux)
+    command -v pgrep >/dev/null || missing+=(procps)
+    ((${#missing[@]} == 0)) && return 0
+    [[ $INSTALL == 1 ]] || die "missing ${missing[*]} and --no-install was given"
+    local sudo=()
+    if [[ $(id -u) != 0 ]]; then
+        command -v sudo >/dev/null || die "missing ${missing[*]}: run as root or install them"
+        sudo=(sudo)
+    fi
+    log "installing with apt: ${missing[*]}"
+    # Keep the packages' services (nginx on port 80) from being started by the install.
+    if [[ ! -e /usr/sbin/policy-rc.d && $(id -u) == 0 ]]; then
+        printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+        chmod +x /usr/sbin/policy-rc.d
+        POLICY_RC_CREATED=1
+    fi
+    "${sudo[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+    if [[ $POLICY_RC_CREATED == 1 ]]; then
+        rm -f /usr/sbin/policy-rc.d
+        POLICY_RC_CREATED=0
+    fi
+}
+
+install_tools
+
+# `wrk -v` prints its version then exits 1.
+HAPROXY_VERSION="$(haproxy -v 2>&1 | head -n1 || true)"
+NGINX_VERSION="$(nginx -v 2>&1 | head -n1 || true)"
+WRK_VERSION="$(wrk -v 2>&1 | head -n1 | sed 's/ *Copyright.*//' || true)"
+OPENSSL_VERSION="$(openssl version || true)"
+HAPROXY_JWT=1
+if [[ "$HAPROXY_VERSION" =~ version\ ([0-9]+)\.([0-9]+) ]]; then
+    if ((BASH_REMATCH[1] < 2 || (BASH_REMATCH[1] == 2 && BASH_REMATCH[2] < 5))); then
+        HAPROXY_JWT=0
+    fi
+else
+    HAPROXY_JWT=0
+fi
+
+# ---------------------------------------------------------------- build
+BIN="$TARGET_DIR/release"
+if [[ $BUILD == 1 ]]; then
+    log "building release binaries (authgate, bench crate) into $TARGET_DIR"
+    (cd "$REPO_DIR" && cargo build --release -p authgate -p authgate-bench) >&2
+fi
+AUTHGATE="$BIN/authgate"
+for b in "$AUTHGATE" "$BIN/bench-upstream" "$BIN/bench-tokens" "$BIN/bench-openloop" "$BIN/bench-report"; do
+    [[ -x $b ]] || die "$b not found: build it (drop --no-build) or set CARGO_TARGET_DIR"
+done
+
+# ---------------------------------------------------------------- work directory
+WORK="$(mktemp -d /tmp/authgate-bench.XXXXXX)"
+mkdir -p "$WORK/logs" "$WORK/nginx-tmp"
+RAW="$WORK/raw.jsonl"
+: >"$RAW"
+
+log "generating keys, tokens (1 + $TOKENS EdDSA) and configs in $WORK"
+BETTER_AUTH_SECRET="$(openssl rand -hex 32)"
+AUTHGATE_ASSERTION_SECRET="$(openssl rand -hex 32)"
+export BETTER_AUTH_SECRET AUTHGATE_ASSERTION_SECRET
+openssl genpkey -algorithm ed25519 -out "$WORK/ed25519.pem" 2>/dev/null
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$WORK/rsa.pem" 2>/dev/null
+openssl pkey -in "$WORK/ed25519.pem" -outform DER -out "$WORK/ed25519.der"
+openssl rsa -in "$WORK/rsa.pem" -traditional -outform DER -out "$WORK/rsa.der" 2>/dev/null
+openssl pkey -in "$WORK/rsa.pem" -pubout -out "$WORK/rsa-public.pem"
+"$BIN/bench-tokens" --out-dir "$WORK" --ed25519-der "$WORK/ed25519.der" --rsa-der "$WORK/rsa.der" \
+    --count "$TOKENS" --ttl-secs 7200 >&2
+
+CACHE_ENTRIES=$((TOKENS / 10))
+render() { # template output [KEY=VALUE...]
+    local tpl="$1" out="$2" expr=(-e "") kv
+    shift 2
+    for kv in "$@"; do
+        expr+=(-e "s|@${kv%%=*}@|${kv#*=}|g")
+    done
+    sed "${expr[@]}" "$tpl" >"$out"
+    ! grep -q '@[A-Z_]*@' "$out" || die "unfilled placeholder in $out"
+}
+render "$BENCH_DIR/templates/authgate-hs256.toml" "$WORK/authgate-hs256.toml"
+render "$BENCH_DIR/templates/authgate-jwks.toml" "$WORK/authgate-jwks.toml" "WORK=$WORK"
+render "$BENCH_DIR/templates/authgate-jwks-many.toml" "$WORK/authgate-jwks-many.toml" \
+    "WORK=$WORK" "CACHE_ENTRIES=$CACHE_ENTRIES"
+
+# Scenarios that cannot run, with the reason: recorded in the results, never fatal.
+declare -A SKIP=()
+NOTES=()
+skip() { # scenario reason
+    [[ -n ${SKIP[$1]:-} ]] && return 0
+    SKIP[$1]="$2"
+    local reason="${2//\\/}"
+    reason="${reason//\"/\'}"
+    printf '{"kind":"skipped","scenario":"%s","reason":"%s"}\n' "$1" "$(tr '\n\t' '  ' <<<"$reason")" >>"$RAW"
+    log "SKIP $1: $2"
+}
+
+check_authgate() { # config → 0 or prints the first error line
+    local out
+    if out="$("$AUTHGATE" check --config "$1" 2>&1)"; then
+        return 0
+    fi
+    grep -m1 -v '^\s*$' <<<"$out" | cut -c1-200
+    return 1
+}
+
+if ! why="$(check_authgate "$WORK/authgate-hs256.toml")"; then
+    skip authgate-public "authgate check rejects the HS256 config: $why"
+    skip authgate-hs256 "authgate check rejects the HS256 config: $why"
+fi
+JWKS_MANY_CONFIG="$WORK/authgate-jwks-many.toml"
+if ! why="$(check_authgate "$WORK/authgate-jwks.toml")"; then
+    for s in authgate-eddsa authgate-eddsa-many authgate-rs256; do
+        skip "$s" "this authgate does not accept a jwks_file source yet (authgate check: $why)"
+    done
+elif ! why="$(check_authgate "$JWKS_MANY_CONFIG")"; then
+    # No [auth.cache] in this authgate: nothing to miss, every request verifies.
+    JWKS_MANY_CONFIG="$WORK/authgate-jwks.toml"
+    NOTES+=("authgate-eddsa-many ran with the plain JWKS config: authgate check rejected [auth.cache] ($why)")
+fi
+if [[ $HAPROXY_JWT == 0 ]]; then
+    skip haproxy-hs256 "HAProxy too old for jwt_verify (needs 2.5+): $HAPROXY_VERSION"
+    skip haproxy-rs256 "HAProxy too old for jwt_verify (needs 2.5+): $HAPROXY_VERSION"
+fi
+
+# ---------------------------------------------------------------- processes
+CLK_TCK="$(getconf CLK_TCK)"
+
+free_port() {
+    # Below the ephemeral range, so no client socket of a previous run sits on it.
+    local p i
+    for ((i = 0; i < 200; i++)); do
+        p=$((20000 + RANDOM % 12000))
+        if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+            echo "$p"
+            return 0
+        fi
+    done
+    die "no free port found"
+}
+
+LAUNCHED=0
+launch() { # name signal command... (never call in $(...): the pid must be our child)
+    local name="$1" sig="$2"
+    shift 2
+    "$@" >>"$WORK/logs/$name.log" 2>&1 &
+    LAUNCHED=$!
+    PIDS+=("$LAUNCHED:$sig")
+}
+
+wait_http() { # pid url name: until the server answers anything over HTTP (10 s at most)
+    local pid="$1" url="$2" name="$3" deadline=$((SECONDS + 10))
+    until curl -s -o /dev/null --max-time 1 "$url"; do
+        if ! alive "$pid"; then
+            tail -n 5 "$WORK/logs/$name.log" >&2 || true
+            return 1
+        fi
+        ((SECONDS < deadline)) || return 1
+        sleep 0.05
+    done
+}
+
+pid_tree() { echo "$1"; descendants "$1"; }
+
+cpu_ticks() { # utime + stime of pid and its descendants, in clock ticks
+    local total=0 p t
+    for p in $(pid_tree "$1"); do
+        t="$(awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$p/stat" 2>/dev/null || echo 0)"
+        total=$((total + t))
+    done
+    echo "$total"
+}
+
+rss_kb() { # VmHWM (peak RSS) of pid and its descendants, summed, in KiB
+    local total=0 p v
+    for p in $(pid_tree "$1"); do
+        v="$(awk '/^VmHWM:/ { print $2 }' "/proc/$p/status" 2>/dev/null || echo 0)"
+        total=$((total + ${v:-0}))
+    done
+    echo "$total"
+}
+
+cpu_snapshot() { # "total steal" ticks of the whole machine, from /proc/stat
+    awk '/^cpu / { print $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9, $9 }' /proc/stat
+}
+
+steal_pct() { # snapshot-before snapshot-after → percent of CPU time stolen by the hypervisor
+    awk -v a="$1" -v b="$2" 'BEGIN {
+        split(a, x, " "); split(b, y, " ")
+        t = y[1] - x[1]; printf "%.1f", (t > 0) ? 100 * (y[2] - x[2]) / t : 0 }'
+}
+
+# Per-layout settings: CPU sets, thread counts.
+set_layout() {
+    LAYOUT="$1"
+    if [[ $LAYOUT == pinned ]]; then
+        PIN_SERVER=(taskset -c 0)
+        PIN_LOAD=(taskset -c 1)
+        THREADS=1
+        WRK_THREADS=1
+    else
+        PIN_SERVER=()
+        PIN_LOAD=()
+        THREADS=2
+        WRK_THREADS=2
+    fi
+    UPORT="${UPSTREAM_PORT[$LAYOUT]}"
+}
+
+# One shared upstream per layout for the proxied scenarios (the direct scenario starts a
+# fresh one of its own so its CPU and RSS are its own).
+declare -A UPSTREAM_PORT=()
+start_shared_upstreams() {
+    local l port pin threads
+    for l in "${LAYOUT_LIST[@]}"; do
+        port="$(free_port)"
+        if [[ $l == pinned ]]; then pin=(taskset -c 1); threads=1; else pin=(); threads=2; fi
+        launch "upstream-$l" TERM "${pin[@]}" "$BIN/bench-upstream" --listen "127.0.0.1:$port" --threads "$threads"
+        wait_http "$LAUNCHED" "http://127.0.0.1:$port/" "upstream-$l" || die "bench-upstream ($l) did not start"
+        UPSTREAM_PORT[$l]="$port"
+    done
+}
+
+token_of() { tr -d '\n' <"$WORK/$1.token"; }
+
+# start_server SCENARIO: a fresh server for the scenario in the current layout. Sets
+# SERVER_PID, SERVER_SIG, SERVER_URL, AUTH_ARGS (-H ... for wrk and bench-openloop),
+# TOKEN_FILE (rotating tokens) and TOKEN_NAME (for the pre-flight checks).
+start_server() {
+    local s="$1" port name
+    port="$(free_port)"
+    name="$s-$LAYOUT"
+    AUTH_ARGS=()
+    TOKEN_FILE=""
+    TOKEN_NAME=""
+    SERVER_URL="http://127.0.0.1:$port/api/bench"
+    case "$s" in
+        direct)
+            SERVER_SIG=TERM
+            launch "$name" TERM "${PIN_LOAD[@]}" "$BIN/bench-upstream" --listen "127.0.0.1:$port" --threads "$THREADS"
+            ;;
+        authgate-*)
+            local cfg="$WORK/authgate-hs256.toml" rust_log=warn
+            case "$s" in
+                authgate-public) SERVER_URL="http://127.0.0.1:$port/public/bench" ;;
+                authgate-hs256) TOKEN_NAME=hs256 ;;
+                authgate-eddsa) TOKEN_NAME=eddsa; cfg="$WORK/authgate-jwks.toml" ;;
+                authgate-eddsa-many) TOKEN_NAME=eddsa; TOKEN_FILE="$WORK/eddsa-many.tokens"; cfg="$JWKS_MANY_CONFIG" ;;
+                authgate-rs256) TOKEN_NAME=rs256; cfg="$WORK/authgate-jwks.toml" ;;
+            esac
+            [[ $ACCESS_LOG == 1 ]] && rust_log=info
+            SERVER_SIG=INT
+            launch "$name" INT "${PIN_SERVER[@]}" env RUST_LOG="$rust_log" "$AUTHGATE" --config "$cfg" \
+                --listen "127.0.0.1:$port" --upstream "http://127.0.0.1:$UPORT" --threads "$THREADS"
+            ;;
+        haproxy-*)
+            local alg key
+            if [[ $s == haproxy-hs256 ]]; then
+                alg=HS256; key="$BETTER_AUTH_SECRET"; TOKEN_NAME=hs256
+            else
+                alg=RS256; key="$WORK/rsa-public.pem"; TOKEN_NAME=rs256
+            fi
+            render "$BENCH_DIR/templates/haproxy-jwt.cfg" "$WORK/$name.cfg" "THREADS=$THREADS" \
+                "PORT=$port" "UPORT=$UPORT" "ALG=$alg" "KEY=$key" "LEEWAY=30"
+            SERVER_SIG=TERM
+            launch "$name" TERM "${PIN_SERVER[@]}" haproxy -f "$WORK/$name.cfg" -db
+            ;;
+        nginx)
+            render "$BENCH_DIR/templates/nginx.conf" "$WORK/$name.conf" "WORKERS=$THREADS" \
+                "PORT=$port" "UPORT=$UPORT" "WORK=$WORK"
+            SERVER_SIG=TERM
+            launch "$name" TERM "${PIN_SERVER[@]}" nginx -p "$WORK" -e "$WORK/logs/$name-error.log" -c "$WORK/$name.conf"
+            ;;
+    esac
+    SERVER_PID=$LAUNCHED
+    if [[ -n $TOKEN_NAME && -z $TOKEN_FILE ]]; then
+        AUTH_ARGS=(-H "Authorization: Bearer $(token_of "$TOKEN_NAME")")
+    fi
+    wait_http "$SERVER_PID" "http://127.0.0.1:$port/" "$name"
+}
+
+stop_server() {
+    stop_pid "$SERVER_PID" "$SERVER_SIG"
+    forget_pid "$SERVER_PID"
+}
+
+status_of() { # url [token-name]
+    local auth=()
+    [[ -n ${2:-} ]] && auth=(-H "Authorization: Bearer $(token_of "$2")")
+    curl -s -o /dev/null --max-time 5 -w '%{http_code}' "${auth[@]}" "$1" || echo 000
+}
+
+# Proves the server under test does what the scenario claims before loading it: 200 with
+# the scenario's token and, where a token is required, 401 without one, with an expired
+# one and with a tampered signature. Prints what went wrong.
+preflight() {
+    local got
+    if [[ -n $TOKEN_FILE ]]; then
+        got="$(curl -s -o /dev/null --max-time 5 -w '%{http_code}' \
+            -H "Authorization: Bearer $(head -n1 "$TOKEN_FILE")" "$SERVER_URL" || echo 000)"
+    else
+        got="$(status_of "$SERVER_URL" "$TOKEN_NAME")"
+    fi
+    [[ $got == 200 ]] || { echo "expected 200 with a valid token, got $got"; return 1; }
+    [[ -n $TOKEN_NAME ]] || return 0
+    got="$(status_of "$SERVER_URL")"
+    [[ $got == 401 ]] || { echo "expected 401 without a token, got $got"; return 1; }
+    got="$(status_of "$SERVER_URL" "$TOKEN_NAME-expired")"
+    [[ $got == 401 ]] || { echo "expected 401 for an expired token, got $got"; return 1; }
+    got="$(status_of "$SERVER_URL" "$TOKEN_NAME-badsig")"
+    [[ $got == 401 ]] || { echo "expected 401 for a tampered signature, got $got"; return 1; }
+}
+
+run_wrk() { # duration connections threads → the BENCH_JSON object
+    local d="$1" c="$2" t="$3" out
+    ((t > c)) && t="$c"
+    if ! out="$(BENCH_TOKEN_FILE="$TOKEN_FILE" BENCH_WRK_THREADS="$t" timeout $((d + 30)) \
+        "${PIN_LOAD[@]}" wrk -t"$t" -c"$c" -d"${d}s" --timeout 5s -s "$BENCH_DIR/wrk/report.lua" \
+        "${AUTH_ARGS[@]}" "$SERVER_URL" 2>&1)"; then
+        echo "wrk failed: $out" >&2
+        return 1
+    fi
+    grep '^BENCH_JSON ' <<<"$out" | sed 's/^BENCH_JSON //'
+}
+
+json_field() { # json key → number
+    sed -n "s/.*\"$2\":\([0-9.]*\).*/\1/p" <<<"$1" | head -n1
+}
+
+# ---------------------------------------------------------------- measurements
+should_run() {
+    [[ " ${SCENARIO_LIST[*]} " == *" $1 "* ]] && [[ -z ${SKIP[$1]:-} ]]
+}
+
+# Starts the scenario's server and checks it; on failure records the skip and returns 1.
+bring_up() {
+    local s="$1" why
+    if ! start_server "$s"; then
+        skip "$s" "the server did not start ($LAYOUT layout; see logs/$s-$LAYOUT.log)"
+        stop_server
+        return 1
+    fi
+    if ! why="$(preflight)"; then
+        skip "$s" "pre-flight check failed ($LAYOUT layout): $why"
+        stop_server
+        return 1
+    fi
+}
+
+measure_closed() { # scenario round
+    local s="$1" round="$2" c0 c1 t0 t1 s0 s1 wall json rss req rps p50 p99 cpu steal
+    bring_up "$s" || return 0
+    if ((WARMUP > 0)); then
+        run_wrk "$WARMUP" "$CONNECTIONS" "$WRK_THREADS" >/dev/null || true
+    fi
+    c0="$(cpu_ticks "$SERVER_PID")"
+    s0="$(cpu_snapshot)"
+    t0="$(date +%s.%N)"
+    if ! json="$(run_wrk "$DURATION" "$CONNECTIONS" "$WRK_THREADS")" || [[ -z $json ]]; then
+        skip "$s" "wrk did not complete ($LAYOUT layout)"
+        stop_server
+        return 0
+    fi
+    t1="$(date +%s.%N)"
+    s1="$(cpu_snapshot)"
+    c1="$(cpu_ticks "$SERVER_PID")"
+    rss="$(rss_kb "$SERVER_PID")"
+    stop_server
+    steal="$(steal_pct "$s0" "$s1")"
+    wall="$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')"
+    printf '{"kind":"closed","layout":"%s","scenario":"%s","round":%d,"connections":%d,"cpu_ticks":%d,"clk_tck":%d,"wall_s":%s,"rss_kb":%d,"steal_pct":%s,"wrk":%s}\n' \
+        "$LAYOUT" "$s" "$round" "$CONNECTIONS" $((c1 - c0)) "$CLK_TCK" "$wall" "$rss" "$steal" "$json" >>"$RAW"
+    req="$(json_field "$json" requests)"
+    rps="$(awk -v r="$req" -v d="$(json_field "$json" duration_us)" 'BEGIN { printf "%.0f", r / (d / 1e6) }')"
+    p50="$(json_field "$json" p50_us)"
+    p99="$(json_field "$json" p99_us)"
+    cpu="$(awk -v t=$((c1 - c0)) -v h="$CLK_TCK" -v r="$req" 'BEGIN { printf "%.1f", (r > 0) ? t / h * 1e6 / r : 0 }')"
+    log "$(printf '%-8s round %d  %-20s %8s req/s  p50 %6.0f µs  p99 %7.0f µs  %6s CPU µs/req  RSS %6d KiB  steal %s%%' \
+        "$LAYOUT" "$round" "$s" "$rps" "$p50" "$p99" "$cpu" "$rss" "$steal")"
+}
+
+measure_open() { # scenario round
+    local s="$1" round="$2" json auth=() s0 s1 steal
+    bring_up "$s" || return 0
+    if ((WARMUP > 0)); then
+        run_wrk "$WARMUP" "$CONNECTIONS" "$WRK_THREADS" >/dev/null || true
+    fi
+    if [[ -n $TOKEN_FILE ]]; then
+        auth=(--token-file "$TOKEN_FILE")
+    else
+        auth=("${AUTH_ARGS[@]}")
+    fi
+    s0="$(cpu_snapshot)"
+    if ! json="$(timeout $((OPEN_DURATION + 30)) "${PIN_LOAD[@]}" "$BIN/bench-openloop" --url "$SERVER_URL" \
+        --rate "$RATE" --duration-secs "$OPEN_DURATION" --connections "$CONNECTIONS" --threads 1 \
+        "${auth[@]}")"; then
+        log "open loop failed for $s ($LAYOUT)"
+        stop_server
+        return 0
+    fi
+    s1="$(cpu_snapshot)"
+    stop_server
+    steal="$(steal_pct "$s0" "$s1")"
+    printf '{"kind":"openloop","layout":"%s","scenario":"%s","round":%d,"steal_pct":%s,"result":%s}\n' \
+        "$LAYOUT" "$s" "$round" "$steal" "$json" >>"$RAW"
+    log "$(printf 'open %s round %d  %-20s p50 %6s µs  p90 %6s µs  p99 %7s µs  ok %s  non2xx %s  errors %s  lag p99 %s µs  steal %s%%' \
+        "$LAYOUT" "$round" "$s" "$(json_field "$json" p50_us)" "$(json_field "$json" p90_us)" \
+        "$(json_field "$json" p99_us)" "$(json_field "$json" ok)" "$(json_field "$json" non2xx)" \
+        "$(json_field "$json" errors)" "$(json_field "$json" dispatch_lag_p99_us)" "$steal")"
+}
+
+measure_rss() { # scenario
+    local s="$1" json rss
+    bring_up "$s" || return 0
+    if ! json="$(run_wrk "$DURATION" "$RSS_CONNECTIONS" "$WRK_THREADS")" || [[ -z $json ]]; then
+        log "wrk at $RSS_CONNECTIONS connections failed for $s"
+        stop_server
+        return 0
+    fi
+    rss="$(rss_kb "$SERVER_PID")"
+    stop_server
+    printf '{"kind":"rss256","scenario":"%s","connections":%d,"rss_kb":%d,"wrk":%s}\n' \
+        "$s" "$RSS_CONNECTIONS" "$rss" "$json" >>"$RAW"
+    log "$(printf 'rss  %-20s %d connections: peak RSS %d KiB' "$s" "$RSS_CONNECTIONS" "$rss")"
+}
+
+LOADAVG_START="$(cut -d' ' -f1-3 /proc/loadavg)"
+RUN_CPU_START="$(cpu_snapshot)"
+STARTED_AT="$(date -u '+%Y-%m-%d %H:%M:%S UTC')"
+START_SECONDS=$SECONDS
+start_shared_upstreams
+
+log "closed loop: $ROUNDS round(s) × layouts (${LAYOUT_LIST[*]}) × ${#SCENARIO_LIST[@]} scenarios, ${DURATION}s each after ${WARMUP}s warm-up, $CONNECTIONS connections"
+for ((round = 1; round <= ROUNDS; round++)); do
+    for layout in "${LAYOUT_LIST[@]}"; do
+        set_layout "$layout"
+        for s in "${SCENARIO_LIST[@]}"; do
+            should_run "$s" && measure_closed "$s" "$round"
+        done
+    done
+done
+
+OPEN_LAYOUT="${LAYOUT_LIST[0]}"
+log "open loop: $RATE req/s for ${OPEN_DURATION}s, $ROUNDS round(s), $OPEN_LAYOUT layout"
+set_layout "$OPEN_LAYOUT"
+for ((round = 1; round <= ROUNDS; round++)); do
+    for s in "${SCENARIO_LIST[@]}"; do
+        should_run "$s" && measure_open "$s" "$round"
+    done
+done
+
+RSS_LAYOUT=""
+if ((RSS_CONNECTIONS > 0)); then
+    RSS_LAYOUT="${LAYOUT_LIST[${#LAYOUT_LIST[@]} - 1]}"
+    log "peak RSS at $RSS_CONNECTIONS connections, $RSS_LAYOUT layout"
+    set_layout "$RSS_LAYOUT"
+    for s in "${SCENARIO_LIST[@]}"; do
+        should_run "$s" && measure_rss "$s"
+    done
+fi
+LOADAVG_END="$(cut -d' ' -f1-3 /proc/loadavg)"
+RUN_STEAL="$(steal_pct "$RUN_CPU_START" "$(cpu_snapshot)")"
+ELAPSED=$((SECONDS - START_SECONDS))
+
+# ---------------------------------------------------------------- report
+TABLES="$WORK/tables.md"
+"$BIN/bench-report" --raw "$RAW" --connections "$CONNECTIONS" \
+    --layouts "$(IFS=,; echo "${LAYOUT_LIST[*]}")" --rss-layout "${RSS_LAYOUT:-none}" >"$TABLES"
+
+CPU_MODEL="$(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
+MEM_TOTAL="$(awk '/^MemTotal:/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)"
+# shellcheck disable=SC1091 # the machine's own file, read for its name only
+OS_NAME="$( (. /etc/os-release 2>/dev/null && echo "${PRETTY_NAME:-unknown}") || echo unknown)"
+GIT_REV="$(git -C "$REPO_DIR" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+if [[ -n "$(git -C "$REPO_DIR" status --porcelain 2>/dev/null | head -n1)" ]]; then
+    GIT_REV="$GIT_REV + uncommitted changes"
+fi
+
+mkdir -p "$(dirname "$OUTPUT")"
+{
+    echo "# authgate load benchmarks"
+    echo
+    echo "Produced by \`bench/run.sh${SCRIPT_ARGS:+ $SCRIPT_ARGS}\` on $STARTED_AT in ${ELAPSED}s."
+    echo "How each figure is measured and how to read the tables: [bench/README.md](README.md)."
+    echo
+    echo "## Machine"
+    echo
+    echo "- CPUs: $NPROC × $CPU_MODEL"
+    echo "- Memory: $MEM_TOTAL"
+    echo "- Kernel: $(uname -sr); OS: $OS_NAME"
+    if grep -qw hypervisor /proc/cpuinfo; then
+        echo "- Virtual machine (the CPU reports the hypervisor flag): the host can steal CPU time"
+    fi
+    echo "- Load average before / after the run: $LOADAVG_START / $LOADAVG_END"
+    echo "- CPU time taken by the hypervisor (steal, /proc/stat) over the whole run: $RUN_STEAL %"
+    echo
+    echo "## Software"
+    echo
+    echo "- authgate: $("$AUTHGATE" --version 2>/dev/null || echo unknown), commit $GIT_REV, $(rustc --version 2>/dev/null || echo rustc unknown)"
+    echo "- $HAPROXY_VERSION"
+    echo "- $NGINX_VERSION"
+    echo "- wrk: $WRK_VERSION; open loop: bench-openloop (bench crate)"
+    echo "- $OPENSSL_VERSION"
+    echo
+    echo "## Settings"
+    echo
+    echo "- closed loop: $CONNECTIONS connections, ${DURATION}s per run after ${WARMUP}s of warm-up, $ROUNDS round(s), layouts: ${LAYOUT_LIST[*]}"
+    echo "- open loop: $RATE req/s for ${OPEN_DURATION}s, $CONNECTIONS connections, layout: $OPEN_LAYOUT"
+    if [[ -n $RSS_LAYOUT ]]; then
+        echo "- peak RSS pass: $RSS_CONNECTIONS connections, ${DURATION}s, layout: $RSS_LAYOUT"
+    else
+        echo "- peak RSS pass at 256 connections: not run (--quick or --rss-connections 0)"
+    fi
+    echo "- authgate-eddsa-many: $TOKENS distinct EdDSA tokens cycled, verified-token cache of $CACHE_ENTRIES entries"
+    echo "- authgate access log: $([[ $ACCESS_LOG == 1 ]] && echo on || echo off); HAProxy and nginx logging: off"
+    for n in "${NOTES[@]}"; do
+        echo "- note: $n"
+    done
+    echo
+    echo "## Results"
+    echo
+    cat "$TABLES"
+} >"$OUTPUT"
+
+mkdir -p "$BENCH_DIR/out"
+cp "$RAW" "$BENCH_DIR/out/raw.jsonl"
+rm -rf "$BENCH_DIR/out/logs"
+cp -r "$WORK/logs" "$BENCH_DIR/out/logs"
+
+cat "$TABLES"
+log "results written to $OUTPUT (raw data and server logs in bench/out/)"

@@ -1,0 +1,370 @@
+//! A JWKS fetched over HTTP (Better Auth's `/api/auth/jwks`): loaded at start-up with
+//! backoff, refreshed periodically (honouring `Cache-Control: max-age`), refetched
+//! once on an unknown `kid` — single-flight and rate-limited so a flood of random kids
+//! cannot hammer the issuer — and kept as it was when a refresh fails (stale-on-error).
+
+use arc_swap::ArcSwap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tokio::sync::{watch, Mutex};
+
+use super::jwk::{parse_jwks, JwkContext};
+use super::keys::{ClaimRules, KeyAlg, KeySet};
+use super::metrics::AuthMetrics;
+
+/// Largest JWKS document accepted.
+const MAX_JWKS_BYTES: usize = 1 << 20;
+/// First retry delay while no keys were ever loaded.
+const INITIAL_BACKOFF: Duration = Duration::from_millis(250);
+/// Longest retry delay.
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// Settings of one remote JWKS.
+#[derive(Debug, Clone)]
+pub struct RemoteJwksConfig {
+    /// The JWKS URL.
+    pub url: String,
+    /// Algorithms accepted from it.
+    pub allowed: Vec<KeyAlg>,
+    /// Claim rules for its tokens.
+    pub rules: Arc<ClaimRules>,
+    /// Periodic refresh interval (when the response has no `max-age`).
+    pub refresh: Duration,
+    /// Minimum time between two unknown-kid refetches.
+    pub min_refetch_interval: Duration,
+    /// HTTP timeout.
+    pub timeout: Duration,
+}
+
+/// A remote key set and its fetch state.
+pub struct RemoteJwks {
+    config: RemoteJwksConfig,
+    label: Arc<str>,
+    client: reqwest::Client,
+    keys: ArcSwap<KeySet>,
+    /// Bumped on every successful fetch.
+    generation: AtomicU64,
+    /// Unix seconds of the last successful fetch; 0 = never.
+    loaded_at: AtomicU64,
+    /// `max-age` of the last response, seconds; 0 = none.
+    max_age: AtomicU64,
+    /// Held while an unknown-kid refetch runs; remembers when the last one started.
+    refetch: Mutex<Option<Instant>>,
+    metrics: Arc<AuthMetrics>,
+}
+
+impl std::fmt::Debug for RemoteJwks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RemoteJwks")
+            .field("url", &self.config.url)
+            .field("keys", &self.keys.load().len())
+            .field("generation", &self.generation())
+            .finish()
+    }
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+fn parse_max_age(value: &str) -> Option<u64> {
+    value.split(',').find_map(|d| {
+        let (k, v) = d.trim().split_once('=')?;
+        k.trim()
+            .eq_ignore_ascii_case("max-age")
+            .then(|| v.trim().trim_matches('"').parse().ok())?
+    })
+}
+
+impl RemoteJwks {
+    /// A source with no keys yet; call [`Self::run`] (or [`Self::fetch`]) to load them.
+    pub fn new(config: RemoteJwksConfig, metrics: Arc<AuthMetrics>) -> Result<Self, String> {
+        let client = reqwest::Client::builder()
+            .timeout(config.timeout)
+            .connect_timeout(config.timeout)
+            // Fetches are rare and may run on different runtimes: no idle pool.
+            .pool_max_idle_per_host(0)
+            .redirect(reqwest::redirect::Policy::limited(3))
+            .user_agent(concat!("authgate/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        Ok(Self {
+            label: format!("jwks:{}", config.url).into(),
+            config,
+            client,
+            keys: ArcSwap::from_pointee(KeySet::default()),
+            generation: AtomicU64::new(0),
+            loaded_at: AtomicU64::new(0),
+            max_age: AtomicU64::new(0),
+            refetch: Mutex::new(None),
+            metrics,
+        })
+    }
+
+    /// The current keys.
+    pub fn keys(&self) -> arc_swap::Guard<Arc<KeySet>> {
+        self.keys.load()
+    }
+
+    /// Whether keys were ever loaded.
+    pub fn is_loaded(&self) -> bool {
+        self.loaded_at.load(Ordering::Acquire) != 0
+    }
+
+    /// Successful fetches so far.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// Age of the key set, `None` before the first load.
+    pub fn age(&self) -> Option<Duration> {
+        match self.loaded_at.load(Ordering::Acquire) {
+            0 => None,
+            t => Some(Duration::from_secs(unix_now().saturating_sub(t))),
+        }
+    }
+
+    /// The URL, for logs.
+    pub fn url(&self) -> &str {
+        &self.config.url
+    }
+
+    /// Fetches and installs the key set. On any failure the current keys stay.
+    pub async fn fetch(&self) -> Result<usize, String> {
+        let result = self.fetch_inner().await;
+        self.metrics.record_fetch(result.is_ok());
+        match &result {
+            Ok(n) => tracing::info!(url = %self.config.url, keys = n, "JWKS loaded"),
+            Err(e) => {
+                tracing::warn!(url = %self.config.url, error = %e, "JWKS fetch failed; keeping the last good keys")
+            }
+        }
+        result
+    }
+
+    async fn fetch_inner(&self) -> Result<usize, String> {
+        let mut resp = self
+            .client
+            .get(&self.config.url)
+            .header(reqwest::header::ACCEPT, "application/json")
+            .send()
+            .await
+            .map_err(|e| format!("request failed: {e}"))?;
+        if !resp.status().is_success() {
+            return Err(format!("HTTP {}", resp.status()));
+        }
+        if resp
+            .content_length()
+            .is_some_and(|l| l as usize > MAX_JWKS_BYTES)
+        {
+            return Err("document too large".into());
+        }
+        let max_age = resp
+            .headers()
+            .get(reqwest::header::CACHE_CONTROL)
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_max_age);
+        let mut body = Vec::new();
+        while let Some(chunk) = resp
+            .chunk()
+            .await
+            .map_err(|e| format!("reading body: {e}"))?
+        {
+            if body.len() + chunk.len() > MAX_JWKS_BYTES {
+                return Err("document too large".into());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        let previous = self.keys.load_full();
+        let parsed = parse_jwks(
+            &body,
+            &JwkContext {
+                allowed: &self.config.allowed,
+                rules: &self.config.rules,
+                source: &self.label,
+                previous: Some(&previous),
+            },
+        )?;
+        for why in &parsed.skipped {
+            tracing::warn!(url = %self.config.url, "JWKS key ignored: {why}");
+        }
+        if parsed.keys.is_empty() {
+            return Err("the JWKS has no usable key".into());
+        }
+        let count = parsed.keys.len();
+        self.keys.store(Arc::new(KeySet::new(parsed.keys)));
+        self.max_age.store(max_age.unwrap_or(0), Ordering::Release);
+        self.loaded_at.store(unix_now().max(1), Ordering::Release);
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        Ok(count)
+    }
+
+    /// One refetch because a token named an unknown `kid`. Concurrent callers share
+    /// one fetch; at most one runs per `min_refetch_interval`. Returns whether the
+    /// key set changed since the caller looked (`seen_generation`), i.e. whether
+    /// verifying again can help.
+    pub async fn refetch_for_unknown_kid(&self, seen_generation: u64) -> bool {
+        let mut last = self.refetch.lock().await;
+        if self.generation() != seen_generation {
+            return true;
+        }
+        if last.is_some_and(|t| t.elapsed() < self.config.min_refetch_interval) {
+            return false;
+        }
+        *last = Some(Instant::now());
+        self.fetch().await.is_ok()
+    }
+
+    /// Loads the keys (retrying with backoff until the first success), then refreshes
+    /// them periodically until `shutdown` turns true.
+    pub async fn run(&self, mut shutdown: watch::Receiver<bool>) {
+        let mut delay = INITIAL_BACKOFF;
+        loop {
+            if self.is_loaded() || self.fetch().await.is_ok() {
+                break;
+            }
+            if sleep_or_shutdown(delay, &mut shutdown).await {
+                return;
+            }
+            delay = (delay * 2).min(MAX_BACKOFF);
+        }
+        loop {
+            let floor = self.config.min_refetch_interval.max(Duration::from_secs(1));
+            let wait = match self.max_age.load(Ordering::Acquire) {
+                0 => self.config.refresh,
+                secs => Duration::from_secs(secs),
+            }
+            .clamp(floor, Duration::from_secs(86_400));
+            if sleep_or_shutdown(wait, &mut shutdown).await {
+                return;
+            }
+            if self.fetch().await.is_err() {
+                // Stale-on-error: keep serving the last keys, try again sooner.
+                let retry = wait.min(MAX_BACKOFF);
+                if sleep_or_shutdown(retry, &mut shutdown).await {
+                    return;
+                }
+                let _ = self.fetch().await;
+            }
+        }
+    }
+}
+
+/// Sleeps for `d`; true when shutdown was signalled first.
+async fn sleep_or_shutdown(d: Duration, shutdown: &mut watch::Receiver<bool>) -> bool {
+    if *shutdown.borrow() {
+        return true;
+    }
+    tokio::select! {
+        _ = tokio::time::sleep(d) => false,
+        changed = shutdown.changed() => changed.is_err() || *shutdown.borrow(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+    use warp::Filter;
+
+    const JWKS: &str = r#"{"keys":[{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","kid":"k1","alg":"EdDSA"}]}"#;
+
+    /// A JWKS server counting its hits; `up` switches between 200 and 503.
+    async fn server(up: Arc<std::sync::atomic::AtomicBool>) -> (String, Arc<AtomicUsize>) {
+        let hits = Arc::new(AtomicUsize::new(0));
+        let h = hits.clone();
+        let route = warp::path("jwks").map(move || {
+            h.fetch_add(1, Ordering::SeqCst);
+            if up.load(Ordering::SeqCst) {
+                warp::http::Response::builder()
+                    .header("cache-control", "public, max-age=120")
+                    .body(JWKS.to_string())
+            } else {
+                warp::http::Response::builder()
+                    .status(503)
+                    .body(String::new())
+            }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(warp::serve(route).incoming(listener).run());
+        (format!("http://{addr}/jwks"), hits)
+    }
+
+    fn source(url: String, min_refetch: Duration) -> RemoteJwks {
+        RemoteJwks::new(
+            RemoteJwksConfig {
+                url,
+                allowed: KeyAlg::ASYMMETRIC.to_vec(),
+                rules: Arc::new(ClaimRules::default()),
+                refresh: Duration::from_secs(300),
+                min_refetch_interval: min_refetch,
+                timeout: Duration::from_secs(2),
+            },
+            Arc::new(AuthMetrics::default()),
+        )
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn fetch_installs_keys_and_reads_max_age() {
+        let up = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let (url, _) = server(up).await;
+        let s = source(url, Duration::from_secs(10));
+        assert!(!s.is_loaded());
+        assert_eq!(s.fetch().await.unwrap(), 1);
+        assert!(s.is_loaded() && s.keys().has_kid("k1"));
+        assert_eq!(s.max_age.load(Ordering::SeqCst), 120);
+        assert_eq!(s.generation(), 1);
+    }
+
+    #[tokio::test]
+    async fn failed_refresh_keeps_the_last_keys() {
+        let up = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let (url, _) = server(up.clone()).await;
+        let s = source(url, Duration::from_secs(10));
+        s.fetch().await.unwrap();
+        up.store(false, Ordering::SeqCst);
+        assert!(s.fetch().await.is_err());
+        assert!(s.keys().has_kid("k1"), "stale-on-error");
+        assert_eq!(s.generation(), 1);
+        assert_eq!(s.metrics.snapshot().jwks_fetch_err, 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn unknown_kid_refetches_are_single_flight_and_rate_limited() {
+        let up = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let (url, hits) = server(up).await;
+        let s = Arc::new(source(url, Duration::from_secs(60)));
+        s.fetch().await.unwrap();
+        let seen = s.generation();
+        let tasks: Vec<_> = (0..50)
+            .map(|_| {
+                let s = s.clone();
+                tokio::spawn(async move { s.refetch_for_unknown_kid(seen).await })
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap();
+        }
+        assert_eq!(
+            hits.load(Ordering::SeqCst),
+            2,
+            "one load plus one shared refetch"
+        );
+        let seen = s.generation();
+        assert!(!s.refetch_for_unknown_kid(seen).await, "rate-limited");
+        assert_eq!(hits.load(Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn max_age_parsing() {
+        assert_eq!(parse_max_age("public, max-age=300"), Some(300));
+        assert_eq!(parse_max_age("MAX-AGE=\"5\""), Some(5));
+        assert_eq!(parse_max_age("no-store"), None);
+        assert_eq!(parse_max_age("max-age=x"), None);
+    }
+}

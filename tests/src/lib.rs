@@ -3,9 +3,11 @@
 //! client refuses to send, and token minting.
 
 pub mod echo;
+pub mod issuer;
 pub mod process;
 pub mod raw;
 pub mod tokens;
+pub mod upstream;
 
 /// Secret used as `BETTER_AUTH_SECRET` in tests.
 pub const BETTER_AUTH_SECRET: &str = "test-better-auth-secret-0123456789abcdef";

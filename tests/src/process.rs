@@ -154,6 +154,7 @@ pub struct Authgate {
     upstream: String,
     env: Vec<(String, String)>,
     args: Vec<String>,
+    wait_path: &'static str,
 }
 
 impl Authgate {
@@ -173,7 +174,14 @@ impl Authgate {
                 ),
             ],
             args: Vec::new(),
+            wait_path: "/healthz",
         }
+    }
+
+    /// Waits for `/readyz` (keys loaded) instead of `/healthz` (process up) on start.
+    pub fn wait_until_ready(mut self) -> Self {
+        self.wait_path = "/readyz";
+        self
     }
 
     /// Sets an environment variable for the child.
@@ -188,7 +196,7 @@ impl Authgate {
         self
     }
 
-    /// Starts it and waits until `/healthz` answers.
+    /// Starts it and waits until `/healthz` (or `/readyz`) answers 200.
     pub fn start(self) -> (Service, tempfile::TempDir) {
         let dir = tempfile::tempdir().expect("temp dir");
         let config = dir.path().join("authgate.toml");
@@ -206,7 +214,7 @@ impl Authgate {
         for (k, v) in &self.env {
             cmd.env(k, v);
         }
-        let service = Service::spawn(cmd, "authgate listening on ", Some("/healthz"));
+        let service = Service::spawn(cmd, "authgate listening on ", Some(self.wait_path));
         (service, dir)
     }
 }

@@ -1,0 +1,456 @@
+//! Interop with the real Better Auth (npm `better-auth` 1.7.25, jwt plugin): tokens and
+//! cookies it issues go through the real authgate to an echo upstream.
+
+#![allow(clippy::unwrap_used)]
+
+use authgate_tests::echo::{self, header_values, Echo};
+use authgate_tests::issuer::{access_token, sign_up, Issuer, IssuerOptions};
+use authgate_tests::process::{Authgate, Service};
+use authgate_tests::raw::{self, RawResponse};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use serde_json::json;
+use std::time::{Duration, Instant};
+
+fn jwks_config(issuer: &Issuer, extra_source: &str) -> String {
+    format!(
+        r#"
+[server]
+threads = 1
+grace_period_secs = 1
+
+[auth]
+leeway_secs = 0
+
+[[auth.sources]]
+type = "jwks_url"
+url = "{jwks}"
+issuer = ["{base}"]
+audience = ["{base}"]
+min_refetch_interval_secs = 1
+{extra_source}
+
+[[routes]]
+path = "/api/{{user_id}}/tasks/**"
+auth = "required"
+owner = "user_id"
+"#,
+        jwks = issuer.jwks_url(),
+        base = issuer.base,
+    )
+}
+
+fn get(proxy: &Service, path: &str, headers: &[(&str, &str)]) -> RawResponse {
+    raw::send(proxy.addr, &raw::get(path, headers)).expect("a response")
+}
+
+fn bearer(token: &str) -> String {
+    format!("Bearer {token}")
+}
+
+/// Flips the first signature character: a real token, one bit off.
+fn tamper(token: &str) -> String {
+    let (head, sig) = token.rsplit_once('.').unwrap();
+    let first = if sig.starts_with('A') { 'B' } else { 'A' };
+    format!("{head}.{first}{}", &sig[1..])
+}
+
+fn free_port() -> u16 {
+    echo::closed_port().port()
+}
+
+/// authgate in front of an echo upstream, once its keys are loaded.
+async fn start_proxy(config: &str) -> (Echo, Service, tempfile::TempDir) {
+    let echo = echo::start().await;
+    let (proxy, dir) = Authgate::new(config, echo.addr).wait_until_ready().start();
+    (echo, proxy, dir)
+}
+
+async fn every_algorithm_round_trip(alg: &str) {
+    let issuer = Issuer::start(&IssuerOptions {
+        expiration: Some("3s".into()),
+        ..IssuerOptions::alg(alg)
+    });
+    let (_echo, proxy, _dir) = start_proxy(&jwks_config(&issuer, "")).await;
+    let user = sign_up(&issuer, &format!("{}@example.com", alg.to_lowercase())).await;
+    let token = access_token(&issuer, &user).await;
+    let header: serde_json::Value = serde_json::from_slice(
+        &URL_SAFE_NO_PAD
+            .decode(token.split('.').next().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(header["alg"], alg, "Better Auth signed with {alg}");
+    let obtained = Instant::now();
+
+    let path = format!("/api/{}/tasks", user.id);
+    let resp = get(&proxy, &path, &[("Authorization", &bearer(&token))]);
+    assert_eq!(resp.status, 200, "{alg}: {resp:?}\n{}", proxy.stderr());
+    let seen = resp.json();
+    assert_eq!(header_values(&seen, "x-auth-user-id"), [user.id.as_str()]);
+    assert_eq!(header_values(&seen, "x-auth-email"), [user.email.as_str()]);
+
+    let resp = get(
+        &proxy,
+        &path,
+        &[("Authorization", &bearer(&tamper(&token)))],
+    );
+    assert_eq!(resp.status, 401, "{alg}: tampered");
+    assert!(resp
+        .header("www-authenticate")
+        .unwrap()
+        .contains("invalid signature"));
+
+    // The token lives 3 s; leeway is 0. Wait past `exp` (second granularity).
+    let wait = Duration::from_millis(4500).saturating_sub(obtained.elapsed());
+    tokio::time::sleep(wait).await;
+    let resp = get(&proxy, &path, &[("Authorization", &bearer(&token))]);
+    assert_eq!(resp.status, 401, "{alg}: expired");
+    assert!(resp
+        .header("www-authenticate")
+        .unwrap()
+        .contains("token expired"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eddsa_tokens_from_better_auth() {
+    every_algorithm_round_trip("EdDSA").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn es256_tokens_from_better_auth() {
+    every_algorithm_round_trip("ES256").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn es512_tokens_from_better_auth() {
+    every_algorithm_round_trip("ES512").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rs256_tokens_from_better_auth() {
+    every_algorithm_round_trip("RS256").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ps256_tokens_from_better_auth() {
+    every_algorithm_round_trip("PS256").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issuer_and_audience_must_match_when_configured() {
+    let issuer = Issuer::start(&IssuerOptions::alg("EdDSA"));
+    let user = sign_up(&issuer, "iss@example.com").await;
+    let token = access_token(&issuer, &user).await;
+    let path = format!("/api/{}/tasks", user.id);
+    let wrong_iss = jwks_config(&issuer, "").replacen(
+        &format!("issuer = [\"{}\"]", issuer.base),
+        "issuer = [\"https://auth.other.example\"]",
+        1,
+    );
+    let (_e, proxy, _d) = start_proxy(&wrong_iss).await;
+    let resp = get(&proxy, &path, &[("Authorization", &bearer(&token))]);
+    assert_eq!(resp.status, 401);
+    assert!(resp
+        .header("www-authenticate")
+        .unwrap()
+        .contains("invalid issuer"));
+    let wrong_aud = jwks_config(&issuer, "").replacen(
+        &format!("audience = [\"{}\"]", issuer.base),
+        "audience = [\"https://api.other.example\"]",
+        1,
+    );
+    let (_e2, proxy, _d2) = start_proxy(&wrong_aud).await;
+    let resp = get(&proxy, &path, &[("Authorization", &bearer(&token))]);
+    assert_eq!(resp.status, 401);
+    assert!(resp
+        .header("www-authenticate")
+        .unwrap()
+        .contains("invalid audience"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn key_rotation_without_restarting_authgate() {
+    let port = free_port();
+    let opts = IssuerOptions {
+        port,
+        ..IssuerOptions::alg("EdDSA")
+    };
+    let first = Issuer::start(&opts);
+    let (_echo, proxy, _dir) = start_proxy(&jwks_config(&first, "")).await;
+    let alice = sign_up(&first, "alice@example.com").await;
+    let old_token = access_token(&first, &alice).await;
+    let path = format!("/api/{}/tasks", alice.id);
+    assert_eq!(
+        get(&proxy, &path, &[("Authorization", &bearer(&old_token))]).status,
+        200
+    );
+
+    // Restart: the memory adapter makes a new key with a new kid.
+    first.stop();
+    let second = Issuer::start(&opts);
+    let bob = sign_up(&second, "bob@example.com").await;
+    let new_token = access_token(&second, &bob).await;
+    let old_kid = old_token.split('.').next().unwrap().to_string();
+    assert_ne!(new_token.split('.').next().unwrap(), old_kid, "a new kid");
+    let resp = get(
+        &proxy,
+        &format!("/api/{}/tasks", bob.id),
+        &[("Authorization", &bearer(&new_token))],
+    );
+    assert_eq!(
+        resp.status,
+        200,
+        "new key picked up by an unknown-kid refetch: {}",
+        proxy.stderr()
+    );
+    // The old key left the JWKS: its token (cached before) no longer verifies.
+    let resp = get(&proxy, &path, &[("Authorization", &bearer(&old_token))]);
+    assert_eq!(resp.status, 401);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn known_keys_keep_working_while_the_jwks_is_down() {
+    let issuer = Issuer::start(&IssuerOptions::alg("ES256"));
+    let config = jwks_config(&issuer, "refresh_secs = 1");
+    let (_echo, proxy, _dir) = start_proxy(&config).await;
+    let alice = sign_up(&issuer, "alice@example.com").await;
+    let bob = sign_up(&issuer, "bob@example.com").await;
+    let alice_token = access_token(&issuer, &alice).await;
+    let bob_token = access_token(&issuer, &bob).await;
+    let alice_path = format!("/api/{}/tasks", alice.id);
+    assert_eq!(
+        get(
+            &proxy,
+            &alice_path,
+            &[("Authorization", &bearer(&alice_token))]
+        )
+        .status,
+        200
+    );
+    issuer.stop();
+    // Let a few periodic refreshes fail.
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    assert!(
+        proxy.stderr().contains("JWKS fetch failed"),
+        "refreshes were attempted"
+    );
+    // Bob's token was never seen (not cached): verified with the last good keys.
+    let resp = get(
+        &proxy,
+        &format!("/api/{}/tasks", bob.id),
+        &[("Authorization", &bearer(&bob_token))],
+    );
+    assert_eq!(resp.status, 200, "stale-on-error");
+    assert_eq!(
+        get(
+            &proxy,
+            &alice_path,
+            &[("Authorization", &bearer(&alice_token))]
+        )
+        .status,
+        200
+    );
+    assert_eq!(get(&proxy, "/readyz", &[]).status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreachable_jwks_is_503_until_it_comes_up() {
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let config = format!(
+        r#"
+[server]
+threads = 1
+grace_period_secs = 1
+[[auth.sources]]
+type = "jwks_url"
+url = "{base}/api/auth/jwks"
+issuer = ["{base}"]
+timeout_ms = 500
+[[routes]]
+path = "/api/{{user_id}}/tasks/**"
+auth = "required"
+owner = "user_id"
+"#
+    );
+    let echo = echo::start().await;
+    let (proxy, _dir) = Authgate::new(&config, echo.addr).start();
+    let stranger = authgate_tests::tokens::forge(
+        &json!({"alg": "EdDSA", "kid": "whatever"}),
+        &json!({"sub": "u", "exp": authgate_tests::tokens::now() + 60}),
+        None,
+    ) + "c2ln";
+    let resp = get(
+        &proxy,
+        "/api/u/tasks",
+        &[("Authorization", &bearer(&stranger))],
+    );
+    assert_eq!(resp.status, 503, "{resp:?}");
+    assert_eq!(resp.header("retry-after"), Some("5"));
+    assert!(
+        resp.header("www-authenticate").is_none(),
+        "not the client's fault"
+    );
+    assert_eq!(get(&proxy, "/readyz", &[]).status, 503);
+    // Missing tokens are still the client's problem.
+    assert_eq!(get(&proxy, "/api/u/tasks", &[]).status, 401);
+
+    let issuer = Issuer::start(&IssuerOptions {
+        port,
+        ..IssuerOptions::alg("EdDSA")
+    });
+    let deadline = Instant::now() + Duration::from_secs(45);
+    while get(&proxy, "/readyz", &[]).status != 200 {
+        assert!(
+            Instant::now() < deadline,
+            "never became ready: {}",
+            proxy.stderr()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let user = sign_up(&issuer, "late@example.com").await;
+    let token = access_token(&issuer, &user).await;
+    let resp = get(
+        &proxy,
+        &format!("/api/{}/tasks", user.id),
+        &[("Authorization", &bearer(&token))],
+    );
+    assert_eq!(resp.status, 200);
+}
+
+fn cookie_config(issuer: &Issuer) -> String {
+    jwks_config(
+        issuer,
+        r#"
+[[auth.sources]]
+type = "shared_secret"
+
+[auth.session_cookie]
+enabled = true
+"#,
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn session_data_cookie_strategy_jwt() {
+    let issuer = Issuer::start(&IssuerOptions {
+        cookie_cache: Some("jwt".into()),
+        ..IssuerOptions::alg("EdDSA")
+    });
+    let user = sign_up(&issuer, "cookie@example.com").await;
+    let session_data = user
+        .cookie("better-auth.session_data")
+        .expect("session_data cookie set");
+    assert!(
+        session_data.starts_with("eyJhbGciOiJIUzI1NiJ9."),
+        "HS256 cookie"
+    );
+    let cookie = format!(
+        "theme=dark; {}; lang=en",
+        user.cookie_header(&["better-auth.session_token", "better-auth.session_data"])
+    );
+    let (_echo, proxy, _dir) = start_proxy(&cookie_config(&issuer)).await;
+    let path = format!("/api/{}/tasks", user.id);
+    let resp = get(&proxy, &path, &[("Cookie", &cookie)]);
+    assert_eq!(resp.status, 200, "{resp:?}\n{}", proxy.stderr());
+    let seen = resp.json();
+    assert_eq!(header_values(&seen, "x-auth-user-id"), [user.id.as_str()]);
+    assert_eq!(header_values(&seen, "x-auth-email"), [user.email.as_str()]);
+    // The session cookies (raw session token) never reach the upstream; others do.
+    assert_eq!(header_values(&seen, "cookie"), ["theme=dark; lang=en"]);
+    let all = seen.to_string();
+    assert!(!all.contains(user.cookie("better-auth.session_token").unwrap()));
+    assert!(!all.contains(session_data));
+
+    // Chunked cookies are joined.
+    let (a, b) = session_data.split_at(300);
+    let chunked = format!("better-auth.session_data.0={a}; better-auth.session_data.1={b}");
+    assert_eq!(get(&proxy, &path, &[("Cookie", &chunked)]).status, 200);
+    // Someone else's path: 403 even with a valid cookie.
+    assert_eq!(
+        get(&proxy, "/api/someone-else/tasks", &[("Cookie", &cookie)]).status,
+        403
+    );
+
+    // The same cookie checked with another secret: 401.
+    let echo = echo::start().await;
+    let (other, _dir2) = Authgate::new(&cookie_config(&issuer), echo.addr)
+        .env(
+            "BETTER_AUTH_SECRET",
+            "a-completely-different-secret-0123456789",
+        )
+        .wait_until_ready()
+        .start();
+    let resp = get(&other, &path, &[("Cookie", &cookie)]);
+    assert_eq!(resp.status, 401);
+    assert_eq!(echo.hits(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn session_data_cookie_signed_by_the_jwks() {
+    let issuer = Issuer::start(&IssuerOptions {
+        cookie_cache: Some("jwks".into()),
+        ..IssuerOptions::alg("EdDSA")
+    });
+    let user = sign_up(&issuer, "jwks-cookie@example.com").await;
+    let session_data = user
+        .cookie("better-auth.session_data")
+        .expect("session_data cookie set")
+        .to_string();
+    let (_echo, proxy, _dir) = start_proxy(&cookie_config(&issuer)).await;
+    let path = format!("/api/{}/tasks", user.id);
+    let resp = get(
+        &proxy,
+        &path,
+        &[(
+            "Cookie",
+            &format!("better-auth.session_data={session_data}"),
+        )],
+    );
+    assert_eq!(resp.status, 200, "{resp:?}\n{}", proxy.stderr());
+    assert_eq!(
+        header_values(&resp.json(), "x-auth-user-id"),
+        [user.id.as_str()]
+    );
+    // The typed session-cache token is not a bearer token.
+    let resp = get(&proxy, &path, &[("Authorization", &bearer(&session_data))]);
+    assert_eq!(resp.status, 401);
+    assert!(resp
+        .header("www-authenticate")
+        .unwrap()
+        .contains("wrong token type"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn random_kids_cannot_hammer_the_issuer() {
+    let issuer = Issuer::start(&IssuerOptions::alg("EdDSA"));
+    // Default rate limit: one unknown-kid refetch per 10 s.
+    let config = jwks_config(&issuer, "").replace("min_refetch_interval_secs = 1\n", "");
+    let (_echo, proxy, _dir) = start_proxy(&config).await;
+    let before = issuer.jwks_fetches().await;
+    assert_eq!(before, 1, "the start-up load");
+    let addr = proxy.addr;
+    let tasks: Vec<_> = (0..60)
+        .map(|i| {
+            tokio::task::spawn_blocking(move || {
+                let token = authgate_tests::tokens::forge(
+                    &json!({"alg": "EdDSA", "kid": format!("random-kid-{i}-{}", authgate_tests::tokens::now())}),
+                    &json!({"sub": "u", "exp": authgate_tests::tokens::now() + 60}),
+                    None,
+                ) + "c2lnbmF0dXJl";
+                raw::send(addr, &raw::get("/api/u/tasks", &[("Authorization", &format!("Bearer {token}"))]))
+                    .map(|r| r.status)
+            })
+        })
+        .collect();
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), Some(401));
+    }
+    let after = issuer.jwks_fetches().await;
+    assert!(
+        after - before <= 1,
+        "{} refetches for 60 random kids",
+        after - before
+    );
+}

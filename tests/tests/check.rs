@@ -23,6 +23,14 @@ fn the_sample_config_passes_and_prints_redacted_settings() {
 }
 
 #[test]
+fn the_deploy_config_passes() {
+    let (code, out, err) =
+        authgate_check_file(&workspace_root().join("deploy/authgate.toml"), SECRETS);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("listen = \"0.0.0.0:8080\""), "{out}");
+}
+
+#[test]
 fn broken_configs_exit_64_naming_key_and_file() {
     let cases: &[(&str, &str)] = &[
         ("[server]\nlisten = \"nowhere\"\n", "`server.listen`"),

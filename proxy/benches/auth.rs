@@ -1,0 +1,187 @@
+//! Micro-benchmarks of authgate's per-request auth work, without the network: token
+//! verification (HS256, EdDSA miss and cache hit, RS256), path canonicalisation plus
+//! route matching, and identity-header stripping and injection.
+//!
+//! `cargo bench -p authgate --bench auth` (CI only compiles it: `--all-targets`).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::Duration;
+
+use authgate::auth::jwk::{parse_jwks, JwkContext};
+use authgate::auth::testkeys::{jwks, TestKey};
+use authgate::auth::{
+    AuthMetrics, ClaimRules, KeyAlg, KeySet, KeySource, Purpose, Verifier, VerifierOptions,
+    VerifyingKey,
+};
+use authgate::identity::IdentityHeaders;
+use authgate::path::canonicalize;
+use authgate::policy::{AuthMode, Pattern, Route, RouteTable};
+use authgate::secret::Secret;
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
+use pingora::http::RequestHeader;
+use serde_json::json;
+
+const SECRET: &str = "bench-shared-secret-0123456789abcdef";
+
+fn rules() -> Arc<ClaimRules> {
+    Arc::new(ClaimRules {
+        issuer: vec!["http://auth.example".into()],
+        audience: vec!["http://auth.example".into()],
+        leeway: Duration::from_secs(30),
+    })
+}
+
+fn verifier(source: KeySource, cache_entries: usize) -> Verifier {
+    Verifier::new(
+        vec![source],
+        VerifierOptions {
+            max_token_bytes: 8192,
+            forward_claims: vec!["name".into()],
+            cache_entries,
+        },
+        Arc::new(AuthMetrics::default()),
+    )
+}
+
+fn jwks_source(key: &TestKey) -> KeySource {
+    let rules = rules();
+    let label: Arc<str> = "bench".into();
+    let parsed = parse_jwks(
+        jwks(&[key]).as_bytes(),
+        &JwkContext {
+            allowed: &KeyAlg::ASYMMETRIC,
+            rules: &rules,
+            source: &label,
+            previous: None,
+        },
+    )
+    .unwrap();
+    KeySource::Static(Arc::new(KeySet::new(parsed.keys)))
+}
+
+/// Claims shaped like Better Auth's (the whole user record).
+fn claims() -> serde_json::Value {
+    let now = jsonwebtoken::get_current_timestamp();
+    json!({
+        "iat": now, "exp": now + 900, "sub": "user_01HZX3", "id": "user_01HZX3",
+        "email": "alice@example.com", "emailVerified": false, "name": "Alice",
+        "createdAt": "2026-01-01T00:00:00.000Z", "updatedAt": "2026-01-01T00:00:00.000Z",
+        "iss": "http://auth.example", "aud": "http://auth.example"
+    })
+}
+
+fn verification(c: &mut Criterion) {
+    let mut group = c.benchmark_group("verify");
+
+    let hs = VerifyingKey::hs256(&Secret::new(SECRET), rules(), "bench".into());
+    let hs_source = KeySource::Static(Arc::new(KeySet::new(vec![Arc::new(hs)])));
+    let hs_token = jsonwebtoken::encode(
+        &jsonwebtoken::Header::default(),
+        &claims(),
+        &jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes()),
+    )
+    .unwrap();
+    let v = verifier(hs_source, 0);
+    group.bench_function("hs256", |b| {
+        b.iter(|| v.verify_now(black_box(&hs_token), Purpose::Bearer).unwrap())
+    });
+
+    for alg in [KeyAlg::EdDSA, KeyAlg::ES256, KeyAlg::RS256] {
+        let key = TestKey::generate(alg, "k1");
+        let token = key.sign(&claims());
+        let uncached = verifier(jwks_source(&key), 0);
+        group.bench_function(format!("{}/miss", alg.as_str()), |b| {
+            b.iter(|| {
+                uncached
+                    .verify_now(black_box(&token), Purpose::Bearer)
+                    .unwrap()
+            })
+        });
+        let cached = verifier(jwks_source(&key), 1024);
+        cached.verify_now(&token, Purpose::Bearer).unwrap();
+        group.bench_function(format!("{}/cache-hit", alg.as_str()), |b| {
+            b.iter(|| {
+                cached
+                    .verify_now(black_box(&token), Purpose::Bearer)
+                    .unwrap()
+            })
+        });
+    }
+    group.finish();
+}
+
+fn routing(c: &mut Criterion) {
+    let route = |p: &str, auth, owner: Option<&str>| Route {
+        pattern: Pattern::parse(p).unwrap(),
+        methods: vec![],
+        auth,
+        owner: owner.map(str::to_string),
+    };
+    let table = RouteTable::new(vec![
+        route("/openapi.json", AuthMode::Public, None),
+        route("/healthz", AuthMode::Public, None),
+        route("/public/**", AuthMode::Public, None),
+        route(
+            "/api/{user_id}/tasks/**",
+            AuthMode::Required,
+            Some("user_id"),
+        ),
+    ]);
+    let mut group = c.benchmark_group("route");
+    for (name, path) in [
+        ("canonical", "/api/user_01HZX3/tasks/3f2a9c4e/complete"),
+        ("dot-segments", "/api/x/../user_01HZX3/./tasks//3f2a%39c4e"),
+    ] {
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                let canonical = canonicalize(black_box(path)).unwrap();
+                let m = table.lookup("PATCH", &canonical);
+                black_box(m.owner_matches_subject("user_01HZX3"))
+            })
+        });
+    }
+    group.finish();
+}
+
+fn headers(c: &mut Criterion) {
+    let identity = IdentityHeaders::new(
+        "X-Auth-User-Id",
+        "X-Auth-Email",
+        "X-Auth-Assertion",
+        &["X-Auth-Name".to_string()],
+        &[],
+    )
+    .unwrap();
+    let request = || {
+        let mut req = RequestHeader::build("GET", b"/api/user_01HZX3/tasks", None).unwrap();
+        for (k, v) in [
+            ("Host", "api.example"),
+            ("User-Agent", "Mozilla/5.0"),
+            ("Accept", "application/json"),
+            ("Accept-Encoding", "gzip, br"),
+            ("Accept-Language", "en"),
+            ("Authorization", "Bearer x.y.z"),
+            ("X-Auth-User-Id", "mallory"),
+            ("x_auth_email", "m@evil"),
+        ] {
+            req.append_header(k, v).unwrap();
+        }
+        req
+    };
+    c.bench_function("headers/strip-identity", |b| {
+        b.iter_batched(
+            request,
+            |mut req| {
+                identity.strip_inbound(&mut req);
+                req
+            },
+            BatchSize::SmallInput,
+        )
+    });
+}
+
+criterion_group!(benches, verification, routing, headers);
+criterion_main!(benches);

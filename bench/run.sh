@@ -703,6 +703,11 @@ if [[ -n "$(git -C "$REPO_DIR" status --porcelain 2>/dev/null | head -n1)" ]]; t
 fi
 
 mkdir -p "$(dirname "$OUTPUT")"
+# Hand-written history (before/after figures of optimisations) survives a new run.
+HISTORY=""
+if [[ -f $OUTPUT ]]; then
+    HISTORY="$(sed -n '/^## Before and after/,$p' "$OUTPUT")"
+fi
 {
     echo "# authgate load benchmarks"
     echo
@@ -746,6 +751,10 @@ mkdir -p "$(dirname "$OUTPUT")"
     echo "## Results"
     echo
     cat "$TABLES"
+    if [[ -n $HISTORY ]]; then
+        echo
+        echo "$HISTORY"
+    fi
 } >"$OUTPUT"
 
 mkdir -p "$BENCH_DIR/out"

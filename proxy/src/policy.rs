@@ -120,8 +120,14 @@ impl Pattern {
     }
 
     /// Matches a canonical path; on success returns the raw value of `capture`
-    /// (if that parameter exists).
-    fn matches<'p>(&self, path: &'p str, capture: Option<&str>) -> Option<Option<&'p str>> {
+    /// (if that parameter exists). With `fold_case`, literal segments match whatever
+    /// their ASCII case.
+    fn matches<'p>(
+        &self,
+        path: &'p str,
+        capture: Option<&str>,
+        fold_case: bool,
+    ) -> Option<Option<&'p str>> {
         let rest = path.strip_prefix('/')?;
         let rest = rest.strip_suffix('/').unwrap_or(rest);
         let mut parts = rest.split('/').filter(|s| !s.is_empty());
@@ -130,7 +136,13 @@ impl Pattern {
             match seg {
                 Segment::Rest => return Some(captured),
                 Segment::Literal(lit) => {
-                    if parts.next()? != lit {
+                    let part = parts.next()?;
+                    let same = if fold_case {
+                        part.eq_ignore_ascii_case(lit)
+                    } else {
+                        part == lit
+                    };
+                    if !same {
                         return None;
                     }
                 }
@@ -165,6 +177,15 @@ pub struct Route {
 impl Route {
     fn applies_to(&self, method: &str) -> bool {
         self.methods.is_empty() || self.methods.iter().any(|m| m == method)
+    }
+
+    /// Rules that demand a token match literal segments in any case, rules that relax
+    /// (public, optional) only as written: an upstream that routes case-insensitively
+    /// (Express, ASP.NET, IIS…) can then never be reached at `/API/bob/tasks` past an
+    /// owner rule on `/api/{user_id}/tasks/**`, while `/PUBLIC/x` is not made public
+    /// by a rule for `/public/**`.
+    fn folds_case(&self) -> bool {
+        self.auth == AuthMode::Required
     }
 }
 
@@ -221,7 +242,8 @@ impl RouteTable {
             if !route.applies_to(method) {
                 continue;
             }
-            if let Some(owner_value) = route.pattern.matches(path, route.owner.as_deref()) {
+            let capture = route.owner.as_deref();
+            if let Some(owner_value) = route.pattern.matches(path, capture, route.folds_case()) {
                 return RouteMatch {
                     route: Some(route),
                     owner_value,
@@ -290,6 +312,20 @@ mod tests {
         assert!(!m.owner_matches_subject("a%40b"));
         // The tasks literal must be there: /api/alice is not under the owner rule.
         assert!(t.lookup("GET", "/api/alice").route.is_none());
+    }
+
+    #[test]
+    fn strict_rules_ignore_case_and_relaxing_rules_do_not() {
+        let t = table();
+        let m = t.lookup("GET", "/API/alice/TASKS/1");
+        assert_eq!(m.label(), "/api/{user_id}/tasks/**");
+        assert!(m.owner_matches_subject("alice"));
+        assert!(!t
+            .lookup("GET", "/Api/bob/Tasks")
+            .owner_matches_subject("alice"));
+        assert_eq!(t.lookup("GET", "/PUBLIC/x").auth(), AuthMode::Required);
+        assert_eq!(t.lookup("GET", "/OpenAPI.json").auth(), AuthMode::Required);
+        assert_eq!(t.lookup("GET", "/FEED/x").auth(), AuthMode::Required);
     }
 
     #[test]

@@ -672,6 +672,9 @@ async fn path_tricks_never_reach_another_users_resource() {
         ("/api/./bob/tasks", 403),
         ("//api//bob//tasks", 403),
         ("/api/%62ob/tasks", 403),
+        // For upstreams that route case-insensitively (Express, ASP.NET).
+        ("/API/bob/TASKS", 403),
+        ("/Api/bob/Tasks/1", 403),
         ("/api/alice%2F..%2Fbob/tasks", 400),
         ("/api/alice%2f..%2fbob/tasks", 400),
         ("/api/alice/%2e%2e/bob/tasks", 400),

@@ -97,6 +97,7 @@ pub fn server_conf(settings: &Settings) -> ServerConf {
         upstream_keepalive_pool_size: settings.upstream.keepalive_pool_size,
         // Connect errors are answered with 502 at once rather than retried blindly.
         max_retries: 1,
+        work_stealing: false,
         ..ServerConf::default()
     }
 }

@@ -10,6 +10,7 @@ use pingora::http::ResponseHeader;
 use pingora::prelude::{HttpPeer, ProxyHttp, Session};
 use pingora::proxy::FailToProxy;
 use pingora::{Error, ErrorSource, ErrorType};
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -59,7 +60,9 @@ pub struct RequestCtx {
     request_id: String,
     /// Canonical path; set once the target has been accepted.
     path: Option<String>,
-    query: Option<String>,
+    /// The upstream target (canonical path and the query unchanged) when
+    /// canonicalisation changed the path; `None` forwards the target as received.
+    rewritten_target: Option<String>,
     identity: Option<Arc<Identity>>,
     /// The verified subject of a request refused by an owner rule (for the log).
     refused_subject: Option<String>,
@@ -238,7 +241,7 @@ impl ProxyHttp for AuthGate {
             started: Instant::now(),
             request_id: uuid::Uuid::new_v4().to_string(),
             path: None,
-            query: None,
+            rewritten_target: None,
             identity: None,
             refused_subject: None,
             decision: Decision::Undecided,
@@ -255,12 +258,18 @@ impl ProxyHttp for AuthGate {
             return self.reject(session, ctx, r).await;
         }
         let req = session.req_header();
-        let (path, query) = match split_target(req.raw_path())
-            .and_then(|(p, q)| canonicalize(p).map(|c| (c.into_owned(), q.map(str::to_owned))))
-        {
-            Ok(parts) => parts,
-            Err(e) => return self.reject(session, ctx, Rejection::bad_path(e)).await,
-        };
+        let (path, rewritten_target) =
+            match split_target(req.raw_path()).and_then(|(p, q)| Ok((canonicalize(p)?, q))) {
+                Ok((Cow::Borrowed(p), _)) => (p.to_owned(), None),
+                Ok((Cow::Owned(p), q)) => {
+                    let target = match q {
+                        Some(q) => format!("{p}?{q}"),
+                        None => p.clone(),
+                    };
+                    (p, Some(target))
+                }
+                Err(e) => return self.reject(session, ctx, Rejection::bad_path(e)).await,
+            };
         if let Some(result) = self.health(session, ctx, &path).await {
             return result;
         }
@@ -274,7 +283,7 @@ impl ProxyHttp for AuthGate {
                 };
                 ctx.identity = admission.identity;
                 ctx.path = Some(path);
-                ctx.query = query;
+                ctx.rewritten_target = rewritten_target;
                 Ok(false)
             }
             Err(rejection) => {
@@ -305,14 +314,12 @@ impl ProxyHttp for AuthGate {
                 "request reached upstream without a canonical path",
             );
         };
-        let target = match &ctx.query {
-            Some(q) => format!("{path}?{q}"),
-            None => path.to_string(),
-        };
-        let uri: Uri = target.parse().map_err(|_| {
-            Error::explain(ErrorType::InternalError, "canonical target is not a URI")
-        })?;
-        upstream.set_uri(uri);
+        if let Some(target) = &ctx.rewritten_target {
+            let uri: Uri = target.parse().map_err(|_| {
+                Error::explain(ErrorType::InternalError, "canonical target is not a URI")
+            })?;
+            upstream.set_uri(uri);
+        }
         forwarding::strip_hop_by_hop(upstream);
         self.identity.strip_inbound(upstream);
         if !self.keep_authorization {

@@ -143,30 +143,21 @@ async fn issuer_and_audience_must_match_when_configured() {
     let user = sign_up(&issuer, "iss@example.com").await;
     let token = access_token(&issuer, &user).await;
     let path = format!("/api/{}/tasks", user.id);
-    let wrong_iss = jwks_config(&issuer, "").replacen(
-        &format!("issuer = [\"{}\"]", issuer.base),
-        "issuer = [\"https://auth.other.example\"]",
-        1,
-    );
-    let (_e, proxy, _d) = start_proxy(&wrong_iss).await;
-    let resp = get(&proxy, &path, &[("Authorization", &bearer(&token))]);
-    assert_eq!(resp.status, 401);
-    assert!(resp
-        .header("www-authenticate")
-        .unwrap()
-        .contains("invalid issuer"));
-    let wrong_aud = jwks_config(&issuer, "").replacen(
-        &format!("audience = [\"{}\"]", issuer.base),
-        "audience = [\"https://api.other.example\"]",
-        1,
-    );
-    let (_e2, proxy, _d2) = start_proxy(&wrong_aud).await;
-    let resp = get(&proxy, &path, &[("Authorization", &bearer(&token))]);
-    assert_eq!(resp.status, 401);
-    assert!(resp
-        .header("www-authenticate")
-        .unwrap()
-        .contains("invalid audience"));
+    for (key, other, refused) in [
+        ("issuer", "https://auth.other.example", "invalid issuer"),
+        ("audience", "https://api.other.example", "invalid audience"),
+    ] {
+        let config = jwks_config(&issuer, "").replacen(
+            &format!("{key} = [\"{}\"]", issuer.base),
+            &format!("{key} = [\"{other}\"]"),
+            1,
+        );
+        let (_echo, proxy, _dir) = start_proxy(&config).await;
+        let resp = get(&proxy, &path, &[("Authorization", &bearer(&token))]);
+        assert_eq!(resp.status, 401, "{key}");
+        let challenge = resp.header("www-authenticate").unwrap();
+        assert!(challenge.contains(refused), "{challenge}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

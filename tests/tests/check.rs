@@ -86,3 +86,19 @@ fn a_missing_file_exits_64() {
     assert_eq!(code, 64);
     assert!(err.contains("/nonexistent/authgate.toml"), "{err}");
 }
+
+#[test]
+fn a_password_in_a_jwks_url_is_never_printed() {
+    let config = "[[auth.sources]]\ntype = \"jwks_url\"\nurl = \"http://svc:s3cr3t-pass@127.0.0.1:9/jwks\"\n";
+    let (code, out, err) = authgate_check(config, SECRETS);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("http://svc:***@127.0.0.1:9/jwks"), "{out}");
+    assert!(!out.contains("s3cr3t") && !err.contains("s3cr3t"));
+    let bad = "[[auth.sources]]\ntype = \"jwks_url\"\nurl = \"ftp://svc:s3cr3t-pass@host/jwks\"\n";
+    let (code, _, err) = authgate_check(bad, SECRETS);
+    assert_eq!(code, 64);
+    assert!(
+        err.contains("auth.sources[0].url") && !err.contains("s3cr3t"),
+        "{err}"
+    );
+}

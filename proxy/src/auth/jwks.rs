@@ -40,6 +40,8 @@ pub struct RemoteJwksConfig {
 /// A remote key set and its fetch state.
 pub struct RemoteJwks {
     config: RemoteJwksConfig,
+    /// The URL without any password it may carry, for logs and labels.
+    shown_url: String,
     label: Arc<str>,
     client: reqwest::Client,
     keys: ArcSwap<KeySet>,
@@ -57,7 +59,7 @@ pub struct RemoteJwks {
 impl std::fmt::Debug for RemoteJwks {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RemoteJwks")
-            .field("url", &self.config.url)
+            .field("url", &self.shown_url)
             .field("keys", &self.keys.load().len())
             .field("generation", &self.generation())
             .finish()
@@ -91,8 +93,10 @@ impl RemoteJwks {
             .user_agent(concat!("authgate/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        let shown_url = redact_password(&config.url);
         Ok(Self {
-            label: format!("jwks:{}", config.url).into(),
+            label: format!("jwks:{shown_url}").into(),
+            shown_url,
             config,
             client,
             keys: ArcSwap::from_pointee(KeySet::default()),
@@ -127,9 +131,9 @@ impl RemoteJwks {
         }
     }
 
-    /// The URL, for logs.
+    /// The URL, for logs (a password in it is replaced by `***`).
     pub fn url(&self) -> &str {
-        &self.config.url
+        &self.shown_url
     }
 
     /// Fetches and installs the key set. On any failure the current keys stay.
@@ -137,9 +141,9 @@ impl RemoteJwks {
         let result = self.fetch_inner().await;
         self.metrics.record_fetch(result.is_ok());
         match &result {
-            Ok(n) => tracing::info!(url = %self.config.url, keys = n, "JWKS loaded"),
+            Ok(n) => tracing::info!(url = %self.shown_url, keys = n, "JWKS loaded"),
             Err(e) => {
-                tracing::warn!(url = %self.config.url, error = %e, "JWKS fetch failed; keeping the last good keys")
+                tracing::warn!(url = %self.shown_url, error = %e, "JWKS fetch failed; keeping the last good keys")
             }
         }
         result
@@ -152,7 +156,8 @@ impl RemoteJwks {
             .header(reqwest::header::ACCEPT, "application/json")
             .send()
             .await
-            .map_err(|e| format!("request failed: {e}"))?;
+            // reqwest's message repeats the URL, password included: leave it out.
+            .map_err(|e| format!("request failed: {}", e.without_url()))?;
         if !resp.status().is_success() {
             return Err(format!("HTTP {}", resp.status()));
         }
@@ -171,7 +176,7 @@ impl RemoteJwks {
         while let Some(chunk) = resp
             .chunk()
             .await
-            .map_err(|e| format!("reading body: {e}"))?
+            .map_err(|e| format!("reading body: {}", e.without_url()))?
         {
             if body.len() + chunk.len() > MAX_JWKS_BYTES {
                 return Err("document too large".into());
@@ -189,7 +194,7 @@ impl RemoteJwks {
             },
         )?;
         for why in &parsed.skipped {
-            tracing::warn!(url = %self.config.url, "JWKS key ignored: {why}");
+            tracing::warn!(url = %self.shown_url, "JWKS key ignored: {why}");
         }
         if parsed.keys.is_empty() {
             return Err("the JWKS has no usable key".into());
@@ -250,6 +255,17 @@ impl RemoteJwks {
                 let _ = self.fetch().await;
             }
         }
+    }
+}
+
+/// `url` with its password, if any, replaced by `***`.
+pub fn redact_password(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_string(),
     }
 }
 
@@ -358,6 +374,32 @@ mod tests {
         let seen = s.generation();
         assert!(!s.refetch_for_unknown_kid(seen).await, "rate-limited");
         assert_eq!(hits.load(Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn passwords_in_urls_are_never_shown() {
+        let s = source(
+            "http://user:hunter2-secret@127.0.0.1:9/jwks".into(),
+            Duration::from_secs(1),
+        );
+        assert_eq!(s.url(), "http://user:***@127.0.0.1:9/jwks");
+        assert!(!format!("{s:?}").contains("hunter2"));
+        assert_eq!(redact_password("http://h/jwks"), "http://h/jwks");
+    }
+
+    #[tokio::test]
+    async fn fetch_errors_do_not_repeat_the_url() {
+        let s = source(
+            format!("http://user:hunter2-secret@{}/jwks", closed_addr()),
+            Duration::from_secs(1),
+        );
+        let err = s.fetch().await.unwrap_err();
+        assert!(!err.contains("hunter2"), "{err}");
+    }
+
+    fn closed_addr() -> std::net::SocketAddr {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
     }
 
     #[test]

@@ -546,12 +546,9 @@ fn resolve_source(
                 .as_deref()
                 .ok_or_else(|| cx.err(key("url"), "is required for type = jwks_url"))?;
             let parsed = reqwest::Url::parse(url)
-                .map_err(|e| cx.err(key("url"), format!("`{url}`: {e}")))?;
+                .map_err(|e| cx.err(key("url"), format!("not a URL: {e}")))?;
             if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
-                return Err(cx.err(
-                    key("url"),
-                    format!("`{url}`: expected an http:// or https:// URL"),
-                ));
+                return Err(cx.err(key("url"), "expected an http:// or https:// URL"));
             }
             let secs =
                 |v: Option<u64>, default: u64, field: &str, max: u64| -> Result<u64, ConfigError> {

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/ensure-deps.sh
-cargo build --bins -p authgate -p upstream-api
+cargo build --workspace --bins
 
 if [ -z "${BETTER_AUTH_SECRET:-}" ]; then
   export BETTER_AUTH_SECRET="dev-only-better-auth-secret-change-me-0123456789"

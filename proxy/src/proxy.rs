@@ -110,6 +110,18 @@ fn has_content_length_and_transfer_encoding(session: &Session) -> bool {
         .any(|line| line.len() > 15 && line[..15].eq_ignore_ascii_case(b"content-length:"))
 }
 
+/// True when `Content-Length` is repeated or is not a plain number (`4, 4`, `+4`).
+/// Pingora accepts identical repeats and forwards them as they came, and upstreams
+/// disagree on what they mean: refuse rather than let the two sides frame differently.
+fn has_ambiguous_content_length(req: &pingora::http::RequestHeader) -> bool {
+    let mut values = req.headers.get_all(http::header::CONTENT_LENGTH).iter();
+    match (values.next(), values.next()) {
+        (None, _) => false,
+        (Some(v), None) => v.is_empty() || !v.as_bytes().iter().all(u8::is_ascii_digit),
+        (Some(_), Some(_)) => true,
+    }
+}
+
 /// Removes Better Auth's cookies (raw session tokens) from the upstream request,
 /// keeping the user's other cookies.
 fn strip_session_cookies(
@@ -255,6 +267,10 @@ impl ProxyHttp for AuthGate {
     ) -> pingora::Result<bool> {
         if has_content_length_and_transfer_encoding(session) {
             let r = Rejection::bad_framing("both Content-Length and Transfer-Encoding");
+            return self.reject(session, ctx, r).await;
+        }
+        if has_ambiguous_content_length(session.req_header()) {
+            let r = Rejection::bad_framing("more than one Content-Length, or not a number");
             return self.reject(session, ctx, r).await;
         }
         let req = session.req_header();

@@ -731,6 +731,16 @@ async fn ambiguous_framing_is_400() {
     );
     let resp = raw::send(f.proxy.addr, two_cl.as_bytes());
     assert!(resp.as_ref().is_none_or(|r| r.status == 400), "{resp:?}");
+    // Identical repeats and lists: upstreams disagree on them, so they never pass.
+    for framing in [
+        "Content-Length: 4\r\nContent-Length: 4",
+        "Content-Length: 4, 4",
+    ] {
+        let req = format!("POST /public/x HTTP/1.1\r\nHost: t\r\n{framing}\r\n\r\nabcd");
+        let resp = raw::send(f.proxy.addr, req.as_bytes()).expect("a response");
+        assert_eq!(resp.status, 400, "{framing}");
+        assert_eq!(resp.json()["error"], "bad_request");
+    }
     assert_eq!(f.echo.hits(), 0);
 }
 

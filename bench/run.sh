@@ -304,10 +304,26 @@ render() { # template output [KEY=VALUE...]
     sed "${expr[@]}" "$tpl" >"$out"
     ! grep -q '@[A-Z_]*@' "$out" || die "unfilled placeholder in $out"
 }
+free_port() {
+    # Below the ephemeral range, so no client socket of a previous run sits on it.
+    local p i
+    for ((i = 0; i < 200; i++)); do
+        p=$((20000 + RANDOM % 12000))
+        if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+            echo "$p"
+            return 0
+        fi
+    done
+    die "no free port found"
+}
+
+# The JWKS is served over HTTP by a bench-upstream of its own (started with the shared
+# upstreams), as Better Auth serves it.
+JWKS_PORT="$(free_port)"
 render "$BENCH_DIR/templates/authgate-hs256.toml" "$WORK/authgate-hs256.toml"
-render "$BENCH_DIR/templates/authgate-jwks.toml" "$WORK/authgate-jwks.toml" "WORK=$WORK"
+render "$BENCH_DIR/templates/authgate-jwks.toml" "$WORK/authgate-jwks.toml" "JWKS_PORT=$JWKS_PORT"
 render "$BENCH_DIR/templates/authgate-jwks-many.toml" "$WORK/authgate-jwks-many.toml" \
-    "WORK=$WORK" "CACHE_ENTRIES=$CACHE_ENTRIES"
+    "JWKS_PORT=$JWKS_PORT" "CACHE_ENTRIES=$CACHE_ENTRIES"
 
 # Scenarios that cannot run, with the reason: recorded in the results, never fatal.
 declare -A SKIP=()
@@ -337,7 +353,7 @@ fi
 JWKS_MANY_CONFIG="$WORK/authgate-jwks-many.toml"
 if ! why="$(check_authgate "$WORK/authgate-jwks.toml")"; then
     for s in authgate-eddsa authgate-eddsa-many authgate-rs256; do
-        skip "$s" "this authgate does not accept a jwks_file source yet (authgate check: $why)"
+        skip "$s" "this authgate does not accept a jwks_url source (authgate check: $why)"
     done
 elif ! why="$(check_authgate "$JWKS_MANY_CONFIG")"; then
     # No [auth.cache] in this authgate: nothing to miss, every request verifies.
@@ -351,19 +367,6 @@ fi
 
 # ---------------------------------------------------------------- processes
 CLK_TCK="$(getconf CLK_TCK)"
-
-free_port() {
-    # Below the ephemeral range, so no client socket of a previous run sits on it.
-    local p i
-    for ((i = 0; i < 200; i++)); do
-        p=$((20000 + RANDOM % 12000))
-        if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-            echo "$p"
-            return 0
-        fi
-    done
-    die "no free port found"
-}
 
 LAUNCHED=0
 launch() { # name signal command... (never call in $(...): the pid must be our child)
@@ -438,6 +441,10 @@ set_layout() {
 declare -A UPSTREAM_PORT=()
 start_shared_upstreams() {
     local l port pin threads
+    launch jwks-server TERM "$BIN/bench-upstream" --listen "127.0.0.1:$JWKS_PORT" --threads 1 \
+        --jwks "$WORK/jwks.json"
+    wait_http "$LAUNCHED" "http://127.0.0.1:$JWKS_PORT/.well-known/jwks.json" jwks-server ||
+        die "the JWKS server did not start"
     for l in "${LAYOUT_LIST[@]}"; do
         port="$(free_port)"
         if [[ $l == pinned ]]; then pin=(taskset -c 1); threads=1; else pin=(); threads=2; fi
@@ -502,7 +509,19 @@ start_server() {
     if [[ -n $TOKEN_NAME && -z $TOKEN_FILE ]]; then
         AUTH_ARGS=(-H "Authorization: Bearer $(token_of "$TOKEN_NAME")")
     fi
-    wait_http "$SERVER_PID" "http://127.0.0.1:$port/" "$name"
+    wait_http "$SERVER_PID" "http://127.0.0.1:$port/" "$name" || return 1
+    if [[ $s == authgate-* ]]; then
+        # Ready once its JWKS is loaded (jwks_url scenarios); at once otherwise.
+        wait_ready "http://127.0.0.1:$port/readyz"
+    fi
+}
+
+wait_ready() { # url: until it answers 200 (10 s at most)
+    local deadline=$((SECONDS + 10))
+    until [[ "$(curl -s -o /dev/null --max-time 1 -w '%{http_code}' "$1")" == 200 ]]; do
+        ((SECONDS < deadline)) || return 1
+        sleep 0.05
+    done
 }
 
 stop_server() {

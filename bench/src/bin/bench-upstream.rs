@@ -1,6 +1,10 @@
 //! `bench-upstream`: the tiny static upstream every benchmark scenario shares. Answers any
 //! request on any path with `200` and a 20-byte body, on a multi-threaded runtime, so it is
 //! never what limits a run. Prints `bench-upstream listening on ADDR` once bound.
+//!
+//! With `--jwks FILE` it is the benchmark's JWKS server instead: `GET
+//! /.well-known/jwks.json` answers the file, so authgate loads its keys over HTTP
+//! (`jwks_url`) exactly as it does from Better Auth.
 
 use bytes::Bytes;
 use clap::Parser;
@@ -28,7 +32,13 @@ struct Args {
     /// Runtime worker threads.
     #[arg(long, default_value_t = 2)]
     threads: usize,
+    /// Serve this JWKS file at `/.well-known/jwks.json`.
+    #[arg(long)]
+    jwks: Option<std::path::PathBuf>,
 }
+
+/// Path the JWKS is served at.
+const JWKS_PATH: &str = "/.well-known/jwks.json";
 
 fn main() -> ExitCode {
     let args = Args::parse();
@@ -50,7 +60,17 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(serve(args.listen)) {
+    let jwks = match &args.jwks {
+        None => None,
+        Some(path) => match std::fs::read(path) {
+            Ok(doc) => Some(Bytes::from(doc)),
+            Err(e) => {
+                eprintln!("bench-upstream: cannot read {}: {e}", path.display());
+                return ExitCode::from(64);
+            }
+        },
+    };
+    match runtime.block_on(serve(args.listen, jwks)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("bench-upstream: {e}");
@@ -59,8 +79,23 @@ fn main() -> ExitCode {
     }
 }
 
+/// The answer to `req`: the JWKS at its path when one is served, else the static body.
+fn respond(req: &Request<hyper::body::Incoming>, jwks: Option<&Bytes>) -> Response<Full<Bytes>> {
+    match jwks {
+        Some(doc) if req.uri().path() == JWKS_PATH => {
+            let mut resp = Response::new(Full::new(doc.clone()));
+            resp.headers_mut().insert(
+                hyper::header::CONTENT_TYPE,
+                hyper::header::HeaderValue::from_static("application/json"),
+            );
+            resp
+        }
+        _ => Response::new(Full::new(Bytes::from_static(BODY))),
+    }
+}
+
 /// Accepts connections forever, one task per connection, keep-alive on.
-async fn serve(listen: SocketAddr) -> std::io::Result<()> {
+async fn serve(listen: SocketAddr, jwks: Option<Bytes>) -> std::io::Result<()> {
     let listener = TcpListener::bind(listen).await?;
     println!("bench-upstream listening on {}", listener.local_addr()?);
     loop {
@@ -74,9 +109,11 @@ async fn serve(listen: SocketAddr) -> std::io::Result<()> {
             }
         };
         let _ = stream.set_nodelay(true);
+        let jwks = jwks.clone();
         tokio::spawn(async move {
-            let service = service_fn(|_req: Request<hyper::body::Incoming>| async {
-                Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(BODY))))
+            let service = service_fn(|req: Request<hyper::body::Incoming>| {
+                let resp = respond(&req, jwks.as_ref());
+                async { Ok::<_, Infallible>(resp) }
             });
             // A client closing its connection mid-request is normal at the end of a run.
             let _ = http1::Builder::new()

@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 use authgate_tests::echo::{self, header_values, Echo};
-use authgate_tests::issuer::{access_token, sign_up, Issuer, IssuerOptions};
+use authgate_tests::issuer::{access_token, sign_up, Issuer, IssuerOptions, User};
 use authgate_tests::process::{Authgate, Service};
 use authgate_tests::raw::{self, RawResponse};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -323,13 +323,20 @@ enabled = true
     )
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn session_data_cookie_strategy_jwt() {
+/// Better Auth (EdDSA) with its session cookie cache in `mode` (`jwt` or `jwks`), and a
+/// user signed up there (the sign-up sets the cookies).
+async fn signed_up_with_cookie_cache(mode: &str, email: &str) -> (Issuer, User) {
     let issuer = Issuer::start(&IssuerOptions {
-        cookie_cache: Some("jwt".into()),
+        cookie_cache: Some(mode.into()),
         ..IssuerOptions::alg("EdDSA")
     });
-    let user = sign_up(&issuer, "cookie@example.com").await;
+    let user = sign_up(&issuer, email).await;
+    (issuer, user)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn session_data_cookie_strategy_jwt() {
+    let (issuer, user) = signed_up_with_cookie_cache("jwt", "cookie@example.com").await;
     let session_data = user
         .cookie("better-auth.session_data")
         .expect("session_data cookie set");
@@ -380,11 +387,7 @@ async fn session_data_cookie_strategy_jwt() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn session_data_cookie_signed_by_the_jwks() {
-    let issuer = Issuer::start(&IssuerOptions {
-        cookie_cache: Some("jwks".into()),
-        ..IssuerOptions::alg("EdDSA")
-    });
-    let user = sign_up(&issuer, "jwks-cookie@example.com").await;
+    let (issuer, user) = signed_up_with_cookie_cache("jwks", "jwks-cookie@example.com").await;
     let session_data = user
         .cookie("better-auth.session_data")
         .expect("session_data cookie set")

@@ -110,6 +110,17 @@ fn has_content_length_and_transfer_encoding(session: &Session) -> bool {
         .any(|line| line.len() > 15 && line[..15].eq_ignore_ascii_case(b"content-length:"))
 }
 
+/// Why the request's framing is ambiguous (request smuggling defence), if it is.
+fn ambiguous_framing(session: &Session) -> Option<&'static str> {
+    if has_content_length_and_transfer_encoding(session) {
+        Some("both Content-Length and Transfer-Encoding")
+    } else if has_ambiguous_content_length(session.req_header()) {
+        Some("more than one Content-Length, or not a number")
+    } else {
+        None
+    }
+}
+
 /// True when `Content-Length` is repeated or is not a plain number (`4, 4`, `+4`).
 /// Pingora accepts identical repeats and forwards them as they came, and upstreams
 /// disagree on what they mean: refuse rather than let the two sides frame differently.
@@ -265,13 +276,8 @@ impl ProxyHttp for AuthGate {
         session: &mut Session,
         ctx: &mut Self::CTX,
     ) -> pingora::Result<bool> {
-        if has_content_length_and_transfer_encoding(session) {
-            let r = Rejection::bad_framing("both Content-Length and Transfer-Encoding");
-            return self.reject(session, ctx, r).await;
-        }
-        if has_ambiguous_content_length(session.req_header()) {
-            let r = Rejection::bad_framing("more than one Content-Length, or not a number");
-            return self.reject(session, ctx, r).await;
+        if let Some(why) = ambiguous_framing(session) {
+            return self.reject(session, ctx, Rejection::bad_framing(why)).await;
         }
         let req = session.req_header();
         let (path, rewritten_target) =

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing authgate needs and a fresh machine may lack:
 # cmake (Pingora's zlib-ng build), a C compiler, Node.js + npm (the Better Auth test
-# issuer), cargo-nextest. Idempotent: does nothing when everything is there.
+# issuer), Prometheus (scrapes the admin port in a test), cargo-nextest.
+# Idempotent: does nothing when everything is there.
 set -euo pipefail
 
 need_apt=()
@@ -10,13 +11,14 @@ command -v cc >/dev/null 2>&1 || need_apt+=(build-essential)
 command -v node >/dev/null 2>&1 || need_apt+=(nodejs)
 command -v npm >/dev/null 2>&1 || need_apt+=(npm)
 command -v pkg-config >/dev/null 2>&1 || need_apt+=(pkg-config)
+command -v prometheus >/dev/null 2>&1 || need_apt+=(prometheus)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "ensure-deps: installing ${need_apt[*]}" >&2
   SUDO=""
   [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
 fi
 
 if ! cargo nextest --version >/dev/null 2>&1; then

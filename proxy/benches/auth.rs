@@ -18,8 +18,8 @@ use authgate::auth::{
     AuthMetrics, ClaimRules, KeyAlg, KeySet, KeySource, Purpose, Verifier, VerifierOptions,
     VerifyingKey,
 };
-use authgate::forwarding::{set_forwarding_headers, strip_hop_by_hop};
 use authgate::identity::IdentityHeaders;
+use authgate::outbound::{Admitted, OutboundPolicy};
 use authgate::path::canonicalize;
 use authgate::policy::{AuthMode, Pattern, Route, RouteTable};
 use authgate::secret::Secret;
@@ -200,22 +200,31 @@ fn headers(c: &mut Criterion) {
     let bound = BoundRequest {
         method: "GET",
         path: "/api/user_01HZX3/tasks",
-        request_id: "0d1f6a0e-6f7c-4c59-9a57-5b1f0e3c2a11",
+        query: b"status=open",
     };
     c.bench_function("assertion/sign", |b| {
         b.iter(|| signer.sign(black_box(&who), bound).unwrap())
     });
+    let outbound = OutboundPolicy {
+        identity: identity.clone(),
+        assertion: Arc::new(signer),
+        keep_authorization: false,
+        strip_cookie_prefix: Some("better-auth".into()),
+    };
     // Everything upstream_request_filter does to the headers of an authenticated request.
     c.bench_function("headers/upstream-rewrite", |b| {
         b.iter_batched(
             request,
             |mut req| {
-                strip_hop_by_hop(&mut req);
-                identity.strip_inbound(&mut req);
-                req.remove_header(&http::header::AUTHORIZATION);
-                set_forwarding_headers(&mut req, Some("127.0.0.1"), bound.request_id).unwrap();
-                let assertion = signer.sign(&who, bound).unwrap();
-                identity.inject(&mut req, &who, &assertion).unwrap();
+                let admitted = Admitted {
+                    path: "/api/user_01HZX3/tasks",
+                    rewritten_target: None,
+                    identity: Some(&who),
+                    client_ip: Some("127.0.0.1"),
+                    peer_trusted: false,
+                    request_id: "0d1f6a0e-6f7c-4c59-9a57-5b1f0e3c2a11",
+                };
+                outbound.prepare(&mut req, &admitted).unwrap();
                 req
             },
             BatchSize::SmallInput,

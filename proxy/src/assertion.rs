@@ -1,8 +1,9 @@
 //! `X-Auth-Assertion`: a short-lived HS256 JWT authgate signs for every authenticated
 //! request, so the upstream can trust the identity headers only when they come from
-//! the proxy. It is bound to the request's method and canonical path, so a captured
-//! assertion cannot be replayed on another route. See `upstream-api/README.md` for
-//! how an upstream verifies it.
+//! the proxy. It is bound to the request's method (`htm`), canonical path (`htp`)
+//! and query (`htq`, a SHA-256 of the raw query), lives 10 s by default, and carries
+//! a fresh `jti` so an upstream can refuse a second use. It does not bind the body or
+//! other headers. See `upstream-api/README.md` for how an upstream verifies it.
 
 use aws_lc_rs::hmac;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -33,6 +34,10 @@ struct AssertionClaims<'a> {
     htm: &'a str,
     /// The canonical path (no query) the assertion is valid for.
     htp: &'a str,
+    /// base64url(SHA-256(raw query as forwarded, without `?`)); the empty query's
+    /// hash when there is none.
+    htq: &'a str,
+    /// Unique per assertion (a replay cache keys on it).
     jti: &'a str,
 }
 
@@ -64,8 +69,14 @@ pub struct BoundRequest<'a> {
     pub method: &'a str,
     /// Canonical path, without the query.
     pub path: &'a str,
-    /// The request id (`jti`).
-    pub request_id: &'a str,
+    /// The raw query as forwarded (without `?`; empty when there is none).
+    pub query: &'a [u8],
+}
+
+/// `htq` of a raw query: base64url(SHA-256(query)), no padding.
+pub fn query_hash(query: &[u8]) -> String {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, query);
+    URL_SAFE_NO_PAD.encode(digest.as_ref())
 }
 
 impl AssertionSigner {
@@ -85,6 +96,10 @@ impl AssertionSigner {
         identity: &Identity,
         request: BoundRequest<'_>,
     ) -> Result<String, serde_json::Error> {
+        let jti = uuid::Uuid::new_v4();
+        let mut jti_text = uuid::Uuid::encode_buffer();
+        let jti = jti.hyphenated().encode_lower(&mut jti_text);
+        let htq = query_hash(request.query);
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
@@ -97,7 +112,8 @@ impl AssertionSigner {
             exp: now + self.ttl_secs,
             htm: request.method,
             htp: request.path,
-            jti: request.request_id,
+            htq: &htq,
+            jti,
         })?;
         // header . payload . signature, each base64url: 4/3 of the bytes, plus slack.
         let mut token = String::with_capacity(ENCODED_HEADER.len() + claims.len() * 4 / 3 + 50);
@@ -113,6 +129,15 @@ impl AssertionSigner {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn query_hash_of_the_empty_query_is_sha256_of_nothing() {
+        // SHA-256("") = e3b0c442…b855
+        assert_eq!(
+            super::query_hash(b""),
+            "47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU"
+        );
+    }
+
     use super::*;
     use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 
@@ -130,16 +155,13 @@ mod tests {
             expires_at: 0,
             not_before: None,
         };
-        let token = signer
-            .sign(
-                &id,
-                BoundRequest {
-                    method: "GET",
-                    path: "/api/alice/tasks",
-                    request_id: "r1",
-                },
-            )
-            .unwrap();
+        let bound = BoundRequest {
+            method: "GET",
+            path: "/api/alice/tasks",
+            query: b"status=done&x=%2F",
+        };
+        let token = signer.sign(&id, bound).unwrap();
+        let again = signer.sign(&id, bound).unwrap();
         let mut v = Validation::new(Algorithm::HS256);
         v.set_audience(&["upstream-api"]);
         v.set_issuer(&["authgate"]);
@@ -154,7 +176,19 @@ mod tests {
         assert_eq!(c["email"], "a@example.com");
         assert_eq!(c["htm"], "GET");
         assert_eq!(c["htp"], "/api/alice/tasks");
-        assert_eq!(c["jti"], "r1");
+        // sha256("status=done&x=%2F"), base64url without padding.
+        assert_eq!(c["htq"], query_hash(b"status=done&x=%2F"));
+        assert_eq!(c["htq"].as_str().unwrap().len(), 43);
+        assert_ne!(c["htq"], query_hash(b""));
+        let jti = c["jti"].as_str().unwrap();
+        assert_eq!(uuid::Uuid::parse_str(jti).unwrap().get_version_num(), 4);
+        let again = jsonwebtoken::decode::<serde_json::Value>(
+            &again,
+            &DecodingKey::from_secret(secret.expose()),
+            &v,
+        )
+        .unwrap();
+        assert_ne!(again.claims["jti"], c["jti"], "a fresh jti per assertion");
         let ttl = c["exp"].as_u64().unwrap() - c["iat"].as_u64().unwrap();
         assert_eq!(ttl, MAX_TTL_SECS, "ttl is clamped to 60 s");
     }

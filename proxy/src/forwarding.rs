@@ -1,11 +1,23 @@
-//! Forwarding headers authgate sets itself (client values are replaced, never
-//! appended to: authgate is the edge) and hop-by-hop clean-up (RFC 9110 §7.6.1).
+//! Forwarding headers and hop-by-hop clean-up (RFC 9110 §7.6.1).
+//!
+//! authgate is the edge unless the TCP peer is one of `server.trusted_proxies`:
+//! - from an untrusted peer, every client forwarding header is replaced by
+//!   authgate's own (`X-Forwarded-For: <peer>`, `X-Forwarded-Proto: http`,
+//!   `Forwarded: for=<peer>;proto=http`, a fresh `X-Request-Id`);
+//! - from a trusted peer (an ingress), the peer is appended to `X-Forwarded-For`
+//!   and `Forwarded`, and `X-Forwarded-Proto`, `X-Forwarded-Host`,
+//!   `X-Forwarded-Port`, `X-Real-IP` and a sane `X-Request-Id` are kept.
+//!
+//! Routing and method override headers (`X-Original-URL`, `X-HTTP-Method-Override`
+//! …) are always removed: an upstream honouring them would act on another path or
+//! method than the one authgate decided on.
 
-use http::header::{HeaderName, CONNECTION, UPGRADE};
+use http::header::{HeaderName, HeaderValue, CONNECTION, UPGRADE};
+use ipnet::IpNet;
 use pingora::http::RequestHeader;
+use std::net::IpAddr;
 
-/// Client-sent forwarding headers that are dropped in every spelling; authgate sets
-/// `X-Forwarded-For`, `X-Forwarded-Proto` and `X-Request-Id` itself.
+/// Client-sent forwarding headers, in every spelling.
 const FORWARDING: &[&str] = &[
     "x-forwarded-for",
     "x-forwarded-proto",
@@ -16,6 +28,32 @@ const FORWARDING: &[&str] = &[
     "forwarded",
 ];
 
+/// Of [`FORWARDING`], those kept as they are from a trusted proxy (the others are
+/// rewritten: appended to, or checked).
+const KEPT_FROM_TRUSTED: &[&str] = &[
+    "x-forwarded-proto",
+    "x-forwarded-host",
+    "x-forwarded-port",
+    "x-real-ip",
+];
+
+/// Headers that make some frameworks and servers route or dispatch on something
+/// else than the request line. Always removed, in every spelling.
+pub const ROUTING_OVERRIDES: &[&str] = &[
+    "x-original-url",
+    "x-original-uri",
+    "x-rewrite-url",
+    "x-forwarded-prefix",
+    "x-forwarded-uri",
+    "x-forwarded-path",
+    "x-envoy-original-path",
+    "x-http-method-override",
+    "x-http-method",
+    "x-method-override",
+    "x-original-method",
+    "x-forwarded-method",
+];
+
 /// Hop-by-hop headers never forwarded (besides those named in `Connection`).
 const HOP_BY_HOP: &[&str] = &[
     "keep-alive",
@@ -23,20 +61,43 @@ const HOP_BY_HOP: &[&str] = &[
     "te",
     "trailer",
     "proxy-authorization",
+    "http2-settings",
 ];
 
-fn is_forwarding_header(name: &str) -> bool {
-    FORWARDING.iter().any(|f| {
-        f.len() == name.len()
-            && f.bytes()
-                .zip(name.bytes())
-                .all(|(a, b)| a == if b == b'_' { b'-' } else { b })
-    })
+/// Whether `name` is `wanted` (lower case, `-`) in any case, `_` for `-`.
+fn same_name(wanted: &str, name: &str) -> bool {
+    wanted.len() == name.len()
+        && wanted.bytes().zip(name.bytes()).all(|(a, b)| {
+            let b = if b == b'_' {
+                b'-'
+            } else {
+                b.to_ascii_lowercase()
+            };
+            a == b
+        })
+}
+
+fn in_list(list: &[&str], name: &str) -> bool {
+    list.iter().any(|w| same_name(w, name))
+}
+
+/// Removes every header whose name `doomed` selects.
+fn remove_where(req: &mut RequestHeader, doomed: impl Fn(&str) -> bool) {
+    let names: Vec<HeaderName> = req
+        .headers
+        .keys()
+        .filter(|n| doomed(n.as_str()))
+        .cloned()
+        .collect();
+    for name in &names {
+        req.remove_header(name);
+    }
 }
 
 /// Removes the `Connection` header and every header it names, keeping only an
-/// `Upgrade` handshake. Done first, so a client cannot make a hop-by-hop header of a
-/// header authgate adds afterwards (`Connection: X-Auth-User-Id`).
+/// `Upgrade` handshake that `Connection` asks for. Done first, so a client cannot
+/// make a hop-by-hop header of a header authgate adds afterwards
+/// (`Connection: X-Auth-User-Id`).
 pub fn strip_hop_by_hop(req: &mut RequestHeader) {
     let mut upgrade = false;
     let named: Vec<HeaderName> = req
@@ -63,46 +124,170 @@ pub fn strip_hop_by_hop(req: &mut RequestHeader) {
         }
     }
     req.remove_header(&CONNECTION);
-    if upgrade && req.headers.contains_key(UPGRADE) {
-        let _ = req.insert_header(CONNECTION, "upgrade");
+    if req.headers.contains_key(UPGRADE) {
+        if upgrade {
+            let _ = req.insert_header(CONNECTION, "upgrade");
+        } else {
+            // `Upgrade` is hop-by-hop too: without `Connection: upgrade` it is not a
+            // handshake the client asked of this hop.
+            req.remove_header(&UPGRADE);
+        }
     }
 }
 
-/// Replaces client forwarding headers with authgate's own.
-pub fn set_forwarding_headers(
-    req: &mut RequestHeader,
-    client_ip: Option<&str>,
-    request_id: &str,
-) -> pingora::Result<()> {
-    let doomed: Vec<HeaderName> = req
+/// Removes routing and method override headers in every spelling.
+pub fn strip_routing_overrides(req: &mut RequestHeader) {
+    if req
         .headers
         .keys()
-        .filter(|n| is_forwarding_header(n.as_str()))
-        .cloned()
+        .any(|n| in_list(ROUTING_OVERRIDES, n.as_str()))
+    {
+        remove_where(req, |n| in_list(ROUTING_OVERRIDES, n));
+    }
+}
+
+/// Which peers are trusted proxies.
+#[derive(Debug, Clone, Default)]
+pub struct TrustedProxies {
+    nets: Vec<IpNet>,
+}
+
+impl TrustedProxies {
+    /// Trusts the peers in `nets` (none: authgate is the edge).
+    pub fn new(nets: Vec<IpNet>) -> Self {
+        Self { nets }
+    }
+
+    /// Whether `peer` is a trusted proxy.
+    pub fn contains(&self, peer: Option<IpAddr>) -> bool {
+        let Some(ip) = peer else { return false };
+        // An IPv4 peer on a dual-stack socket shows as ::ffff:a.b.c.d.
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            v4 => v4,
+        };
+        self.nets.iter().any(|n| n.contains(&ip))
+    }
+}
+
+/// A client `X-Request-Id` worth keeping: 1 to 128 of `[A-Za-z0-9._-]`.
+pub fn sane_request_id(value: &[u8]) -> bool {
+    (1..=128).contains(&value.len())
+        && value
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+/// The request id a trusted proxy sent, if there is exactly one and it is sane.
+pub fn trusted_request_id(req: &RequestHeader) -> Option<String> {
+    let mut values = req.headers.get_all("x-request-id").iter();
+    match (values.next(), values.next()) {
+        (Some(v), None) if sane_request_id(v.as_bytes()) => v.to_str().ok().map(str::to_owned),
+        _ => None,
+    }
+}
+
+/// The peer as a `Forwarded` node (RFC 7239 §6: IPv6 quoted and bracketed).
+fn forwarded_node(ip: &str) -> String {
+    if ip.contains(':') {
+        format!("\"[{ip}]\"")
+    } else {
+        ip.to_string()
+    }
+}
+
+/// Every value of `name` joined with `, ` (a list header sent several times).
+fn joined(req: &RequestHeader, name: &str) -> Option<String> {
+    let values: Vec<&str> = req
+        .headers
+        .get_all(name)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
         .collect();
-    for name in &doomed {
-        req.remove_header(name);
+    (!values.is_empty()).then(|| values.join(", "))
+}
+
+/// Sets the forwarding headers for the upstream. `trusted` says whether the TCP
+/// peer is a trusted proxy; `request_id` is the id already chosen for the request.
+pub fn set_forwarding_headers(
+    req: &mut RequestHeader,
+    peer: Option<&str>,
+    trusted: bool,
+    request_id: &str,
+) -> pingora::Result<()> {
+    let (xff, forwarded) = if trusted {
+        (joined(req, "x-forwarded-for"), joined(req, "forwarded"))
+    } else {
+        (None, None)
+    };
+    let proto_ok = trusted
+        && req
+            .headers
+            .get_all("x-forwarded-proto")
+            .iter()
+            .all(|v| v == "http" || v == "https");
+    // Kept only in their own spelling (header names arrive lower-cased): an
+    // underscore variant is never what an ingress sends.
+    let kept = |n: &str| {
+        trusted && KEPT_FROM_TRUSTED.contains(&n) && (n != "x-forwarded-proto" || proto_ok)
+    };
+    remove_where(req, |n| in_list(FORWARDING, n) && !kept(n));
+    if let Some(ip) = peer {
+        let xff = match xff {
+            Some(chain) => format!("{chain}, {ip}"),
+            None => ip.to_string(),
+        };
+        req.insert_header("X-Forwarded-For", header_value(xff)?)?;
+        let node = forwarded_node(ip);
+        let forwarded = match forwarded {
+            Some(chain) => format!("{chain}, for={node}"),
+            None => format!("for={node};proto=http"),
+        };
+        req.insert_header("Forwarded", header_value(forwarded)?)?;
     }
-    if let Some(ip) = client_ip {
-        req.insert_header("X-Forwarded-For", ip)?;
+    if !proto_ok {
+        req.insert_header("X-Forwarded-Proto", "http")?;
     }
-    req.insert_header("X-Forwarded-Proto", "http")?;
     req.insert_header("X-Request-Id", request_id)?;
     Ok(())
+}
+
+fn header_value(s: String) -> pingora::Result<HeaderValue> {
+    HeaderValue::from_str(&s).map_err(|_| {
+        pingora::Error::explain(pingora::ErrorType::InternalError, "bad forwarding header")
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn request(headers: &[(&str, &str)]) -> RequestHeader {
+        let mut req = RequestHeader::build("GET", b"/", None).unwrap();
+        for (name, value) in headers {
+            req.append_header(name.to_string(), *value).unwrap();
+        }
+        req
+    }
+
+    fn all<'a>(req: &'a RequestHeader, name: &str) -> Vec<&'a str> {
+        req.headers
+            .get_all(name)
+            .iter()
+            .map(|v| v.to_str().unwrap())
+            .collect()
+    }
+
     #[test]
     fn connection_named_headers_are_removed() {
-        let mut req = RequestHeader::build("GET", b"/", None).unwrap();
-        req.append_header("Connection", "keep-alive, X-Auth-User-Id, X-Secret")
-            .unwrap();
-        req.append_header("X-Secret", "1").unwrap();
-        req.append_header("Keep-Alive", "timeout=5").unwrap();
-        req.append_header("X-Kept", "1").unwrap();
+        let mut req = request(&[
+            ("Connection", "keep-alive, X-Auth-User-Id, X-Secret"),
+            ("X-Secret", "1"),
+            ("Keep-Alive", "timeout=5"),
+            ("X-Kept", "1"),
+        ]);
         strip_hop_by_hop(&mut req);
         assert!(req.headers.get("connection").is_none());
         assert!(req.headers.get("x-secret").is_none());
@@ -111,27 +296,117 @@ mod tests {
     }
 
     #[test]
-    fn upgrade_survives() {
-        let mut req = RequestHeader::build("GET", b"/", None).unwrap();
-        req.append_header("Connection", "Upgrade").unwrap();
-        req.append_header("Upgrade", "websocket").unwrap();
+    fn upgrade_survives_only_when_connection_asks_for_it() {
+        let mut req = request(&[("Connection", "Upgrade"), ("Upgrade", "websocket")]);
         strip_hop_by_hop(&mut req);
         assert_eq!(req.headers.get("connection").unwrap(), "upgrade");
+        assert_eq!(req.headers.get("upgrade").unwrap(), "websocket");
+        let mut req = request(&[("Upgrade", "websocket")]);
+        strip_hop_by_hop(&mut req);
+        assert!(req.headers.get("upgrade").is_none());
+        assert!(req.headers.get("connection").is_none());
+        let mut req = request(&[("Connection", "keep-alive"), ("Upgrade", "h2c")]);
+        strip_hop_by_hop(&mut req);
+        assert!(req.headers.get("upgrade").is_none());
     }
 
     #[test]
-    fn forwarding_headers_are_replaced_in_every_spelling() {
-        let mut req = RequestHeader::build("GET", b"/", None).unwrap();
-        req.append_header("X-Forwarded-For", "6.6.6.6").unwrap();
-        req.append_header("X_Forwarded_For", "6.6.6.6").unwrap();
-        req.append_header("X-Request-Id", "spoof").unwrap();
-        req.append_header("Forwarded", "for=6.6.6.6").unwrap();
-        set_forwarding_headers(&mut req, Some("127.0.0.1"), "rid").unwrap();
-        let xff: Vec<_> = req.headers.get_all("x-forwarded-for").iter().collect();
-        assert_eq!(xff, ["127.0.0.1"]);
+    fn routing_overrides_are_removed_in_every_spelling() {
+        let mut req = request(&[
+            ("X-Original-URL", "/admin"),
+            ("x_rewrite_url", "/admin"),
+            ("X-HTTP-Method-Override", "DELETE"),
+            ("X-Http-Method", "DELETE"),
+            ("X-METHOD-OVERRIDE", "DELETE"),
+            ("X-Forwarded-Prefix", "/admin"),
+            ("X-Kept", "1"),
+        ]);
+        strip_routing_overrides(&mut req);
+        assert_eq!(req.headers.len(), 1, "{:?}", req.headers);
+        assert!(req.headers.get("x-kept").is_some());
+    }
+
+    #[test]
+    fn untrusted_peers_get_authgates_headers_only() {
+        let mut req = request(&[
+            ("X-Forwarded-For", "6.6.6.6"),
+            ("X_Forwarded_For", "6.6.6.6"),
+            ("X-Forwarded-Proto", "https"),
+            ("X-Forwarded-Host", "evil.example"),
+            ("X-Real-IP", "6.6.6.6"),
+            ("X-Request-Id", "spoof"),
+            ("Forwarded", "for=6.6.6.6"),
+        ]);
+        set_forwarding_headers(&mut req, Some("127.0.0.1"), false, "rid").unwrap();
+        assert_eq!(all(&req, "x-forwarded-for"), ["127.0.0.1"]);
         assert!(req.headers.get("x_forwarded_for").is_none());
-        assert!(req.headers.get("forwarded").is_none());
-        assert_eq!(req.headers.get("x-request-id").unwrap(), "rid");
-        assert_eq!(req.headers.get("x-forwarded-proto").unwrap(), "http");
+        assert_eq!(all(&req, "forwarded"), ["for=127.0.0.1;proto=http"]);
+        assert_eq!(all(&req, "x-request-id"), ["rid"]);
+        assert_eq!(all(&req, "x-forwarded-proto"), ["http"]);
+        assert!(req.headers.get("x-forwarded-host").is_none());
+        assert!(req.headers.get("x-real-ip").is_none());
+    }
+
+    #[test]
+    fn trusted_proxies_are_appended_to_and_their_headers_kept() {
+        let mut req = request(&[
+            ("X-Forwarded-For", "203.0.113.9"),
+            ("X-Forwarded-For", "198.51.100.2"),
+            ("X-Forwarded-Proto", "https"),
+            ("X-Forwarded-Host", "app.example"),
+            ("Forwarded", "for=203.0.113.9;proto=https"),
+            ("X-Request-Id", "ingress-1"),
+        ]);
+        set_forwarding_headers(&mut req, Some("10.0.0.5"), true, "ingress-1").unwrap();
+        assert_eq!(
+            all(&req, "x-forwarded-for"),
+            ["203.0.113.9, 198.51.100.2, 10.0.0.5"]
+        );
+        assert_eq!(
+            all(&req, "forwarded"),
+            ["for=203.0.113.9;proto=https, for=10.0.0.5"]
+        );
+        assert_eq!(all(&req, "x-forwarded-proto"), ["https"]);
+        assert_eq!(all(&req, "x-forwarded-host"), ["app.example"]);
+        assert_eq!(all(&req, "x-request-id"), ["ingress-1"]);
+        // A scheme that is neither http nor https is not passed on.
+        let mut req = request(&[("X-Forwarded-Proto", "javascript")]);
+        set_forwarding_headers(&mut req, Some("::1"), true, "r").unwrap();
+        assert_eq!(all(&req, "x-forwarded-proto"), ["http"]);
+        assert_eq!(all(&req, "forwarded"), ["for=\"[::1]\";proto=http"]);
+    }
+
+    #[test]
+    fn request_ids_are_kept_only_when_sane() {
+        assert!(sane_request_id(b"abc-123_X.y"));
+        assert!(sane_request_id(&[b'a'; 128]));
+        for bad in [
+            &b""[..],
+            &[b'a'; 129],
+            b"a b",
+            b"a\"b",
+            b"a\xc3\xa9",
+            b"a/b",
+        ] {
+            assert!(!sane_request_id(bad), "{bad:?}");
+        }
+        let two = request(&[("X-Request-Id", "a"), ("X-Request-Id", "b")]);
+        assert_eq!(trusted_request_id(&two), None);
+        let one = request(&[("x_request_id", "ignored"), ("X-Request-Id", "ok-1")]);
+        assert_eq!(trusted_request_id(&one).as_deref(), Some("ok-1"));
+    }
+
+    #[test]
+    fn trusted_networks_match_mapped_addresses() {
+        let t = TrustedProxies::new(vec![
+            "10.0.0.0/8".parse().unwrap(),
+            "::1/128".parse().unwrap(),
+        ]);
+        assert!(t.contains(Some("10.1.2.3".parse().unwrap())));
+        assert!(t.contains(Some("::ffff:10.1.2.3".parse().unwrap())));
+        assert!(t.contains(Some("::1".parse().unwrap())));
+        assert!(!t.contains(Some("11.0.0.1".parse().unwrap())));
+        assert!(!t.contains(None));
+        assert!(!TrustedProxies::default().contains(Some("10.0.0.1".parse().unwrap())));
     }
 }

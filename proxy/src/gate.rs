@@ -13,11 +13,33 @@ use crate::reject::Rejection;
 
 /// A request let through, with its verified identity when one was required or offered.
 #[derive(Debug)]
-pub struct Admission<'r> {
+pub struct Admission {
     /// The verified caller; `None` for anonymous access (public, optional, preflight).
     pub identity: Option<Arc<Identity>>,
     /// The rule that applied, for the access log.
-    pub rule: &'r str,
+    pub rule: Rule,
+}
+
+/// Which rule let a request through.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rule {
+    /// No rule matched (a token is required).
+    Default,
+    /// A CORS preflight let through by `auth.cors_preflight`.
+    CorsPreflight,
+    /// The configured rule with this path pattern.
+    Route(Arc<str>),
+}
+
+impl Rule {
+    /// The label in access logs.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Default => "<default>",
+            Self::CorsPreflight => "<cors-preflight>",
+            Self::Route(pattern) => pattern,
+        }
+    }
 }
 
 /// Route rules plus the verifier.
@@ -28,12 +50,55 @@ pub struct Gate {
     cors_preflight: bool,
     /// Better Auth cookie prefix when its `session_data` cookie is a credential.
     session_cookie: Option<String>,
+    /// Origins besides the request's own that may send cookie-authenticated
+    /// unsafe requests.
+    allowed_origins: Vec<String>,
 }
 
+/// A CORS preflight: OPTIONS with `Origin` and `Access-Control-Request-Method`, and
+/// no body (a preflight never has one; one with a body is an ordinary request).
 fn is_cors_preflight(method: &Method, headers: &HeaderMap) -> bool {
+    let has_body = headers.contains_key(http::header::TRANSFER_ENCODING)
+        || headers
+            .get(http::header::CONTENT_LENGTH)
+            .is_some_and(|v| v.as_bytes() != b"0");
     method == Method::OPTIONS
         && headers.contains_key(ORIGIN)
         && headers.contains_key("access-control-request-method")
+        && !has_body
+}
+
+/// Methods that do not change state (RFC 9110 §9.2.1): no CSRF check.
+fn is_safe_method(method: &Method) -> bool {
+    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+/// Whether a cookie-authenticated request comes from where it may (CSRF defence):
+/// `Sec-Fetch-Site: same-origin`, or an `Origin` that is this host or allowed.
+/// Without either header the request is refused: browsers send `Origin` on every
+/// cross-site unsafe request, so a client that sends neither is not a browser
+/// page and should use a bearer token.
+fn same_origin_or_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
+    let fetch_site = headers.get("sec-fetch-site").map(|v| v.as_bytes());
+    if fetch_site == Some(b"same-origin".as_slice()) {
+        return true;
+    }
+    let Some(origin) = headers.get(ORIGIN).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let origin = origin.to_ascii_lowercase();
+    if allowed.contains(&origin) {
+        return true;
+    }
+    // Same origin: the Origin's authority is the Host the request was sent to.
+    let authority = origin
+        .strip_prefix("https://")
+        .or_else(|| origin.strip_prefix("http://"));
+    let host = headers
+        .get(http::header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_ascii_lowercase);
+    matches!((authority, host), (Some(a), Some(h)) if a == h)
 }
 
 impl Gate {
@@ -43,12 +108,14 @@ impl Gate {
         verifier: Verifier,
         cors_preflight: bool,
         session_cookie: Option<String>,
+        allowed_origins: Vec<String>,
     ) -> Self {
         Self {
             routes,
             verifier,
             cors_preflight,
             session_cookie,
+            allowed_origins,
         }
     }
 
@@ -68,15 +135,15 @@ impl Gate {
         method: &Method,
         path: &str,
         headers: &HeaderMap,
-    ) -> Result<Admission<'_>, Box<Rejection>> {
+    ) -> Result<Admission, Box<Rejection>> {
         if self.cors_preflight && is_cors_preflight(method, headers) {
             return Ok(Admission {
                 identity: None,
-                rule: "<cors-preflight>",
+                rule: Rule::CorsPreflight,
             });
         }
         let matched = self.routes.lookup(method.as_str(), path);
-        let rule = matched.label();
+        let rule = matched.pattern_text().map_or(Rule::Default, Rule::Route);
         let mode = matched.auth();
         if mode == AuthMode::Public {
             return Ok(Admission {
@@ -95,9 +162,9 @@ impl Gate {
                     cookie = c;
                     (cookie.as_str(), Purpose::SessionCookie)
                 }
-                None => return self.anonymous(mode, rule),
+                None => return Self::anonymous(mode, rule),
             },
-            (None, None) => return self.anonymous(mode, rule),
+            (None, None) => return Self::anonymous(mode, rule),
         };
         let identity = self.verifier.verify(token, purpose).await.map_err(|e| {
             Box::new(match e {
@@ -105,6 +172,12 @@ impl Gate {
                 e => Rejection::invalid_token(e),
             })
         })?;
+        if purpose == Purpose::SessionCookie
+            && !is_safe_method(method)
+            && !same_origin_or_allowed(headers, &self.allowed_origins)
+        {
+            return Err(Box::new(Rejection::cross_site()));
+        }
         if !matched.owner_matches_subject(&identity.subject) {
             return Err(Box::new(Rejection::owner_mismatch(
                 matched.owner_param().unwrap_or("owner"),
@@ -118,11 +191,7 @@ impl Gate {
     }
 
     /// No credential was presented.
-    fn anonymous<'r>(
-        &self,
-        mode: AuthMode,
-        rule: &'r str,
-    ) -> Result<Admission<'r>, Box<Rejection>> {
+    fn anonymous(mode: AuthMode, rule: Rule) -> Result<Admission, Box<Rejection>> {
         match mode {
             AuthMode::Optional => Ok(Admission {
                 identity: None,
@@ -178,7 +247,13 @@ mod tests {
             ),
             route("/feed/**", AuthMode::Optional, None),
         ]);
-        Gate::new(routes, verifier, cors, Some("better-auth".into()))
+        Gate::new(
+            routes,
+            verifier,
+            cors,
+            Some("better-auth".into()),
+            Vec::new(),
+        )
     }
 
     fn token(sub: &str) -> String {

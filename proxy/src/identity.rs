@@ -8,19 +8,81 @@ use pingora::http::RequestHeader;
 use crate::auth::Identity;
 
 /// Identity headers stripped whatever the configuration says: the ones other auth
-/// proxies (oauth2-proxy, Apache) use, so an upstream written for them is safe too.
-const ALWAYS_STRIPPED: &[&str] = &[
+/// proxies, gateways and servers set for their upstreams, so that an unmodified
+/// upstream written for one of them cannot be told who the caller is by the caller.
+/// Documented in the README ("Headers authgate always strips").
+pub const ALWAYS_STRIPPED: &[&str] = &[
+    // oauth2-proxy, Vouch, generic reverse-proxy conventions
     "x-forwarded-user",
     "x-forwarded-email",
     "x-forwarded-preferred-username",
     "x-forwarded-groups",
     "x-forwarded-access-token",
+    "x-vouch-user",
+    "x-auth-user",
+    "x-auth-email",
+    "x-auth-subject",
+    "x-user",
+    "x-user-id",
+    "x-userid",
+    "x-username",
+    "x-user-email",
+    "x-email",
+    "x-authenticated-user",
+    "x-authenticated-userid",
+    "x-authenticated-email",
+    "x-authenticated-groups",
+    // REMOTE_USER conventions (Apache, CGI/WSGI), Authelia, Authentik
     "remote-user",
+    "remote-email",
+    "remote-name",
+    "remote-groups",
     "x-remote-user",
+    "x-remote-email",
+    "x-remote-name",
+    "x-remote-group",
+    "x-remote-groups",
+    "x-remote-extra",
+    // Grafana auth proxy
+    "x-webauth-user",
+    "x-webauth-email",
+    "x-webauth-name",
+    "x-webauth-role",
+    "x-grafana-org-id",
+    // Kong consumers
+    "x-consumer-id",
+    "x-consumer-custom-id",
+    "x-consumer-username",
+    "x-consumer-groups",
+    "x-credential-identifier",
+    "x-anonymous-consumer",
+    // Cloud identity-aware proxies: Google IAP, AWS ALB, Cloudflare Access, Azure
+    "x-goog-authenticated-user-email",
+    "x-goog-authenticated-user-id",
+    "x-goog-iap-jwt-assertion",
+    "x-amzn-oidc-data",
+    "x-amzn-oidc-identity",
+    "x-amzn-oidc-accesstoken",
+    "cf-access-authenticated-user-email",
+    "cf-access-jwt-assertion",
+    "x-ms-client-principal",
+    "x-ms-token-aad-id-token",
+    "x-ms-token-aad-access-token",
+    // Pomerium, Istio/Envoy, Traefik forward auth
+    "x-pomerium-jwt-assertion",
+    "x-jwt-assertion",
+    "x-jwt-payload",
+    "x-forwarded-client-cert",
+    "x-istio-attributes",
 ];
 
 /// Prefixes of identity headers stripped whatever the configuration says.
-const STRIPPED_PREFIXES: &[&str] = &["x-auth-request-"];
+pub const STRIPPED_PREFIXES: &[&str] = &[
+    "x-auth-request-",
+    "x-ms-client-principal",
+    "x-pomerium-claim-",
+    "x-vouch-idp-",
+];
 
 /// Lower-cases and maps `_` to `-`.
 fn normalise(name: &str) -> String {
@@ -177,13 +239,36 @@ mod tests {
             assert!(h.is_identity_header(name), "{name}");
         }
         for name in [
-            "x-auth-user",
+            "x-auth-use",
             "x-auth-user-idx",
             "authorization",
             "x-forwarded-host",
             "x-auth-request-",
         ] {
             assert!(!h.is_identity_header(name), "{name}");
+        }
+    }
+
+    #[test]
+    fn headers_that_unmodified_upstreams_trust_are_stripped_in_every_spelling() {
+        let h = headers();
+        for name in ALWAYS_STRIPPED {
+            let upper = name.to_ascii_uppercase();
+            let underscored = name.replace('-', "_");
+            for spelling in [name.to_string(), upper, underscored] {
+                assert!(h.is_identity_header(&spelling), "{spelling}");
+            }
+        }
+        for name in [
+            "Remote-User",
+            "X-Remote-User",
+            "X-User",
+            "X-WEBAUTH-USER",
+            "x_webauth_user",
+            "X-Ms-Client-Principal-Name",
+            "X-Pomerium-Claim-Email",
+        ] {
+            assert!(h.is_identity_header(name), "{name}");
         }
     }
 

@@ -2,96 +2,77 @@
 //! client-sent identity headers and forwards the verified identity, with a signed
 //! assertion, to an unmodified upstream.
 //!
-//! Layout: `auth` (tokens and keys, no proxy types), `policy` and `path` (route rules
-//! on one canonical path), `gate` (the decision), `identity`, `assertion` and
-//! `forwarding` (headers sent upstream), `reject` (responses we write), `proxy`
-//! (Pingora glue), `config` (file → validated settings).
+//! Layout:
+//! - `auth`: tokens and keys, no proxy types;
+//! - `path`, `target`, `policy`: the canonical path and the route rules on it;
+//! - `framing`: request smuggling checks;
+//! - `gate`: the edge decision (allow / 401 / 403 / 503);
+//! - `outbound`: what goes upstream, in one ordered function, built on `identity`,
+//!   `assertion` and `forwarding`;
+//! - `reject`: responses authgate writes; `proxy`: the Pingora glue;
+//! - `generation`: one configuration's runtime objects; `reload` swaps them on
+//!   SIGHUP; `background` runs their JWKS refresh, DNS and health tasks;
+//! - `connections`: connection cap and head deadline; `lifecycle`, `shutdown`:
+//!   draining and exit; `admin`, `metrics`: the admin listener;
+//! - `config`: file → validated settings, one resolver per section;
+//! - `cli`, `commands`: the command line and the subcommands besides running.
 
+pub mod admin;
 pub mod assertion;
 pub mod auth;
+pub mod background;
 pub mod cli;
+pub mod commands;
 pub mod config;
+pub mod connections;
 pub mod error;
 pub mod forwarding;
+pub mod framing;
 pub mod gate;
+pub mod generation;
 pub mod identity;
+pub mod lifecycle;
+pub mod metrics;
+pub mod outbound;
 pub mod path;
 pub mod policy;
 pub mod proxy;
-pub mod refresh;
 pub mod reject;
+pub mod reload;
 pub mod secret;
+pub mod shutdown;
+pub mod target;
 pub mod telemetry;
 
-use pingora::prelude::HttpPeer;
-use pingora::proxy::http_proxy_service_with_name;
+use arc_swap::ArcSwap;
+use pingora::proxy::http_proxy;
 use pingora::server::configuration::ServerConf;
-use pingora::server::Server;
+use pingora::server::{RunArgs, Server};
 use pingora::services::background::background_service;
-use std::net::{SocketAddr, ToSocketAddrs};
+use pingora::services::listening::Service;
+use std::sync::Arc;
+use tokio::sync::watch;
 
-use crate::auth::Verifier;
+use crate::admin::AdminApp;
+use crate::background::Supervisor;
 use crate::config::Settings;
-use crate::gate::Gate;
+use crate::connections::{Limited, Limits};
+use crate::generation::Generation;
+use crate::lifecycle::Lifecycle;
 use crate::proxy::AuthGate;
-use crate::refresh::JwksRefresher;
+use crate::shutdown::Shutdown;
 
-/// Failure to start serving (after the config was accepted).
-#[derive(Debug, thiserror::Error)]
-pub enum StartError {
-    /// The upstream host name does not resolve.
-    #[error("cannot resolve upstream `{0}`")]
-    Resolve(String),
-}
-
-fn resolve_upstream(address: &str) -> Result<SocketAddr, StartError> {
-    address
-        .to_socket_addrs()
-        .ok()
-        .and_then(|mut a| a.next())
-        .ok_or_else(|| StartError::Resolve(address.to_string()))
-}
-
-/// Builds the proxy application from validated settings.
-pub fn build_app(settings: &Settings) -> Result<AuthGate, StartError> {
-    let addr = resolve_upstream(&settings.upstream.address)?;
-    let mut peer = HttpPeer::new(addr, false, settings.upstream.host.clone());
-    peer.options.connection_timeout = Some(settings.upstream.connect_timeout);
-    peer.options.total_connection_timeout = Some(settings.upstream.connect_timeout);
-    peer.options.read_timeout = Some(settings.upstream.read_timeout);
-    peer.options.write_timeout = Some(settings.upstream.write_timeout);
-    peer.options.idle_timeout = Some(std::time::Duration::from_secs(60));
-    let verifier = Verifier::new(
-        settings.sources.clone(),
-        settings.verifier.clone(),
-        settings.metrics.clone(),
-    );
-    Ok(AuthGate {
-        gate: Gate::new(
-            settings.routes.clone(),
-            verifier,
-            settings.cors_preflight,
-            settings.session_cookie.clone(),
-        ),
-        strip_cookie_prefix: settings.strip_cookie_prefix.clone(),
-        identity: settings.identity.clone(),
-        assertion: settings.assertion.clone(),
-        peer,
-        realm: settings.realm.clone(),
-        keep_authorization: settings.keep_authorization,
-        health_path: settings.health_path.clone(),
-        ready_path: settings.ready_path.clone(),
-    })
-}
+pub use crate::generation::StartError;
 
 /// Pingora's server configuration derived from ours (users never write Pingora YAML).
 pub fn server_conf(settings: &Settings) -> ServerConf {
-    let grace = settings.grace_period.as_secs();
-    // Pingora waits the whole grace period, then gives runtimes a final timeout:
-    // split our budget so that SIGTERM completes within `grace_period_secs`.
+    let grace = settings.server.grace_period.as_secs();
+    // Pingora waits the whole grace period (authgate exits earlier once idle),
+    // then gives runtimes a final timeout: split our budget so that SIGTERM
+    // completes within `grace_period_secs` whatever is still running.
     let final_step = grace.min(1);
     ServerConf {
-        threads: settings.threads,
+        threads: settings.server.threads,
         grace_period_seconds: Some(grace - final_step),
         graceful_shutdown_timeout_seconds: Some(final_step),
         upstream_keepalive_pool_size: settings.upstream.keepalive_pool_size,
@@ -102,20 +83,66 @@ pub fn server_conf(settings: &Settings) -> ServerConf {
     }
 }
 
-/// Builds the Pingora server listening on `settings.listen` (port already concrete).
-pub fn build_server(settings: &Settings) -> Result<Server, StartError> {
-    let app = build_app(settings)?;
-    let remotes: Vec<_> = app.gate.verifier().remote_sources().cloned().collect();
+/// A built server and what running and reloading it need.
+pub struct Built {
+    /// The Pingora server.
+    pub server: Server,
+    /// The signal watcher to run it with.
+    pub shutdown: Shutdown,
+    /// The configuration new requests take.
+    pub current: Arc<ArcSwap<Generation>>,
+    /// Where new generations are announced (to the background tasks).
+    pub generations: watch::Sender<Arc<Generation>>,
+    /// Draining and in-flight state.
+    pub lifecycle: Arc<Lifecycle>,
+}
+
+impl Built {
+    /// Runs until shutdown.
+    pub fn run(self) {
+        self.server.run(RunArgs {
+            shutdown_signal: Box::new(self.shutdown),
+        });
+    }
+}
+
+/// Builds the Pingora server: the proxy on `settings.server.listen` and the admin
+/// listener on `settings.server.admin_listen` (ports already concrete).
+pub fn build_server(settings: &Settings) -> Result<Built, StartError> {
+    let generation = Arc::new(Generation::build(settings, None)?);
+    let current = Arc::new(ArcSwap::from(generation.clone()));
+    let (generations, generations_rx) = watch::channel(generation);
+    let lifecycle = Arc::new(Lifecycle::default());
     let mut server = Server::new_with_opt_and_conf(None, server_conf(settings));
     server.bootstrap();
-    if !remotes.is_empty() {
-        server.add_service(background_service(
-            "jwks-refresh",
-            JwksRefresher::new(remotes),
-        ));
-    }
-    let mut service = http_proxy_service_with_name(&server.configuration, app, "authgate");
-    service.add_tcp(&settings.listen.to_string());
+    server.add_service(background_service(
+        "background",
+        Supervisor::new(generations_rx, lifecycle.clone()),
+    ));
+    let app = AuthGate {
+        current: current.clone(),
+        lifecycle: lifecycle.clone(),
+    };
+    let limits = Limits {
+        max_connections: settings.server.max_connections,
+        header_read_timeout: settings.server.header_read_timeout,
+    };
+    let proxy = Limited::new(http_proxy(&server.configuration, app), limits);
+    let mut service = Service::new("authgate".to_string(), proxy);
+    service.add_tcp(&settings.server.listen.to_string());
     server.add_service(service);
-    Ok(server)
+    let admin = AdminApp {
+        current: current.clone(),
+        lifecycle: lifecycle.clone(),
+    };
+    let mut admin_service = Service::new("authgate-admin".to_string(), admin);
+    admin_service.add_tcp(&settings.server.admin_listen.to_string());
+    server.add_service(admin_service);
+    Ok(Built {
+        server,
+        shutdown: Shutdown::new(lifecycle.clone(), settings.server.drain_delay),
+        current,
+        generations,
+        lifecycle,
+    })
 }

@@ -30,6 +30,11 @@ pub enum PathError {
     EscapesRoot,
     /// A raw byte outside printable ASCII.
     NonAscii,
+    /// A raw `#`: a fragment never belongs in a request-target (RFC 9112 §3.2).
+    Fragment,
+    /// A raw character that RFC 3986 does not allow in a path (space, `"`, `<`,
+    /// `>`, `[`, `]`, `^`, `` ` ``, `{`, `|`, `}`): it must be percent-encoded.
+    DisallowedCharacter,
 }
 
 impl PathError {
@@ -45,6 +50,8 @@ impl PathError {
             Self::PathParameter => "path parameters (;) are not accepted",
             Self::EscapesRoot => "path climbs above the root",
             Self::NonAscii => "non-ASCII byte in path",
+            Self::Fragment => "fragment (#) in request target",
+            Self::DisallowedCharacter => "character not allowed in a path; percent-encode it",
         }
     }
 }
@@ -77,8 +84,23 @@ fn check_raw_byte(b: u8) -> Result<(), PathError> {
         b';' => Err(PathError::PathParameter),
         0..=0x1f | 0x7f => Err(PathError::ControlCharacter),
         0x80..=0xff => Err(PathError::NonAscii),
+        b'#' => Err(PathError::Fragment),
+        b' ' | b'"' | b'<' | b'>' | b'[' | b']' | b'^' | b'`' | b'{' | b'|' | b'}' => {
+            Err(PathError::DisallowedCharacter)
+        }
         _ => Ok(()),
     }
+}
+
+/// Checks the raw query: no fragment, no control characters or spaces, ASCII
+/// only. Other characters pass as sent (browsers leave `{`, `|`, `^` raw there).
+pub fn check_query(query: &[u8]) -> Result<(), PathError> {
+    query.iter().try_for_each(|&b| match b {
+        b'#' => Err(PathError::Fragment),
+        0..=0x20 | 0x7f => Err(PathError::ControlCharacter),
+        0x80..=0xff => Err(PathError::NonAscii),
+        _ => Ok(()),
+    })
 }
 
 /// True when `path` is already canonical, so the common case allocates nothing.

@@ -2,10 +2,13 @@
 //! parameter must equal the token's subject. Ordered, first match wins; a path no
 //! rule matches requires a token (fail closed).
 
+use std::sync::Arc;
+
 use crate::path::decode_segment;
 
-/// What a route demands of the caller.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What a route demands of the caller (`auth = "…"` in a route rule).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum AuthMode {
     /// No token needed; identity headers are still stripped.
     Public,
@@ -16,16 +19,6 @@ pub enum AuthMode {
 }
 
 impl AuthMode {
-    /// Parses the config spelling.
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "public" => Some(Self::Public),
-            "required" => Some(Self::Required),
-            "optional" => Some(Self::Optional),
-            _ => None,
-        }
-    }
-
     /// The config spelling, for logs.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -47,7 +40,7 @@ enum Segment {
 /// A compiled path pattern such as `/api/{user_id}/tasks/**`.
 #[derive(Debug, Clone)]
 pub struct Pattern {
-    text: String,
+    text: Arc<str>,
     segments: Vec<Segment>,
 }
 
@@ -102,7 +95,7 @@ impl Pattern {
             segments.push(compiled);
         }
         Ok(Self {
-            text: text.to_string(),
+            text: text.into(),
             segments,
         })
     }
@@ -175,8 +168,14 @@ pub struct Route {
 }
 
 impl Route {
+    /// GET implies HEAD (RFC 9110 §9.3.2): a rule for GET covers HEAD too, so a
+    /// HEAD cannot slip past a GET-only rule to a later, weaker one.
     fn applies_to(&self, method: &str) -> bool {
-        self.methods.is_empty() || self.methods.iter().any(|m| m == method)
+        self.methods.is_empty()
+            || self
+                .methods
+                .iter()
+                .any(|m| m == method || (method == "HEAD" && m == "GET"))
     }
 
     /// Rules that demand a token match literal segments in any case, rules that relax
@@ -203,9 +202,14 @@ impl<'r> RouteMatch<'r, '_> {
         self.route.map_or(AuthMode::Required, |r| r.auth)
     }
 
-    /// A label for access logs.
+    /// A label for access logs: the matched pattern, or `<default>`.
     pub fn label(&self) -> &'r str {
         self.route.map_or("<default>", |r| r.pattern.as_str())
+    }
+
+    /// The matched pattern's text, shared (cheap to keep per request).
+    pub fn pattern_text(&self) -> Option<Arc<str>> {
+        self.route.map(|r| r.pattern.text.clone())
     }
 
     /// Whether the route's owner rule (if any) accepts `subject`. The path segment is
@@ -283,6 +287,19 @@ mod tests {
             route("/public/**", &[], AuthMode::Public, None),
             route("/feed/*", &["GET"], AuthMode::Optional, None),
         ])
+    }
+
+    #[test]
+    fn a_get_rule_covers_head() {
+        let t = RouteTable::new(vec![
+            route("/admin/**", &["GET"], AuthMode::Required, None),
+            route("/admin/**", &[], AuthMode::Public, None),
+        ]);
+        assert_eq!(t.lookup("GET", "/admin/x").auth(), AuthMode::Required);
+        assert_eq!(t.lookup("HEAD", "/admin/x").auth(), AuthMode::Required);
+        assert_eq!(t.lookup("POST", "/admin/x").auth(), AuthMode::Public);
+        let head_only = RouteTable::new(vec![route("/x", &["HEAD"], AuthMode::Public, None)]);
+        assert_eq!(head_only.lookup("GET", "/x").auth(), AuthMode::Required);
     }
 
     #[test]

@@ -1,29 +1,34 @@
-//! The Pingora `ProxyHttp` implementation: glue only. Access control happens in
-//! `request_filter` (via [`Gate`]), header rewriting in `upstream_request_filter`
-//! (via the identity and forwarding modules), error pages in `fail_to_proxy`.
+//! The Pingora `ProxyHttp` implementation: glue only. Each request takes the
+//! current [`Generation`] and keeps it to the end, so a reload never changes the
+//! rules under a request in flight. Access control happens in `request_filter`
+//! (framing, target, then the gate), the upstream request is prepared in
+//! `upstream_request_filter` (by the generation's outbound policy), error pages in
+//! `fail_to_proxy`, the access log and metrics in `logging`.
 
+use arc_swap::ArcSwap;
 use async_trait::async_trait;
 use bytes::Bytes;
-use http::header::{AUTHORIZATION, COOKIE};
-use http::Uri;
+use http::Method;
 use pingora::http::ResponseHeader;
 use pingora::prelude::{HttpPeer, ProxyHttp, Session};
 use pingora::proxy::FailToProxy;
 use pingora::{Error, ErrorSource, ErrorType};
-use std::borrow::Cow;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::assertion::{AssertionSigner, BoundRequest};
-use crate::auth::cookie::without_session_cookies;
 use crate::auth::Identity;
-use crate::forwarding;
-use crate::gate::Gate;
-use crate::identity::IdentityHeaders;
-use crate::path::{canonicalize, PathError};
+use crate::forwarding::trusted_request_id;
+use crate::framing::ambiguous_framing;
+use crate::gate::Rule;
+use crate::generation::Generation;
+use crate::lifecycle::{InFlight, Lifecycle};
+use crate::metrics::{metrics, RequestLabels};
+use crate::outbound::Admitted;
 use crate::reject::Rejection;
+use crate::target::{parse_target, Target};
 
-/// What happened to a request, for the access log.
+/// What happened to a request, for the access log and metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Decision {
     /// Not decided yet (the request failed before the gate).
@@ -32,12 +37,12 @@ pub enum Decision {
     Allow,
     /// Passed anonymously (public, optional without token, CORS preflight).
     Anonymous,
-    /// Answered by the health endpoints.
+    /// Answered by the proxy port's own health endpoints.
     Health,
     /// Refused at the edge; the reason label.
     Reject(&'static str),
-    /// Proxying failed (502/504).
-    UpstreamError,
+    /// Proxying failed (502/504); the kind.
+    UpstreamError(&'static str),
 }
 
 impl Decision {
@@ -48,8 +53,20 @@ impl Decision {
             Self::Anonymous => "anonymous",
             Self::Health => "health",
             Self::Reject(_) => "reject",
-            Self::UpstreamError => "upstream_error",
+            Self::UpstreamError(_) => "upstream_error",
         }
+    }
+
+    /// `{decision,reason}` of `authgate_requests_total`.
+    fn labels(self) -> RequestLabels {
+        let (decision, reason) = match self {
+            Self::Allow => ("allow", ""),
+            Self::Anonymous | Self::Health => ("anonymous", ""),
+            Self::Reject(reason) => ("reject", reason),
+            Self::UpstreamError(kind) => ("error", kind),
+            Self::Undecided => ("error", "client"),
+        };
+        RequestLabels { decision, reason }
     }
 }
 
@@ -57,6 +74,8 @@ impl Decision {
 #[derive(Debug)]
 pub struct RequestCtx {
     started: Instant,
+    /// The configuration this request runs under, start to end.
+    generation: Arc<Generation>,
     request_id: String,
     /// Canonical path; set once the target has been accepted.
     path: Option<String>,
@@ -64,98 +83,84 @@ pub struct RequestCtx {
     /// canonicalisation changed the path; `None` forwards the target as received.
     rewritten_target: Option<String>,
     identity: Option<Arc<Identity>>,
+    /// The rule that let the request through (for the log).
+    rule: Option<Rule>,
     /// The verified subject of a request refused by an owner rule (for the log).
     refused_subject: Option<String>,
+    /// Whether the TCP peer is a trusted proxy.
+    peer_trusted: bool,
     decision: Decision,
+    _in_flight: InFlight,
 }
 
-/// Everything the proxy needs, built once from the settings.
+/// The proxy application.
 pub struct AuthGate {
-    /// The edge decision.
-    pub gate: Gate,
-    /// Identity header names.
-    pub identity: IdentityHeaders,
-    /// Signs `X-Auth-Assertion`.
-    pub assertion: Arc<AssertionSigner>,
-    /// The upstream peer, cloned per request.
-    pub peer: HttpPeer,
-    /// `WWW-Authenticate` realm.
-    pub realm: String,
-    /// Keep the client's `Authorization` header.
-    pub keep_authorization: bool,
-    /// Remove Better Auth's cookies (with this prefix) before forwarding.
-    pub strip_cookie_prefix: Option<String>,
-    /// Liveness path.
-    pub health_path: String,
-    /// Readiness path.
-    pub ready_path: String,
+    /// The configuration new requests take.
+    pub current: Arc<ArcSwap<Generation>>,
+    /// Draining and requests in flight.
+    pub lifecycle: Arc<Lifecycle>,
 }
 
-/// True when the raw request header has both `Content-Length` and
-/// `Transfer-Encoding`. Pingora drops `Content-Length` in that case before our
-/// filters run, so the raw bytes are the only place left to see it.
-fn has_content_length_and_transfer_encoding(session: &Session) -> bool {
+fn peer_ip(session: &Session) -> Option<IpAddr> {
+    session
+        .client_addr()
+        .and_then(|a| a.as_inet())
+        .map(|a| a.ip())
+}
+
+/// Why a request is refused before any rule is looked at, if it is.
+fn refuse_early(session: &Session) -> Option<Rejection> {
     let req = session.req_header();
-    if !req.headers.contains_key(http::header::TRANSFER_ENCODING) {
-        return false;
+    let raw_head = session
+        .as_downstream()
+        .as_http1()
+        .map(|h1| h1.get_headers_raw_bytes());
+    if let Some(why) = ambiguous_framing(req, raw_head.as_deref()) {
+        return Some(Rejection::bad_framing(why));
     }
-    if req.headers.contains_key(http::header::CONTENT_LENGTH) {
-        return true;
+    if req.method == Method::TRACE || req.method == Method::CONNECT {
+        return Some(Rejection::method_refused());
     }
-    let Some(h1) = session.as_downstream().as_http1() else {
-        return false;
-    };
-    h1.get_headers_raw_bytes()
-        .split(|&b| b == b'\n')
-        .any(|line| line.len() > 15 && line[..15].eq_ignore_ascii_case(b"content-length:"))
+    // HTTP/1.1 requires Host (Pingora refuses it there); HTTP/1.0 does not, but the
+    // upstream gets HTTP/1.1, which would then lack it.
+    if req.version == http::Version::HTTP_10 && !req.headers.contains_key(http::header::HOST) {
+        return Some(Rejection::missing_host());
+    }
+    None
 }
 
-/// Why the request's framing is ambiguous (request smuggling defence), if it is.
-fn ambiguous_framing(session: &Session) -> Option<&'static str> {
-    if has_content_length_and_transfer_encoding(session) {
-        Some("both Content-Length and Transfer-Encoding")
-    } else if has_ambiguous_content_length(session.req_header()) {
-        Some("more than one Content-Length, or not a number")
-    } else {
-        None
-    }
+/// The request-target exactly as the client sent it on the request line. The
+/// parsed URI has already lost a `#fragment`, which must be refused, not dropped.
+fn raw_request_target(session: &Session) -> Option<Vec<u8>> {
+    let h1 = session.as_downstream().as_http1()?;
+    let head = h1.get_headers_raw_bytes();
+    let line = head.split(|&b| b == b'\n').next()?;
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let start = line.iter().position(|&b| b == b' ')? + 1;
+    let end = line.iter().rposition(|&b| b == b' ')?;
+    (start < end).then(|| line[start..end].to_vec())
 }
 
-/// True when `Content-Length` is repeated or is not a plain number (`4, 4`, `+4`).
-/// Pingora accepts identical repeats and forwards them as they came, and upstreams
-/// disagree on what they mean: refuse rather than let the two sides frame differently.
-fn has_ambiguous_content_length(req: &pingora::http::RequestHeader) -> bool {
-    let mut values = req.headers.get_all(http::header::CONTENT_LENGTH).iter();
-    match (values.next(), values.next()) {
-        (None, _) => false,
-        (Some(v), None) => v.is_empty() || !v.as_bytes().iter().all(u8::is_ascii_digit),
-        (Some(_), Some(_)) => true,
+/// `Upgrade` is hop-by-hop: without `Connection: upgrade` the client did not ask
+/// this hop to switch protocols, and Pingora must not treat the request as an
+/// upgrade (it would tunnel whatever follows).
+fn drop_unrequested_upgrade(session: &mut Session) {
+    let req = session.req_header();
+    if !req.headers.contains_key(http::header::UPGRADE) {
+        return;
     }
-}
-
-/// Removes Better Auth's cookies (raw session tokens) from the upstream request,
-/// keeping the user's other cookies.
-fn strip_session_cookies(
-    req: &mut pingora::http::RequestHeader,
-    prefix: &str,
-) -> pingora::Result<()> {
-    let Some(kept) = without_session_cookies(req.headers.get_all(COOKIE).iter(), prefix) else {
-        return Ok(());
-    };
-    req.remove_header(&COOKIE);
-    if !kept.is_empty() {
-        req.insert_header(COOKIE, kept)?;
+    let requested = req
+        .headers
+        .get_all(http::header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| t.trim().eq_ignore_ascii_case("upgrade"));
+    if !requested {
+        session
+            .req_header_mut()
+            .remove_header(&http::header::UPGRADE);
     }
-    Ok(())
-}
-
-/// Splits the raw request target into path and query.
-fn split_target(raw: &[u8]) -> Result<(&str, Option<&str>), PathError> {
-    let raw = std::str::from_utf8(raw).map_err(|_| PathError::NonAscii)?;
-    Ok(match raw.split_once('?') {
-        Some((p, q)) => (p, Some(q)),
-        None => (raw, None),
-    })
 }
 
 impl AuthGate {
@@ -164,23 +169,24 @@ impl AuthGate {
         &self,
         session: &mut Session,
         ctx: &RequestCtx,
-        status: u16,
+        rejection: &Rejection,
         body: Bytes,
-        www_authenticate: Option<String>,
-        retry_after: Option<u64>,
     ) -> pingora::Result<()> {
-        let mut resp = ResponseHeader::build(status, Some(6))?;
+        let mut resp = ResponseHeader::build(rejection.status, Some(7))?;
         resp.insert_header(http::header::CONTENT_TYPE, "application/json")?;
         resp.insert_header(http::header::CONTENT_LENGTH, body.len())?;
         resp.insert_header(http::header::CACHE_CONTROL, "no-store")?;
         resp.insert_header("X-Request-Id", ctx.request_id.as_str())?;
-        if let Some(challenge) = www_authenticate {
+        if let Some(challenge) = rejection.www_authenticate(&ctx.generation.realm) {
             resp.insert_header(http::header::WWW_AUTHENTICATE, challenge)?;
         }
-        if let Some(secs) = retry_after {
+        if let Some(secs) = rejection.retry_after {
             resp.insert_header(http::header::RETRY_AFTER, secs)?;
         }
-        let head_only = session.req_header().method == http::Method::HEAD;
+        if let Some(allow) = rejection.allow {
+            resp.insert_header(http::header::ALLOW, allow)?;
+        }
+        let head_only = session.req_header().method == Method::HEAD;
         session
             .write_response_header(Box::new(resp), head_only)
             .await?;
@@ -201,57 +207,46 @@ impl AuthGate {
             // A malformed request may leave the stream in an unknown state: close it.
             session.set_keepalive(None);
         }
-        let challenge = rejection.www_authenticate(&self.realm);
-        self.respond(
-            session,
-            ctx,
-            rejection.status,
-            rejection.body(),
-            challenge,
-            rejection.retry_after,
-        )
-        .await?;
+        self.respond(session, ctx, &rejection, rejection.body())
+            .await?;
         Ok(true)
     }
 
-    /// Answers `/healthz` and `/readyz`; `None` when `path` is neither.
+    /// Answers the proxy port's own `/healthz` and `/readyz` when they are enabled;
+    /// `None` when `path` is neither.
     async fn health(
         &self,
         session: &mut Session,
         ctx: &mut RequestCtx,
         path: &str,
     ) -> Option<pingora::Result<bool>> {
-        let ready = if path == self.health_path {
+        let g = &ctx.generation;
+        let ready = if g.health_path.as_deref() == Some(path) {
             true
-        } else if path == self.ready_path {
-            self.gate.is_ready()
+        } else if g.ready_path.as_deref() == Some(path) {
+            g.is_ready() && !self.lifecycle.is_draining() && self.lifecycle.upstream_healthy()
         } else {
             return None;
         };
         let method = &session.req_header().method;
-        if method != http::Method::GET && method != http::Method::HEAD {
+        if method != Method::GET && method != Method::HEAD {
             return Some(
                 self.reject(session, ctx, Rejection::method_not_allowed())
                     .await,
             );
         }
         ctx.decision = Decision::Health;
-        let (status, body) = if ready {
-            (200, r#"{"status":"ok"}"#)
+        let (answer, body) = if ready {
+            (Rejection::for_status(200), r#"{"status":"ok"}"#)
         } else {
-            (503, r#"{"status":"not_ready"}"#)
+            (Rejection::for_status(503), r#"{"status":"not_ready"}"#)
         };
-        let result = self
-            .respond(
-                session,
-                ctx,
-                status,
-                Bytes::from_static(body.as_bytes()),
-                None,
-                None,
-            )
-            .await;
-        Some(result.map(|()| true))
+        let body = Bytes::from_static(body.as_bytes());
+        Some(
+            self.respond(session, ctx, &answer, body)
+                .await
+                .map(|()| true),
+        )
     }
 }
 
@@ -262,12 +257,16 @@ impl ProxyHttp for AuthGate {
     fn new_ctx(&self) -> Self::CTX {
         RequestCtx {
             started: Instant::now(),
+            generation: self.current.load_full(),
             request_id: uuid::Uuid::new_v4().to_string(),
             path: None,
             rewritten_target: None,
             identity: None,
+            rule: None,
             refused_subject: None,
+            peer_trusted: false,
             decision: Decision::Undecided,
+            _in_flight: self.lifecycle.track(),
         }
     }
 
@@ -276,27 +275,44 @@ impl ProxyHttp for AuthGate {
         session: &mut Session,
         ctx: &mut Self::CTX,
     ) -> pingora::Result<bool> {
-        if let Some(why) = ambiguous_framing(session) {
-            return self.reject(session, ctx, Rejection::bad_framing(why)).await;
+        ctx.peer_trusted = ctx.generation.trusted_proxies.contains(peer_ip(session));
+        if ctx.peer_trusted {
+            if let Some(id) = trusted_request_id(session.req_header()) {
+                ctx.request_id = id;
+            }
         }
-        let req = session.req_header();
-        let (path, rewritten_target) =
-            match split_target(req.raw_path()).and_then(|(p, q)| Ok((canonicalize(p)?, q))) {
-                Ok((Cow::Borrowed(p), _)) => (p.to_owned(), None),
-                Ok((Cow::Owned(p), q)) => {
-                    let target = match q {
-                        Some(q) => format!("{p}?{q}"),
-                        None => p.clone(),
-                    };
-                    (p, Some(target))
-                }
-                Err(e) => return self.reject(session, ctx, Rejection::bad_path(e)).await,
-            };
+        if let Some(rejection) = refuse_early(session) {
+            return self.reject(session, ctx, rejection).await;
+        }
+        drop_unrequested_upgrade(session);
+        let raw_target = raw_request_target(session);
+        let target = raw_target
+            .as_deref()
+            .unwrap_or_else(|| session.req_header().raw_path());
+        let Target {
+            path,
+            rewritten: rewritten_target,
+        } = match parse_target(target) {
+            Ok(target) => target,
+            Err(e) => return self.reject(session, ctx, Rejection::bad_path(e)).await,
+        };
         if let Some(result) = self.health(session, ctx, &path).await {
             return result;
         }
+        // Serve pipelined requests in order rather than drop them after a response
+        // that said keep-alive (RFC 9112 §9.3.2).
+        session.as_downstream_mut().set_pipelining_enabled(true);
+        let keepalive = ctx.generation.keepalive_secs;
+        if session.get_keepalive().is_some() {
+            session.set_keepalive(Some(keepalive));
+        }
+        let generation = ctx.generation.clone();
         let req = session.req_header();
-        match self.gate.admit(&req.method, &path, &req.headers).await {
+        match generation
+            .gate
+            .admit(&req.method, &path, &req.headers)
+            .await
+        {
             Ok(admission) => {
                 ctx.decision = if admission.identity.is_some() {
                     Decision::Allow
@@ -304,6 +320,7 @@ impl ProxyHttp for AuthGate {
                     Decision::Anonymous
                 };
                 ctx.identity = admission.identity;
+                ctx.rule = Some(admission.rule);
                 ctx.path = Some(path);
                 ctx.rewritten_target = rewritten_target;
                 Ok(false)
@@ -319,9 +336,9 @@ impl ProxyHttp for AuthGate {
     async fn upstream_peer(
         &self,
         _session: &mut Session,
-        _ctx: &mut Self::CTX,
+        ctx: &mut Self::CTX,
     ) -> pingora::Result<Box<HttpPeer>> {
-        Ok(Box::new(self.peer.clone()))
+        Ok(Box::new(ctx.generation.upstream.peer()))
     }
 
     async fn upstream_request_filter(
@@ -336,40 +353,16 @@ impl ProxyHttp for AuthGate {
                 "request reached upstream without a canonical path",
             );
         };
-        if let Some(target) = &ctx.rewritten_target {
-            let uri: Uri = target.parse().map_err(|_| {
-                Error::explain(ErrorType::InternalError, "canonical target is not a URI")
-            })?;
-            upstream.set_uri(uri);
-        }
-        forwarding::strip_hop_by_hop(upstream);
-        self.identity.strip_inbound(upstream);
-        if !self.keep_authorization {
-            upstream.remove_header(&AUTHORIZATION);
-        }
-        if let Some(prefix) = &self.strip_cookie_prefix {
-            strip_session_cookies(upstream, prefix)?;
-        }
-        let client_ip = session
-            .client_addr()
-            .and_then(|a| a.as_inet())
-            .map(|a| a.ip().to_string());
-        forwarding::set_forwarding_headers(upstream, client_ip.as_deref(), &ctx.request_id)?;
-        if let Some(identity) = &ctx.identity {
-            let bound = BoundRequest {
-                method: upstream.method.as_str(),
-                path,
-                request_id: &ctx.request_id,
-            };
-            let assertion = self.assertion.sign(identity, bound).map_err(|_| {
-                Error::explain(
-                    ErrorType::InternalError,
-                    "cannot sign the identity assertion",
-                )
-            })?;
-            self.identity.inject(upstream, identity, &assertion)?;
-        }
-        Ok(())
+        let client_ip = peer_ip(session).map(|ip| ip.to_string());
+        let admitted = Admitted {
+            path,
+            rewritten_target: ctx.rewritten_target.as_deref(),
+            identity: ctx.identity.as_deref(),
+            client_ip: client_ip.as_deref(),
+            peer_trusted: ctx.peer_trusted,
+            request_id: &ctx.request_id,
+        };
+        ctx.generation.outbound.prepare(upstream, &admitted)
     }
 
     async fn response_filter(
@@ -389,24 +382,32 @@ impl ProxyHttp for AuthGate {
         ctx: &mut Self::CTX,
     ) -> FailToProxy {
         use ErrorType::*;
-        let status = match (e.esource(), e.etype()) {
-            (_, HTTPStatus(code)) => *code,
-            (ErrorSource::Upstream, ConnectTimedout | ReadTimedout | WriteTimedout) => 504,
-            (ErrorSource::Upstream, _) => 502,
+        let (status, kind) = match (e.esource(), e.etype()) {
+            (_, HTTPStatus(code)) => (*code, "status"),
+            (ErrorSource::Upstream, ConnectTimedout | ReadTimedout | WriteTimedout) => {
+                (504, "timeout")
+            }
+            (ErrorSource::Upstream, ConnectRefused | ConnectError | ConnectNoRoute) => {
+                (502, "connect")
+            }
+            (ErrorSource::Upstream, _) => (502, "other"),
             (
                 ErrorSource::Downstream,
                 ReadError | WriteError | ConnectionClosed | ReadTimedout | WriteTimedout,
-            ) => 0,
-            (ErrorSource::Downstream, _) => 400,
-            (ErrorSource::Internal | ErrorSource::Unset, _) => 500,
+            ) => (0, "client"),
+            (ErrorSource::Downstream, _) => (400, "client"),
+            (ErrorSource::Internal | ErrorSource::Unset, _) => (500, "internal"),
         };
+        if e.esource() == &ErrorSource::Upstream {
+            metrics().record_upstream_error(kind);
+        }
         if ctx.decision != Decision::Health && !matches!(ctx.decision, Decision::Reject(_)) {
-            ctx.decision = Decision::UpstreamError;
+            ctx.decision = Decision::UpstreamError(kind);
         }
         if status > 0 && session.response_written().is_none() {
             let rejection = Rejection::for_status(status);
             if let Err(write_error) = self
-                .respond(session, ctx, rejection.status, rejection.body(), None, None)
+                .respond(session, ctx, &rejection, rejection.body())
                 .await
             {
                 tracing::debug!(error = %write_error, "could not write the error response");
@@ -419,6 +420,8 @@ impl ProxyHttp for AuthGate {
     }
 
     async fn logging(&self, session: &mut Session, e: Option<&Error>, ctx: &mut Self::CTX) {
+        let elapsed = ctx.started.elapsed();
+        metrics().record_request(ctx.decision.labels(), elapsed);
         let status = session.response_written().map_or(0, |r| r.status.as_u16());
         let req = session.req_header();
         let raw_path;
@@ -434,25 +437,39 @@ impl ProxyHttp for AuthGate {
             }
         };
         let reason = match ctx.decision {
-            Decision::Reject(r) => r,
+            Decision::Reject(r) | Decision::UpstreamError(r) => r,
             _ => "",
         };
-        tracing::info!(
-            target: "authgate::access",
-            request_id = %ctx.request_id,
-            method = %req.method,
-            path = %path,
-            status,
-            decision = %ctx.decision.as_str(),
-            reason = %reason,
-            subject = %ctx
-                .identity
-                .as_ref()
-                .map(|i| i.subject.as_str())
-                .or(ctx.refused_subject.as_deref())
-                .unwrap_or(""),
-            latency_us = u64::try_from(ctx.started.elapsed().as_micros()).unwrap_or(u64::MAX),
-            error = %e.map(|e| e.etype().as_str()).unwrap_or(""),
-        );
+        let subject = ctx
+            .identity
+            .as_ref()
+            .map(|i| i.subject.as_str())
+            .or(ctx.refused_subject.as_deref())
+            .unwrap_or("");
+        // Health probes of the proxy port are logged at DEBUG, requests at INFO.
+        // Borrowed strings and integers only: nothing is formatted unless the line
+        // is written, and then by the (non-blocking) writer's formatter.
+        macro_rules! access {
+            ($level:ident) => {
+                tracing::$level!(
+                    target: "authgate::access",
+                    request_id = %ctx.request_id,
+                    method = %req.method,
+                    path = %path,
+                    status,
+                    decision = %ctx.decision.as_str(),
+                    reason = %reason,
+                    rule = %ctx.rule.as_ref().map_or("", Rule::as_str),
+                    subject = %subject,
+                    latency_us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
+                    error = %e.map_or("", |e| e.etype().as_str()),
+                )
+            };
+        }
+        if ctx.decision == Decision::Health {
+            access!(debug);
+        } else {
+            access!(info);
+        }
     }
 }

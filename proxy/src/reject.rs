@@ -41,6 +41,8 @@ pub struct Rejection {
     pub reason: &'static str,
     /// The verified subject, when a valid token was refused (403), for the access log.
     pub subject: Option<String>,
+    /// `Allow`, for 405 (RFC 9110 §15.5.6).
+    pub allow: Option<&'static str>,
 }
 
 impl Rejection {
@@ -53,6 +55,36 @@ impl Rejection {
             retry_after: None,
             reason: error,
             subject: None,
+            allow: None,
+        }
+    }
+
+    /// 403: a cookie-authenticated unsafe request from another origin (CSRF).
+    pub fn cross_site() -> Self {
+        Self {
+            reason: "csrf",
+            ..Self::new(
+                403,
+                "forbidden",
+                "cookie-authenticated requests that change state must come from an allowed origin",
+            )
+        }
+    }
+
+    /// 405: a method authgate never forwards (TRACE, CONNECT).
+    pub fn method_refused() -> Self {
+        Self {
+            reason: "method_refused",
+            allow: Some("GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"),
+            ..Self::new(405, "method_not_allowed", "this method is not forwarded")
+        }
+    }
+
+    /// 400: an HTTP/1.0 request without `Host` (the upstream could not route it).
+    pub fn missing_host() -> Self {
+        Self {
+            reason: "missing_host",
+            ..Self::new(400, "bad_request", "a Host header is required")
         }
     }
 
@@ -149,6 +181,7 @@ impl Rejection {
     /// 400/5xx for failures inside the proxy machinery, by status.
     pub fn for_status(status: u16) -> Self {
         match status {
+            200 => Self::new(200, "ok", "ok"),
             400 => Self::new(400, "bad_request", "malformed request"),
             502 => Self::new(502, "bad_gateway", "the upstream service is unavailable"),
             503 => Self::new(503, "service_unavailable", "the service is not ready"),
@@ -159,7 +192,10 @@ impl Rejection {
 
     /// 405 on the health endpoints.
     pub fn method_not_allowed() -> Self {
-        Self::new(405, "method_not_allowed", "use GET or HEAD")
+        Self {
+            allow: Some("GET, HEAD"),
+            ..Self::new(405, "method_not_allowed", "use GET or HEAD")
+        }
     }
 
     /// The `WWW-Authenticate` value for `realm`, if any.

@@ -1,5 +1,6 @@
 //! A tiny upstream that answers every request with what it saw: method, raw path,
 //! query (empty when none) and every header (as name/value pairs, duplicates kept).
+//! A query `delay_ms=N` makes it wait N milliseconds first (a slow upstream).
 
 use serde_json::json;
 use std::net::SocketAddr;
@@ -30,27 +31,37 @@ pub async fn start() -> Echo {
         .and(warp::path::full())
         .and(warp::query::raw().or(warp::any().map(String::new)).unify())
         .and(warp::header::headers_cloned())
-        .map(
+        .then(
             move |method: warp::http::Method,
                   path: warp::path::FullPath,
                   query: String,
                   headers: warp::http::HeaderMap| {
-                counter.fetch_add(1, Ordering::SeqCst);
-                let pairs: Vec<[String; 2]> = headers
-                    .iter()
-                    .map(|(k, v)| {
-                        [
-                            k.as_str().to_string(),
-                            String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                        ]
-                    })
-                    .collect();
-                warp::reply::json(&json!({
-                    "method": method.as_str(),
-                    "path": path.as_str(),
-                    "query": query,
-                    "headers": pairs,
-                }))
+                let counter = counter.clone();
+                async move {
+                    let delay = query
+                        .split('&')
+                        .find_map(|kv| kv.strip_prefix("delay_ms="))
+                        .and_then(|v| v.parse::<u64>().ok());
+                    if let Some(ms) = delay {
+                        tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+                    }
+                    counter.fetch_add(1, Ordering::SeqCst);
+                    let pairs: Vec<[String; 2]> = headers
+                        .iter()
+                        .map(|(k, v)| {
+                            [
+                                k.as_str().to_string(),
+                                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                            ]
+                        })
+                        .collect();
+                    warp::reply::json(&json!({
+                        "method": method.as_str(),
+                        "path": path.as_str(),
+                        "query": query,
+                        "headers": pairs,
+                    }))
+                }
             },
         );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

@@ -38,14 +38,30 @@ pub struct Service {
     child: Child,
     /// Where it listens.
     pub addr: SocketAddr,
+    /// authgate's admin listener (`/metrics`, `/healthz`, `/readyz`), when it has one.
+    pub admin: Option<SocketAddr>,
     stderr_file: tempfile::NamedTempFile,
 }
+
+/// The admin listener's start-up line.
+const ADMIN_PREFIX: &str = "authgate admin listening on ";
 
 impl Service {
     /// Spawns `cmd` (stdout piped, stderr to a temp file), waits for a stdout line
     /// starting with `ready_prefix` followed by the address, then for `GET health_path`
     /// to answer 200 (or any status when `health_path` is `None`).
-    pub fn spawn(mut cmd: Command, ready_prefix: &str, health_path: Option<&str>) -> Service {
+    pub fn spawn(cmd: Command, ready_prefix: &str, health_path: Option<&str>) -> Service {
+        Self::spawn_with_admin(cmd, ready_prefix, health_path, false)
+    }
+
+    /// Like [`Self::spawn`]; with `admin`, also waits for authgate's admin line and
+    /// polls `health_path` there.
+    pub fn spawn_with_admin(
+        mut cmd: Command,
+        ready_prefix: &str,
+        health_path: Option<&str>,
+        admin: bool,
+    ) -> Service {
         let stderr_file = tempfile::NamedTempFile::new().expect("temp file");
         let stderr = stderr_file.reopen().expect("reopen temp file");
         cmd.stdout(Stdio::piped())
@@ -54,30 +70,37 @@ impl Service {
         let mut child = cmd.spawn().expect("spawn service");
         let stdout = child.stdout.take().expect("stdout piped");
         let (tx, rx) = mpsc::channel();
-        let prefix = ready_prefix.to_string();
+        let prefixes: Vec<String> = std::iter::once(ready_prefix.to_string())
+            .chain(admin.then(|| ADMIN_PREFIX.to_string()))
+            .collect();
         std::thread::spawn(move || {
-            let mut sent = false;
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
-                if !sent {
-                    if let Some(rest) = line.strip_prefix(&prefix) {
-                        let _ = tx.send(rest.trim().to_string());
-                        sent = true;
+                for (i, prefix) in prefixes.iter().enumerate() {
+                    if let Some(rest) = line.strip_prefix(prefix.as_str()) {
+                        let _ = tx.send((i, rest.trim().to_string()));
                     }
                 }
             }
         });
-        let addr = match rx.recv_timeout(STARTUP_DEADLINE) {
-            Ok(a) => a.parse().expect("address on the ready line"),
-            Err(_) => {
-                let _ = child.kill();
-                let log = std::fs::read_to_string(stderr_file.path()).unwrap_or_default();
-                panic!("service did not print `{ready_prefix}` in time; stderr:\n{log}");
+        let wanted = if admin { 2 } else { 1 };
+        let mut found: Vec<Option<SocketAddr>> = vec![None; wanted];
+        let deadline = Instant::now() + STARTUP_DEADLINE;
+        while found.iter().any(Option::is_none) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok((i, a)) => found[i] = Some(a.parse().expect("address on the ready line")),
+                Err(_) => {
+                    let _ = child.kill();
+                    let log = std::fs::read_to_string(stderr_file.path()).unwrap_or_default();
+                    panic!("service did not print `{ready_prefix}` in time; stderr:\n{log}");
+                }
             }
-        };
+        }
         let mut service = Service {
             child,
-            addr,
+            addr: found[0].expect("ready address"),
+            admin: found.get(1).copied().flatten(),
             stderr_file,
         };
         service.wait_ready(health_path.unwrap_or("/"), health_path.is_some());
@@ -93,8 +116,14 @@ impl Service {
                     self.stderr()
                 );
             }
-            if let Some(status) = crate::raw::blocking_status(self.addr, path) {
-                if !need_ok || status == 200 {
+            let probed = self.admin.unwrap_or(self.addr);
+            if let Some(status) = crate::raw::blocking_status(probed, path) {
+                // The admin and proxy listeners start side by side: the proxy port
+                // must accept connections too.
+                let proxy_up = probed == self.addr
+                    || std::net::TcpStream::connect_timeout(&self.addr, Duration::from_secs(1))
+                        .is_ok();
+                if (!need_ok || status == 200) && proxy_up {
                     return;
                 }
             }
@@ -114,9 +143,55 @@ impl Service {
         format!("http://{}{path}", self.addr)
     }
 
+    /// `http://admin` + `path` (authgate's admin listener).
+    pub fn admin_url(&self, path: &str) -> String {
+        let admin = self.admin.expect("this service has an admin listener");
+        format!("http://{admin}{path}")
+    }
+
+    /// The child's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends `signal` (`HUP`, `TERM`, …) to the child.
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{signal} failed");
+    }
+
+    /// Waits up to `limit` for the child to exit by itself.
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        None
+    }
+
     /// Everything the service wrote to stderr (its logs) so far.
     pub fn stderr(&self) -> String {
         std::fs::read_to_string(self.stderr_file.path()).unwrap_or_default()
+    }
+
+    /// The log once it contains `needle` (logs are written asynchronously), or
+    /// after `limit` whatever it holds.
+    pub fn stderr_containing(&self, needle: &str, limit: Duration) -> String {
+        let deadline = Instant::now() + limit;
+        loop {
+            let log = self.stderr();
+            if log.contains(needle) || Instant::now() > deadline {
+                return log;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// Sends SIGTERM and waits up to `limit` for the exit.
@@ -196,7 +271,7 @@ impl Authgate {
         self
     }
 
-    /// Starts it and waits until `/healthz` (or `/readyz`) answers 200.
+    /// Starts it and waits until the admin `/healthz` (or `/readyz`) answers 200.
     pub fn start(self) -> (Service, tempfile::TempDir) {
         let dir = tempfile::tempdir().expect("temp dir");
         let config = dir.path().join("authgate.toml");
@@ -206,6 +281,8 @@ impl Authgate {
             .arg(&config)
             .arg("--listen")
             .arg("127.0.0.1:0")
+            .arg("--admin-listen")
+            .arg("127.0.0.1:0")
             .arg("--upstream")
             .arg(&self.upstream)
             .args(&self.args)
@@ -214,7 +291,8 @@ impl Authgate {
         for (k, v) in &self.env {
             cmd.env(k, v);
         }
-        let service = Service::spawn(cmd, "authgate listening on ", Some(self.wait_path));
+        let service =
+            Service::spawn_with_admin(cmd, "authgate listening on ", Some(self.wait_path), true);
         (service, dir)
     }
 }

@@ -305,7 +305,7 @@ async fn better_auth_user_manages_tasks_through_authgate() {
 async fn capture_assertion(path: &str, ttl: u64) -> String {
     let echo = echo::start().await;
     let config = sample_config().replace(
-        "assertion_ttl_secs = 30",
+        "assertion_ttl_secs = 10",
         &format!("assertion_ttl_secs = {ttl}"),
     );
     let (proxy, _dir) = Authgate::new(&config, echo.addr).start();

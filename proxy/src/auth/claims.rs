@@ -28,6 +28,12 @@ pub(crate) fn is_header_safe(s: &str) -> bool {
     !s.chars().any(char::is_control)
 }
 
+/// Leading or trailing whitespace: header parsers trim it, so the upstream would
+/// read another value in the header than the one in the signed assertion.
+fn has_edge_whitespace(s: &str) -> bool {
+    s.starts_with(char::is_whitespace) || s.ends_with(char::is_whitespace)
+}
+
 fn header_safe_string(value: &Value) -> Result<Option<String>, TokenError> {
     match value {
         Value::Null => Ok(None),
@@ -49,20 +55,49 @@ impl Identity {
         Self::build(claims.get("sub"), claims.get("email"), claims, forward)
     }
 
-    /// Builds the identity of a Better Auth `session_data` cookie: the subject is
-    /// `sub` (JWKS variant) or `user.id` / `session.userId` (strategy `jwt`), the
-    /// email `email` or `user.email`.
-    pub fn from_session_claims(
+    /// Builds the identity of a Better Auth `session_data` cookie of strategy `jwt`
+    /// (HS256 with the shared secret). Only Better Auth's own shape is accepted:
+    /// `session.userId` and `user.id`, equal, and no top-level `sub`. Anything else
+    /// signed with the secret (an HS256 access token, say) is not a session cookie.
+    pub fn from_hs256_session_cookie(
         claims: &Map<String, Value>,
         forward: &[String],
     ) -> Result<Self, TokenError> {
         let nested = |outer: &str, inner: &str| claims.get(outer).and_then(|o| o.get(inner));
-        let subject = claims
-            .get("sub")
-            .or_else(|| nested("user", "id"))
-            .or_else(|| nested("session", "userId"));
-        let email = claims.get("email").or_else(|| nested("user", "email"));
-        Self::build(subject, email, claims, forward)
+        if claims.contains_key("sub") {
+            return Err(TokenError::WrongTokenType);
+        }
+        let (user_id, session_user) = match (nested("user", "id"), nested("session", "userId")) {
+            (Some(Value::String(u)), Some(Value::String(s))) => (u, s),
+            _ => return Err(TokenError::WrongTokenType),
+        };
+        if user_id != session_user {
+            return Err(TokenError::BadSubject);
+        }
+        Self::build(
+            nested("user", "id"),
+            nested("user", "email"),
+            claims,
+            forward,
+        )
+    }
+
+    /// Builds the identity of the JWT plugin's JWKS-signed `session_data` cookie:
+    /// the subject is `sub`, which must agree with `user.id` when that is present.
+    pub fn from_jwks_session_cookie(
+        claims: &Map<String, Value>,
+        forward: &[String],
+    ) -> Result<Self, TokenError> {
+        let user = claims.get("user");
+        if let (Some(sub), Some(id)) = (claims.get("sub"), user.and_then(|u| u.get("id"))) {
+            if sub != id {
+                return Err(TokenError::BadSubject);
+            }
+        }
+        let email = claims
+            .get("email")
+            .or_else(|| user.and_then(|u| u.get("email")));
+        Self::build(claims.get("sub"), email, claims, forward)
     }
 
     fn build(
@@ -75,12 +110,18 @@ impl Identity {
             Some(Value::String(s)) => s,
             _ => return Err(TokenError::MissingClaim),
         };
-        if subject.is_empty() || subject.len() > MAX_SUBJECT_BYTES || !is_header_safe(subject) {
+        if subject.is_empty()
+            || subject.len() > MAX_SUBJECT_BYTES
+            || !is_header_safe(subject)
+            || has_edge_whitespace(subject)
+        {
             return Err(TokenError::BadSubject);
         }
         let email = match email {
             None | Some(Value::Null) => None,
-            Some(Value::String(s)) if is_header_safe(s) => Some(s.clone()),
+            Some(Value::String(s)) if is_header_safe(s) && !has_edge_whitespace(s) => {
+                Some(s.clone())
+            }
             Some(_) => return Err(TokenError::BadClaim),
         };
         let time = |name: &str| {
@@ -161,35 +202,89 @@ mod tests {
     }
 
     #[test]
-    fn session_cookie_identity_comes_from_user_or_session() {
+    fn hs256_session_cookie_needs_better_auths_shape() {
         let c = map(
             json!({"session":{"userId":"u1","token":"raw"},"user":{"id":"u1","email":"a@b"},"exp":5}),
         );
-        let id = Identity::from_session_claims(&c, &[]).unwrap();
+        let id = Identity::from_hs256_session_cookie(&c, &[]).unwrap();
         assert_eq!(
             (id.subject.as_str(), id.email.as_deref()),
             ("u1", Some("a@b"))
         );
+        // An access token signed with the same secret is not a session cookie.
+        let c = map(json!({"sub":"u3","exp":5}));
+        assert_eq!(
+            Identity::from_hs256_session_cookie(&c, &[]),
+            Err(TokenError::WrongTokenType)
+        );
+        let c = map(json!({"sub":"u1","session":{"userId":"u1"},"user":{"id":"u1"},"exp":5}));
+        assert_eq!(
+            Identity::from_hs256_session_cookie(&c, &[]),
+            Err(TokenError::WrongTokenType)
+        );
+        // Half the shape, or two users, is refused.
         let c = map(json!({"session":{"userId":"u2"},"exp":5}));
         assert_eq!(
-            Identity::from_session_claims(&c, &[]).unwrap().subject,
-            "u2"
+            Identity::from_hs256_session_cookie(&c, &[]),
+            Err(TokenError::WrongTokenType)
+        );
+        let c = map(json!({"session":{"userId":"u1"},"user":{"id":"u2"},"exp":5}));
+        assert_eq!(
+            Identity::from_hs256_session_cookie(&c, &[]),
+            Err(TokenError::BadSubject)
+        );
+        let c = map(json!({"session":{"userId":"u\r\n"},"user":{"id":"u\r\n"},"exp":5}));
+        assert_eq!(
+            Identity::from_hs256_session_cookie(&c, &[]),
+            Err(TokenError::BadSubject)
+        );
+    }
+
+    #[test]
+    fn jwks_session_cookie_subject_is_sub_and_agrees_with_user() {
+        let c = map(json!({"sub":"u3","user":{"id":"u3","email":"c@d"},"exp":5}));
+        let id = Identity::from_jwks_session_cookie(&c, &[]).unwrap();
+        assert_eq!(
+            (id.subject.as_str(), id.email.as_deref()),
+            ("u3", Some("c@d"))
         );
         let c = map(json!({"sub":"u3","user":{"id":"other"},"exp":5}));
         assert_eq!(
-            Identity::from_session_claims(&c, &[]).unwrap().subject,
-            "u3"
-        );
-        let c = map(json!({"user":{"id":"u\r\n"},"exp":5}));
-        assert_eq!(
-            Identity::from_session_claims(&c, &[]),
+            Identity::from_jwks_session_cookie(&c, &[]),
             Err(TokenError::BadSubject)
         );
-        // An access token needs `sub` itself.
         let c = map(json!({"user":{"id":"u1"},"exp":5}));
+        assert_eq!(
+            Identity::from_jwks_session_cookie(&c, &[]),
+            Err(TokenError::MissingClaim)
+        );
+        // An access token needs `sub` itself.
         assert_eq!(
             Identity::from_claims(&c, &[]),
             Err(TokenError::MissingClaim)
+        );
+    }
+
+    #[test]
+    fn whitespace_at_the_edges_of_sub_or_email_is_refused() {
+        for bad in [" alice", "alice ", "\u{a0}alice", "alice\u{2003}"] {
+            let c = map(json!({"sub": bad, "exp": 1}));
+            assert_eq!(
+                Identity::from_claims(&c, &[]),
+                Err(TokenError::BadSubject),
+                "{bad:?}"
+            );
+            let c = map(json!({"sub": "alice", "email": bad, "exp": 1}));
+            assert_eq!(
+                Identity::from_claims(&c, &[]),
+                Err(TokenError::BadClaim),
+                "{bad:?}"
+            );
+        }
+        let c = map(json!({"sub": "al ice", "email": "a b@c", "exp": 1}));
+        assert!(
+            Identity::from_claims(&c, &[]).is_ok(),
+            "inner spaces are fine"
         );
     }
 

@@ -62,9 +62,27 @@ impl TokenError {
         Self::KeysUnavailable,
     ];
 
-    /// Position in [`Self::ALL`].
-    pub fn index(self) -> usize {
-        self as usize
+    /// Position in [`Self::ALL`]. An exhaustive `match`, so a new variant does not
+    /// compile until it has a place (and `ALL` grows with it).
+    pub const fn index(self) -> usize {
+        match self {
+            Self::TooLarge => 0,
+            Self::Malformed => 1,
+            Self::AlgorithmNotAllowed => 2,
+            Self::EmbeddedKey => 3,
+            Self::CriticalHeader => 4,
+            Self::UnknownKey => 5,
+            Self::BadSignature => 6,
+            Self::Expired => 7,
+            Self::NotYetValid => 8,
+            Self::BadIssuer => 9,
+            Self::BadAudience => 10,
+            Self::MissingClaim => 11,
+            Self::BadSubject => 12,
+            Self::BadClaim => 13,
+            Self::WrongTokenType => 14,
+            Self::KeysUnavailable => 15,
+        }
     }
 
     /// Fixed text for `error_description` and logs.
@@ -112,6 +130,15 @@ impl TokenError {
     }
 }
 
+// Every entry of ALL sits at its own index, checked when compiling.
+const _: () = {
+    let mut i = 0;
+    while i < TokenError::ALL.len() {
+        assert!(TokenError::ALL[i].index() == i);
+        i += 1;
+    }
+};
+
 impl fmt::Display for TokenError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.description())
@@ -126,8 +153,18 @@ mod tests {
 
     #[test]
     fn all_lists_every_variant_in_order() {
+        // `index` is exhaustive, so every variant has an index; each index must be
+        // its position in ALL, which therefore lists every variant exactly once.
         for (i, e) in TokenError::ALL.iter().enumerate() {
-            assert_eq!(e.index(), i);
+            assert_eq!(e.index(), i, "{e:?}");
         }
+        let mut reasons: Vec<_> = TokenError::ALL.iter().map(|e| e.reason()).collect();
+        reasons.sort_unstable();
+        reasons.dedup();
+        assert_eq!(
+            reasons.len(),
+            TokenError::ALL.len(),
+            "reason labels are distinct"
+        );
     }
 }

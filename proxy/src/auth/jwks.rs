@@ -20,8 +20,8 @@ const INITIAL_BACKOFF: Duration = Duration::from_millis(250);
 /// Longest retry delay.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
-/// Settings of one remote JWKS.
-#[derive(Debug, Clone)]
+/// Settings of one remote JWKS. Equal settings on reload keep the loaded source.
+#[derive(Debug, Clone, PartialEq)]
 pub struct RemoteJwksConfig {
     /// The JWKS URL.
     pub url: String,
@@ -108,6 +108,11 @@ impl RemoteJwks {
         })
     }
 
+    /// Its settings.
+    pub fn config(&self) -> &RemoteJwksConfig {
+        &self.config
+    }
+
     /// The current keys.
     pub fn keys(&self) -> arc_swap::Guard<Arc<KeySet>> {
         self.keys.load()
@@ -139,7 +144,9 @@ impl RemoteJwks {
     /// Fetches and installs the key set. On any failure the current keys stay.
     pub async fn fetch(&self) -> Result<usize, String> {
         let result = self.fetch_inner().await;
-        self.metrics.record_fetch(result.is_ok());
+        let outcome = result.as_ref().map(|n| *n).map_err(|_| ());
+        self.metrics
+            .record_fetch(&self.shown_url, outcome, unix_now());
         match &result {
             Ok(n) => tracing::info!(url = %self.shown_url, keys = n, "JWKS loaded"),
             Err(e) => {

@@ -114,8 +114,10 @@ impl KeyAlg {
 pub enum ClaimMode {
     /// `Authorization: Bearer` access token: the source's `iss`/`aud` rules.
     Access,
-    /// Better Auth's `session_data` cookie (strategy `jwt`, HS256): it has no
-    /// `iss`/`aud`, so none are checked; `exp` still is.
+    /// Better Auth's `session_data` cookie (strategy `jwt`, HS256): Better Auth
+    /// sets no `iss`/`aud`, so they are required by nothing; but when the token
+    /// carries one, the source's pins apply (a token minted for another issuer or
+    /// audience with the same secret is not accepted as a cookie either).
     SessionCookieHs256,
     /// Better Auth's JWKS-signed `session_data` cookie: the source's `iss`, and
     /// `aud` = `better-auth:session-cache`.
@@ -126,7 +128,7 @@ pub enum ClaimMode {
 pub const SESSION_CACHE_AUDIENCE: &str = "better-auth:session-cache";
 
 /// Claim rules of one key source.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ClaimRules {
     /// Accepted issuers; empty means `iss` is not checked.
     pub issuer: Vec<String>,
@@ -161,7 +163,18 @@ impl ClaimRules {
         check_time(exp, nbf, self.leeway.as_secs(), now)?;
         let (issuers, audiences): (&[String], &[String]) = match mode {
             ClaimMode::Access => (&self.issuer, &self.audience),
-            ClaimMode::SessionCookieHs256 => (&[], &[]),
+            ClaimMode::SessionCookieHs256 => (
+                if claims.contains_key("iss") {
+                    &self.issuer
+                } else {
+                    &[]
+                },
+                if claims.contains_key("aud") {
+                    &self.audience
+                } else {
+                    &[]
+                },
+            ),
             ClaimMode::SessionCookieJwks => (&self.issuer, &[]),
         };
         if !issuers.is_empty() {

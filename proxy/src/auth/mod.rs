@@ -18,6 +18,7 @@ pub mod jwks;
 pub mod keys;
 pub mod metrics;
 #[doc(hidden)]
+#[cfg(any(test, feature = "testkeys"))]
 pub mod testkeys;
 pub mod verify;
 

@@ -6,7 +6,6 @@
 
 use serde_json::{Map, Value};
 use std::sync::Arc;
-use std::time::Duration;
 
 use super::cache::{Lookup, VerifiedCache};
 use super::header::{decode_part, split, JoseHeader, SESSION_CACHE_TYP};
@@ -97,13 +96,6 @@ impl Verifier {
     /// Ready when every remote source has loaded keys at least once.
     pub fn is_ready(&self) -> bool {
         self.remote_sources().all(|r| r.is_loaded())
-    }
-
-    /// Age of each remote key set (`None` = never loaded).
-    pub fn key_set_ages(&self) -> Vec<(String, Option<Duration>)> {
-        self.remote_sources()
-            .map(|r| (r.url().to_string(), r.age()))
-            .collect()
     }
 
     /// Verifies a credential and returns the caller's identity. An unknown `kid` leads
@@ -214,9 +206,8 @@ impl Verifier {
         let forward = &self.options.forward_claims;
         let identity = match mode {
             ClaimMode::Access => Identity::from_claims(&claims, forward)?,
-            ClaimMode::SessionCookieHs256 | ClaimMode::SessionCookieJwks => {
-                Identity::from_session_claims(&claims, forward)?
-            }
+            ClaimMode::SessionCookieHs256 => Identity::from_hs256_session_cookie(&claims, forward)?,
+            ClaimMode::SessionCookieJwks => Identity::from_jwks_session_cookie(&claims, forward)?,
         };
         Ok(Arc::new(identity))
     }

@@ -5,12 +5,26 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+use crate::policy::AuthMode;
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
 /// The whole file.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct FileConfig {
-    /// Listener, threads, shutdown, logging, health endpoints.
+    /// Listener, threads, shutdown, logging, limits, trusted proxies.
     pub server: ServerSection,
+    /// The admin listener: metrics and probes, never proxied.
+    pub admin: AdminSection,
     /// Where verified requests go.
     pub upstream: UpstreamSection,
     /// Token verification.
@@ -28,28 +42,67 @@ pub struct ServerSection {
     /// Address to listen on. Default `127.0.0.1:8080`. Flag `--listen`, env `AUTHGATE_LISTEN`.
     /// Port 0 picks a free port, printed on start-up.
     pub listen: String,
-    /// Worker threads. Default 2. Flag `--threads`, env `AUTHGATE_THREADS`.
-    pub threads: usize,
+    /// Worker threads. Default: the CPUs available to the process (cgroup quotas
+    /// respected). Flag `--threads`, env `AUTHGATE_THREADS`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub threads: Option<usize>,
     /// Seconds a SIGTERM waits for in-flight requests before exiting. Default 10.
     /// Flag `--grace-period-secs`, env `AUTHGATE_GRACE_PERIOD_SECS`.
     pub grace_period_secs: u64,
+    /// Seconds to keep accepting connections after SIGTERM (with `/readyz` already
+    /// 503), for platforms without a preStop hook. Default 0.
+    pub drain_delay_secs: u64,
     /// `text` or `json`. Default `text`. Flag `--log-format`, env `AUTHGATE_LOG_FORMAT`.
-    pub log_format: String,
-    /// Liveness endpoint answered by authgate itself. Default `/healthz`.
-    pub health_path: String,
-    /// Readiness endpoint answered by authgate itself. Default `/readyz`.
-    pub ready_path: String,
+    pub log_format: LogFormat,
+    /// Liveness path answered by authgate itself on the proxy port. Default none:
+    /// the upstream's own paths stay reachable; probes use the admin listener.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub health_path: Option<String>,
+    /// Readiness path answered on the proxy port. Default none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ready_path: Option<String>,
+    /// CIDRs of proxies in front of authgate (an ingress) whose `X-Forwarded-*`,
+    /// `Forwarded` and `X-Request-Id` are kept and appended to. Default none.
+    pub trusted_proxies: Vec<String>,
+    /// Seconds a client has to send a whole request head. Default 10.
+    pub header_read_timeout_secs: u64,
+    /// Seconds an idle keep-alive connection stays open. Default 60.
+    pub keepalive_timeout_secs: u64,
+    /// Most client connections open at once; more are refused. Default 10000.
+    pub max_connections: usize,
 }
 
 impl Default for ServerSection {
     fn default() -> Self {
         Self {
             listen: "127.0.0.1:8080".into(),
-            threads: 2,
+            threads: None,
             grace_period_secs: 10,
-            log_format: "text".into(),
-            health_path: "/healthz".into(),
-            ready_path: "/readyz".into(),
+            drain_delay_secs: 0,
+            log_format: LogFormat::Text,
+            health_path: None,
+            ready_path: None,
+            trusted_proxies: Vec::new(),
+            header_read_timeout_secs: 10,
+            keepalive_timeout_secs: 60,
+            max_connections: 10_000,
+        }
+    }
+}
+
+/// `[admin]`
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AdminSection {
+    /// Address of the admin listener (`/metrics`, `/healthz`, `/readyz`). Default
+    /// `127.0.0.1:9901`. Flag `--admin-listen`, env `AUTHGATE_ADMIN_LISTEN`.
+    pub listen: String,
+}
+
+impl Default for AdminSection {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:9901".into(),
         }
     }
 }
@@ -72,6 +125,15 @@ pub struct UpstreamSection {
     pub write_timeout_ms: u64,
     /// Idle upstream connections kept for reuse. Default 128.
     pub keepalive_pool_size: usize,
+    /// Seconds between DNS look-ups of the upstream host (the last good addresses
+    /// stay when one fails). Default 5.
+    pub resolve_interval_secs: u64,
+    /// A path authgate GETs on the upstream every `health_interval_secs`; while it
+    /// does not answer 2xx, the admin `/readyz` is 503. Default none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub health_path: Option<String>,
+    /// Seconds between upstream health checks. Default 5.
+    pub health_interval_secs: u64,
 }
 
 impl Default for UpstreamSection {
@@ -83,6 +145,9 @@ impl Default for UpstreamSection {
             read_timeout_ms: 30_000,
             write_timeout_ms: 30_000,
             keepalive_pool_size: 128,
+            resolve_interval_secs: 5,
+            health_path: None,
+            health_interval_secs: 5,
         }
     }
 }
@@ -125,25 +190,46 @@ impl Default for AuthSection {
     }
 }
 
-/// `[[auth.sources]]`: one key source.
+/// `[[auth.sources]]`: one key source, chosen by its `type`. Each type has only its
+/// own keys, so a key of another type (`url` on a `shared_secret`) is an error.
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum SourceSection {
+    /// HS256 with a shared secret (Better Auth's `BETTER_AUTH_SECRET`).
+    SharedSecret(SharedSecretSource),
+    /// A JWKS fetched over HTTP, e.g. Better Auth's `/api/auth/jwks`.
+    JwksUrl(JwksUrlSource),
+    /// A JWKS JSON file read at start-up.
+    JwksFile(JwksFileSource),
+}
+
+/// `type = "shared_secret"`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-pub struct SourceSection {
-    /// `shared_secret` (HS256 with the secret in `secret_env`), `jwks_url` (a JWKS
-    /// fetched over HTTP, e.g. Better Auth's `/api/auth/jwks`) or `jwks_file`.
-    #[serde(rename = "type")]
-    pub kind: String,
-    /// `shared_secret`: environment variable holding the HS256 secret (raw UTF-8
-    /// bytes, at least 32). Default `BETTER_AUTH_SECRET`.
+pub struct SharedSecretSource {
+    /// Environment variable holding the HS256 secret (raw UTF-8 bytes, at least 32).
+    /// Default `BETTER_AUTH_SECRET`; `<VAR>_FILE` may name a file holding it instead.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_env: Option<String>,
-    /// `jwks_url`: the JWKS URL (http or https).
+    /// A file holding the secret (one trailing newline trimmed), relative to the
+    /// config file; re-read on SIGHUP. Takes precedence over `secret_env`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub url: Option<String>,
-    /// `jwks_file`: path of a JWKS JSON file, read at start-up (relative to the config file).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub path: Option<String>,
-    /// JWKS sources: accepted algorithms. Default every asymmetric one
+    pub secret_file: Option<String>,
+    /// Accepted `iss` values; when set, `iss` is required and must match one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub issuer: Vec<String>,
+    /// Accepted `aud` values; when set, `aud` is required and must contain one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub audience: Vec<String>,
+}
+
+/// `type = "jwks_url"`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct JwksUrlSource {
+    /// The JWKS URL (http or https). Required.
+    pub url: String,
+    /// Accepted algorithms. Default every asymmetric one
     /// (EdDSA, ES256, ES384, ES512, RS256, RS384, RS512, PS256, PS384, PS512).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub algorithms: Vec<String>,
@@ -155,34 +241,60 @@ pub struct SourceSection {
     /// Better Auth: its base URL's origin by default.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub audience: Vec<String>,
-    /// `jwks_url`: refresh interval in seconds when the response has no
-    /// `Cache-Control: max-age`. Default 300.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub refresh_secs: Option<u64>,
-    /// `jwks_url`: at most one unknown-`kid` refetch per this many seconds. Default 10.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub min_refetch_interval_secs: Option<u64>,
-    /// `jwks_url`: HTTP timeout in milliseconds. Default 2000.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub timeout_ms: Option<u64>,
+    /// Refresh interval in seconds when the response has no `Cache-Control: max-age`.
+    /// Default 300.
+    #[serde(default = "default_refresh_secs")]
+    pub refresh_secs: u64,
+    /// At most one unknown-`kid` refetch per this many seconds. Default 10.
+    #[serde(default = "default_min_refetch_interval_secs")]
+    pub min_refetch_interval_secs: u64,
+    /// HTTP timeout in milliseconds. Default 2000.
+    #[serde(default = "default_jwks_timeout_ms")]
+    pub timeout_ms: u64,
 }
 
-impl SourceSection {
-    /// A source of `kind` with nothing else set.
-    pub fn of_kind(kind: &str) -> Self {
+impl JwksUrlSource {
+    /// A source for `url` with every other key at its default.
+    pub fn for_url(url: String) -> Self {
         Self {
-            kind: kind.into(),
-            secret_env: None,
-            url: None,
-            path: None,
+            url,
             algorithms: Vec::new(),
             issuer: Vec::new(),
             audience: Vec::new(),
-            refresh_secs: None,
-            min_refetch_interval_secs: None,
-            timeout_ms: None,
+            refresh_secs: default_refresh_secs(),
+            min_refetch_interval_secs: default_min_refetch_interval_secs(),
+            timeout_ms: default_jwks_timeout_ms(),
         }
     }
+}
+
+fn default_refresh_secs() -> u64 {
+    300
+}
+
+fn default_min_refetch_interval_secs() -> u64 {
+    10
+}
+
+fn default_jwks_timeout_ms() -> u64 {
+    2000
+}
+
+/// `type = "jwks_file"`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct JwksFileSource {
+    /// Path of a JWKS JSON file, relative to the config file. Required.
+    pub path: String,
+    /// Accepted algorithms. Default every asymmetric one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub algorithms: Vec<String>,
+    /// Accepted `iss` values; when set, `iss` is required and must match one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub issuer: Vec<String>,
+    /// Accepted `aud` values; when set, `aud` is required and must contain one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub audience: Vec<String>,
 }
 
 /// `[auth.session_cookie]`
@@ -198,6 +310,10 @@ pub struct SessionCookieSection {
     /// Remove Better Auth's cookies (they carry the raw session token) before
     /// forwarding, keeping the others. Default `true`.
     pub strip: bool,
+    /// CSRF defence: origins (`https://app.example`) besides the request's own host
+    /// allowed to send cookie-authenticated unsafe requests (POST, PUT, PATCH,
+    /// DELETE …). Default none: same-origin only.
+    pub allowed_origins: Vec<String>,
 }
 
 impl Default for SessionCookieSection {
@@ -206,6 +322,7 @@ impl Default for SessionCookieSection {
             enabled: false,
             cookie_prefix: "better-auth".into(),
             strip: true,
+            allowed_origins: Vec::new(),
         }
     }
 }
@@ -241,11 +358,16 @@ pub struct IdentitySection {
     pub assertion_header: String,
     /// `iss` of the assertion. Default `authgate`.
     pub assertion_issuer: String,
-    /// Assertion lifetime in seconds, 1 to 60. Default 30.
+    /// Assertion lifetime in seconds, 1 to 60. Default 10 (a captured assertion is
+    /// worth little for long; the upstream also refuses a second use of its `jti`).
     pub assertion_ttl_secs: u64,
     /// Environment variable holding the assertion's HS256 secret (at least 32 bytes).
-    /// Default `AUTHGATE_ASSERTION_SECRET`.
+    /// Default `AUTHGATE_ASSERTION_SECRET`; `<VAR>_FILE` may name a file instead.
     pub assertion_secret_env: String,
+    /// A file holding the assertion secret (one trailing newline trimmed), relative
+    /// to the config file; re-read on SIGHUP. Takes precedence over the variable.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub assertion_secret_file: Option<String>,
     /// Extra client headers to strip (as well as every identity header). Default none.
     pub strip_headers: Vec<String>,
     /// Claim → header map for further claims (arrays/objects sent as compact JSON).
@@ -259,8 +381,9 @@ impl Default for IdentitySection {
             email_header: "X-Auth-Email".into(),
             assertion_header: "X-Auth-Assertion".into(),
             assertion_issuer: "authgate".into(),
-            assertion_ttl_secs: 30,
+            assertion_ttl_secs: 10,
             assertion_secret_env: "AUTHGATE_ASSERTION_SECRET".into(),
+            assertion_secret_file: None,
             strip_headers: Vec::new(),
             claims: BTreeMap::new(),
         }
@@ -279,12 +402,12 @@ pub struct RouteSection {
     pub methods: Vec<String>,
     /// `public`, `required` or `optional`. Default `required`.
     #[serde(default = "default_route_auth")]
-    pub auth: String,
+    pub auth: AuthMode,
     /// A `{param}` of `path` that must equal the token's `sub` (else 403).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<String>,
 }
 
-fn default_route_auth() -> String {
-    "required".into()
+fn default_route_auth() -> AuthMode {
+    AuthMode::Required
 }

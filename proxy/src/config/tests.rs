@@ -1,7 +1,9 @@
 use super::*;
 use std::collections::HashMap;
+use std::time::Duration;
 
 const GOOD_SECRET: &str = "0123456789abcdef0123456789abcdef";
+const ASSERTION_SECRET: &str = "assertion-secret-0123456789abcdef";
 
 fn env_with(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
     let map: HashMap<String, String> = pairs
@@ -14,7 +16,7 @@ fn env_with(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
 fn secrets() -> impl Fn(&str) -> Option<String> {
     env_with(&[
         ("BETTER_AUTH_SECRET", GOOD_SECRET),
-        ("AUTHGATE_ASSERTION_SECRET", GOOD_SECRET),
+        ("AUTHGATE_ASSERTION_SECRET", ASSERTION_SECRET),
     ])
 }
 
@@ -29,7 +31,7 @@ const MINIMAL: &str = "[[auth.sources]]\ntype = \"shared_secret\"\n";
 fn the_sample_config_is_valid() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../config.toml");
     let s = load(Some(&path), &Overrides::default(), &secrets()).unwrap();
-    assert_eq!(s.listen.to_string(), "127.0.0.1:8080");
+    assert_eq!(s.server.listen.to_string(), "127.0.0.1:8080");
     assert_eq!(s.upstream.address, "127.0.0.1:8000");
     assert_eq!(s.upstream.name, "upstream-api");
 }
@@ -37,20 +39,25 @@ fn the_sample_config_is_valid() {
 #[test]
 fn defaults_apply_to_a_minimal_file() {
     let s = load_text(MINIMAL).unwrap();
-    assert_eq!(s.threads, 2);
-    assert_eq!(s.grace_period, Duration::from_secs(10));
-    assert_eq!(s.health_path, "/healthz");
-    assert_eq!(s.realm, "authgate");
-    assert_eq!(s.verifier.max_token_bytes, 8192);
-    assert!(!s.keep_authorization);
-    assert_eq!(s.sources.len(), 1);
+    assert_eq!(s.server.threads, 2);
+    assert_eq!(s.server.grace_period, Duration::from_secs(10));
+    // The proxy port answers no health path of its own: the upstream's stay reachable.
+    assert_eq!(s.server.health_path, None);
+    assert_eq!(s.server.admin_listen.to_string(), "127.0.0.1:9901");
+    assert_eq!(s.server.header_read_timeout, Duration::from_secs(10));
+    assert_eq!(s.server.drain_delay, Duration::ZERO);
+    assert!(s.server.threads >= 1);
+    assert_eq!(s.auth.realm, "authgate");
+    assert_eq!(s.auth.verifier.max_token_bytes, 8192);
+    assert!(!s.auth.keep_authorization);
+    assert_eq!(s.auth.sources.len(), 1);
 }
 
 #[test]
 fn no_file_means_built_in_defaults() {
     let s = load(None, &Overrides::default(), &secrets()).unwrap();
     assert_eq!(s.file, PathBuf::from("<defaults>"));
-    assert_eq!(s.sources.len(), 1);
+    assert_eq!(s.auth.sources.len(), 1);
 }
 
 #[test]
@@ -65,14 +72,14 @@ fn flags_override_the_file() {
     let o = Overrides {
         listen: Some("127.0.0.1:2".into()),
         upstream: Some("http://10.0.0.1:9".into()),
-        log_format: Some("json".into()),
+        log_format: Some(LogFormat::Json),
         ..Overrides::default()
     };
     let s = load(Some(&path), &o, &secrets()).unwrap();
-    assert_eq!(s.listen.to_string(), "127.0.0.1:2");
-    assert_eq!(s.threads, 3, "unset overrides keep the file value");
+    assert_eq!(s.server.listen.to_string(), "127.0.0.1:2");
+    assert_eq!(s.server.threads, 3, "unset overrides keep the file value");
     assert_eq!(s.upstream.address, "10.0.0.1:9");
-    assert_eq!(s.log_format, LogFormat::Json);
+    assert_eq!(s.server.log_format, LogFormat::Json);
 }
 
 fn err(text: &str) -> ConfigError {
@@ -114,7 +121,25 @@ fn bad_values_name_the_key() {
             "[server]\nhealth_path = \"healthz\"\n",
             "server.health_path",
         ),
-        ("[server]\nready_path = \"/healthz\"\n", "server.ready_path"),
+        (
+            "[server]\nhealth_path = \"/healthz\"\nready_path = \"/healthz\"\n",
+            "server.ready_path",
+        ),
+        (
+            "[server]\ntrusted_proxies = [\"10.0.0.0/33\"]\n",
+            "server.trusted_proxies[0]",
+        ),
+        ("[server]\nmax_connections = 0\n", "server.max_connections"),
+        (
+            "[server]\nheader_read_timeout_secs = 0\n",
+            "server.header_read_timeout_secs",
+        ),
+        ("[admin]\nlisten = \"nowhere\"\n", "admin.listen"),
+        ("[upstream]\nhealth_path = \"up\"\n", "upstream.health_path"),
+        (
+            "[auth.session_cookie]\nallowed_origins = [\"https://a.example/path\"]\n",
+            "auth.session_cookie.allowed_origins[0]",
+        ),
         ("[upstream]\nurl = \"https://x:1\"\n", "upstream.url"),
         ("[upstream]\nurl = \"http://x:1/prefix\"\n", "upstream.url"),
         ("[upstream]\nurl = \"not a url\"\n", "upstream.url"),
@@ -172,7 +197,7 @@ fn missing_or_short_secrets_are_errors() {
     let e = resolve(
         PathBuf::from("t.toml"),
         cfg.clone(),
-        &env_with(&[("AUTHGATE_ASSERTION_SECRET", GOOD_SECRET)]),
+        &env_with(&[("AUTHGATE_ASSERTION_SECRET", ASSERTION_SECRET)]),
     )
     .unwrap_err();
     assert_eq!(e.key, "auth.sources[0].secret_env");
@@ -182,7 +207,7 @@ fn missing_or_short_secrets_are_errors() {
         cfg.clone(),
         &env_with(&[
             ("BETTER_AUTH_SECRET", "short"),
-            ("AUTHGATE_ASSERTION_SECRET", GOOD_SECRET),
+            ("AUTHGATE_ASSERTION_SECRET", ASSERTION_SECRET),
         ]),
     )
     .unwrap_err();
@@ -205,4 +230,124 @@ fn settings_debug_never_shows_secrets() {
     let s = load_text(MINIMAL).unwrap();
     let debug = format!("{s:?}");
     assert!(!debug.contains(GOOD_SECRET));
+    assert!(!debug.contains(ASSERTION_SECRET));
+}
+
+#[test]
+fn one_secret_for_tokens_and_assertions_is_refused() {
+    let cfg = parse_str(MINIMAL, Path::new("t.toml")).unwrap();
+    let e = resolve(
+        PathBuf::from("t.toml"),
+        cfg,
+        &env_with(&[
+            ("BETTER_AUTH_SECRET", GOOD_SECRET),
+            ("AUTHGATE_ASSERTION_SECRET", GOOD_SECRET),
+        ]),
+    )
+    .unwrap_err();
+    assert_eq!(e.key, "identity.assertion_secret_env");
+    assert!(e.message.contains("must differ"), "{e}");
+    assert!(!e.to_string().contains(GOOD_SECRET));
+}
+
+#[test]
+fn secrets_come_from_files_before_variables() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("hs.key"), format!("{GOOD_SECRET}\n")).unwrap();
+    let assertion = dir.path().join("assertion.key");
+    std::fs::write(&assertion, format!("{ASSERTION_SECRET}\r\n")).unwrap();
+    let path = dir.path().join("c.toml");
+    std::fs::write(
+        &path,
+        "[[auth.sources]]\ntype = \"shared_secret\"\nsecret_file = \"hs.key\"\n",
+    )
+    .unwrap();
+    let assertion_path = assertion.display().to_string();
+    let env = env_with(&[("AUTHGATE_ASSERTION_SECRET_FILE", assertion_path.as_str())]);
+    let s = load(Some(&path), &Overrides::default(), &env).unwrap();
+    assert_eq!(s.auth.sources.len(), 1);
+    assert!(
+        s.secret_sources.iter().any(|x| x.contains("hs.key")),
+        "{:?}",
+        s.secret_sources
+    );
+    assert!(s
+        .secret_sources
+        .iter()
+        .any(|x| x.starts_with("AUTHGATE_ASSERTION_SECRET_FILE=")));
+    // The trailing newline is not part of the key: the same secret in a variable
+    // is refused as identical to the file's.
+    let env = env_with(&[("AUTHGATE_ASSERTION_SECRET", GOOD_SECRET)]);
+    let e = load(Some(&path), &Overrides::default(), &env).unwrap_err();
+    assert!(e.message.contains("must differ"), "{e}");
+    // A missing file names the key and the path, never a value.
+    std::fs::remove_file(dir.path().join("hs.key")).unwrap();
+    let e = load(Some(&path), &Overrides::default(), &secrets()).unwrap_err();
+    assert_eq!(e.key, "auth.sources[0].secret_file");
+    assert!(e.message.contains("hs.key"), "{e}");
+}
+
+#[test]
+fn jwks_flags_set_issuer_and_audience_and_unchecked_sources_warn() {
+    let o = Overrides {
+        jwks_url: Some("http://auth:3000/api/auth/jwks".into()),
+        jwks_issuer: vec!["http://auth:3000".into()],
+        jwks_audience: vec!["a".into(), " b ".into()],
+        ..Overrides::default()
+    };
+    let env = env_with(&[("AUTHGATE_ASSERTION_SECRET", ASSERTION_SECRET)]);
+    let s = load(None, &o, &env).unwrap();
+    assert_eq!(
+        s.auth.sources.len(),
+        1,
+        "JWKS only: no BETTER_AUTH_SECRET needed"
+    );
+    let text = crate::commands::check::report(&s).unwrap();
+    assert!(text.contains("issuer = [\"http://auth:3000\"]"), "{text}");
+    assert!(
+        text.contains("audience = [\n    \"a\",\n    \"b\",\n]") || text.contains("\"b\""),
+        "{text}"
+    );
+    assert!(s.warnings.is_empty(), "{:?}", s.warnings);
+    let o = Overrides {
+        jwks_url: Some("http://auth:3000/api/auth/jwks".into()),
+        ..Overrides::default()
+    };
+    let s = load(None, &o, &env).unwrap();
+    assert!(
+        s.warnings.iter().any(|w| w.contains("neither iss nor aud")),
+        "{:?}",
+        s.warnings
+    );
+    let o = Overrides {
+        jwks_issuer: vec!["http://auth:3000".into()],
+        ..Overrides::default()
+    };
+    let e = load(None, &o, &secrets()).unwrap_err();
+    assert_eq!(e.key, "AUTHGATE_JWKS_ISSUER");
+}
+
+#[test]
+fn session_cookie_with_pinned_secret_warns() {
+    let s = load_text(
+        "[[auth.sources]]\ntype = \"shared_secret\"\nissuer = [\"https://a\"]\n[auth.session_cookie]\nenabled = true\n",
+    )
+    .unwrap();
+    assert!(
+        s.warnings.iter().any(|w| w.contains("session cookie")),
+        "{:?}",
+        s.warnings
+    );
+}
+
+#[test]
+fn source_keys_of_another_type_are_refused_by_the_schema() {
+    let e = err("[[auth.sources]]\ntype = \"shared_secret\"\nurl = \"http://x\"\n");
+    assert_eq!(e.key, "auth.sources[0].url");
+    assert!(e.message.contains("unknown field"), "{e}");
+    let e = err("[[auth.sources]]\ntype = \"jwks_url\"\n");
+    assert_eq!(e.key, "auth.sources[0].url");
+    assert!(e.message.contains("missing field"), "{e}");
+    let e = err("[[auth.sources]]\ntype = \"jwks_file\"\npath = \"x\"\nrefresh_secs = 1\n");
+    assert_eq!(e.key, "auth.sources[0].refresh_secs");
 }

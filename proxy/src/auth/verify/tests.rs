@@ -6,6 +6,7 @@ use crate::auth::{RemoteJwksConfig, VerifyingKey};
 use crate::secret::Secret;
 use jsonwebtoken::{EncodingKey, Header};
 use serde_json::json;
+use std::time::Duration;
 
 const SECRET: &str = "unit-test-shared-secret-0123456789abcdef";
 

@@ -1,0 +1,117 @@
+//! Background work of the current generation, on Pingora's runtime, stopping with
+//! the server: keeping remote JWKS fresh, following the upstream's DNS, and polling
+//! the upstream's health path. When a reload installs a new generation, the old
+//! generation's tasks are stopped and the new one's started (a kept JWKS source
+//! keeps its loaded keys, so nothing is refetched in a hurry).
+
+use async_trait::async_trait;
+use pingora::server::ShutdownWatch;
+use pingora::services::background::BackgroundService;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::generation::{Generation, Upstream};
+use crate::lifecycle::Lifecycle;
+
+/// Runs the background tasks of whichever generation is current.
+pub struct Supervisor {
+    generations: watch::Receiver<Arc<Generation>>,
+    lifecycle: Arc<Lifecycle>,
+}
+
+impl Supervisor {
+    /// Follows `generations`.
+    pub fn new(generations: watch::Receiver<Arc<Generation>>, lifecycle: Arc<Lifecycle>) -> Self {
+        Self {
+            generations,
+            lifecycle,
+        }
+    }
+
+    fn spawn_all(&self, g: &Generation, tasks: &mut JoinSet<()>, stop: &watch::Receiver<bool>) {
+        for source in g.remote_sources() {
+            let stop = stop.clone();
+            tasks.spawn(async move { source.run(stop).await });
+        }
+        let upstream = g.upstream.clone();
+        if upstream.settings.host.parse::<std::net::IpAddr>().is_err() {
+            tasks.spawn(follow_dns(upstream.clone()));
+        }
+        match upstream.settings.health_path.clone() {
+            Some(path) => {
+                tasks.spawn(poll_health(upstream, path, self.lifecycle.clone()));
+            }
+            None => self.lifecycle.set_upstream_healthy(true),
+        }
+    }
+}
+
+#[async_trait]
+impl BackgroundService for Supervisor {
+    async fn start(&self, mut shutdown: ShutdownWatch) {
+        let mut generations = self.generations.clone();
+        loop {
+            let current = generations.borrow_and_update().clone();
+            // Each generation's tasks get their own stop signal.
+            let (stop_tx, stop_rx) = watch::channel(false);
+            let mut tasks = JoinSet::new();
+            self.spawn_all(&current, &mut tasks, &stop_rx);
+            drop(current);
+            let server_stopping = tokio::select! {
+                _ = shutdown.changed() => true,
+                changed = generations.changed() => changed.is_err(),
+            };
+            let _ = stop_tx.send(true);
+            tasks.abort_all();
+            while tasks.join_next().await.is_some() {}
+            if server_stopping {
+                return;
+            }
+        }
+    }
+}
+
+/// Looks the upstream host up every `resolve_interval`; a new address is used by
+/// new requests, a failed look-up keeps the last good one.
+async fn follow_dns(upstream: Arc<Upstream>) {
+    let interval = upstream.settings.resolve_interval;
+    loop {
+        tokio::time::sleep(interval).await;
+        match tokio::net::lookup_host(upstream.settings.address.as_str()).await {
+            Ok(mut addrs) => match addrs.next() {
+                Some(addr) if addr != upstream.address() => {
+                    tracing::info!(upstream = %upstream.settings.address, from = %upstream.address(), to = %addr, "upstream address changed");
+                    upstream.set_address(addr);
+                }
+                Some(_) => {}
+                None => {
+                    tracing::warn!(upstream = %upstream.settings.address, "upstream resolves to nothing; keeping the last address")
+                }
+            },
+            Err(e) => {
+                tracing::warn!(upstream = %upstream.settings.address, error = %e, "upstream look-up failed; keeping the last address")
+            }
+        }
+    }
+}
+
+/// GETs the upstream's health path every `health_interval`: 2xx is healthy.
+async fn poll_health(upstream: Arc<Upstream>, path: String, lifecycle: Arc<Lifecycle>) {
+    let timeout = upstream.settings.connect_timeout + Duration::from_secs(2);
+    loop {
+        let url = format!("http://{}{}", upstream.address(), path);
+        let healthy =
+            tokio::task::spawn_blocking(move || crate::commands::probe::status(&url, timeout))
+                .await
+                .ok()
+                .and_then(Result::ok)
+                .is_some_and(|status| (200..300).contains(&status));
+        if healthy != lifecycle.upstream_healthy() {
+            tracing::warn!(healthy, path = %path, "upstream health changed");
+        }
+        lifecycle.set_upstream_healthy(healthy);
+        tokio::time::sleep(upstream.settings.health_interval).await;
+    }
+}

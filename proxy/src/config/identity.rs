@@ -1,0 +1,107 @@
+//! `[identity]` → the header names and the assertion signer.
+
+use std::sync::Arc;
+
+use super::context::{header_safe, Ctx};
+use super::schema::IdentitySection;
+use super::secrets::{SecretReader, SecretSpec};
+use crate::assertion::{AssertionSigner, MAX_TTL_SECS};
+use crate::error::ConfigError;
+use crate::identity::IdentityHeaders;
+use crate::secret::Secret;
+
+/// What authgate sends upstream about the caller.
+#[derive(Debug, Clone)]
+pub struct IdentitySettings {
+    /// Identity header names.
+    pub headers: IdentityHeaders,
+    /// Assertion signer.
+    pub assertion: Arc<AssertionSigner>,
+}
+
+/// Headers an identity claim may not be mapped onto.
+const RESERVED: &[&str] = &[
+    "authorization",
+    "host",
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "cookie",
+    "x-forwarded-for",
+    "x-forwarded-proto",
+    "x-request-id",
+];
+
+fn is_reserved_header(name: &str) -> bool {
+    let name = name.replace('_', "-");
+    RESERVED.iter().any(|r| r.eq_ignore_ascii_case(&name))
+}
+
+/// Validates `[identity]`; `audience` is the upstream's name.
+pub(super) fn resolve(
+    cx: &Ctx<'_>,
+    id: &IdentitySection,
+    audience: &str,
+    secrets: &mut SecretReader<'_>,
+    hs256_secrets: &[(usize, Secret)],
+) -> Result<IdentitySettings, ConfigError> {
+    if !(1..=MAX_TTL_SECS).contains(&id.assertion_ttl_secs) {
+        return Err(cx.err(
+            "identity.assertion_ttl_secs",
+            format!("must be between 1 and {MAX_TTL_SECS}"),
+        ));
+    }
+    if !header_safe(&id.assertion_issuer) {
+        return Err(cx.err(
+            "identity.assertion_issuer",
+            "must be non-empty, without control characters",
+        ));
+    }
+    let reserved = [&id.user_id_header, &id.email_header, &id.assertion_header];
+    for (claim, header) in &id.claims {
+        if claim.is_empty() {
+            return Err(cx.err("identity.claims", "claim names must be non-empty"));
+        }
+        if reserved.iter().any(|r| r.eq_ignore_ascii_case(header)) || is_reserved_header(header) {
+            return Err(cx.err(
+                format!("identity.claims.{claim}"),
+                format!("`{header}` is reserved"),
+            ));
+        }
+    }
+    let claim_headers: Vec<String> = id.claims.values().cloned().collect();
+    let headers = IdentityHeaders::new(
+        &id.user_id_header,
+        &id.email_header,
+        &id.assertion_header,
+        &claim_headers,
+        &id.strip_headers,
+    )
+    .map_err(|m| cx.err("identity", m))?;
+    let file_key = "identity.assertion_secret_file";
+    let secret = secrets.read(
+        cx,
+        &SecretSpec {
+            file: id.assertion_secret_file.as_deref().map(|f| (file_key, f)),
+            env: ("identity.assertion_secret_env", &id.assertion_secret_env),
+            purpose: "assertion signing key",
+        },
+    )?;
+    // With one key for both, every assertion would verify as a bearer token.
+    if let Some((i, _)) = hs256_secrets
+        .iter()
+        .find(|(_, s)| s.expose() == secret.expose())
+    {
+        return Err(cx.err(
+            "identity.assertion_secret_env",
+            format!("the assertion secret must differ from the HS256 secret of auth.sources[{i}] (with one key, assertions would pass as bearer tokens)"),
+        ));
+    }
+    let assertion = Arc::new(AssertionSigner::new(
+        &secret,
+        id.assertion_issuer.clone(),
+        audience.to_string(),
+        id.assertion_ttl_secs,
+    ));
+    Ok(IdentitySettings { headers, assertion })
+}

@@ -1,0 +1,165 @@
+//! One generation of the running configuration: everything a request needs,
+//! built from [`Settings`]. A reload builds a new generation and swaps it in;
+//! requests in flight keep the one they started with (they hold an `Arc`).
+
+use arc_swap::ArcSwap;
+use pingora::prelude::HttpPeer;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::auth::{KeySource, RemoteJwks, Verifier};
+use crate::config::{Settings, UpstreamSettings};
+use crate::forwarding::TrustedProxies;
+use crate::gate::Gate;
+use crate::outbound::OutboundPolicy;
+
+/// Failure to start serving (after the config was accepted).
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The upstream host name does not resolve.
+    #[error("cannot resolve upstream `{0}`")]
+    Resolve(String),
+}
+
+/// The upstream peer; its address follows DNS (see `background`).
+#[derive(Debug)]
+pub struct Upstream {
+    /// The settings it was built from.
+    pub settings: UpstreamSettings,
+    peer: ArcSwap<HttpPeer>,
+    addr: ArcSwap<SocketAddr>,
+}
+
+impl Upstream {
+    fn new(settings: UpstreamSettings, addr: SocketAddr) -> Self {
+        let peer = ArcSwap::from_pointee(peer_for(&settings, addr));
+        Self {
+            settings,
+            peer,
+            addr: ArcSwap::from_pointee(addr),
+        }
+    }
+
+    /// The peer for one request.
+    pub fn peer(&self) -> HttpPeer {
+        (**self.peer.load()).clone()
+    }
+
+    /// The address connected to now.
+    pub fn address(&self) -> SocketAddr {
+        **self.addr.load()
+    }
+
+    /// Points new requests at `addr` (after a DNS change).
+    pub fn set_address(&self, addr: SocketAddr) {
+        self.peer.store(Arc::new(peer_for(&self.settings, addr)));
+        self.addr.store(Arc::new(addr));
+    }
+}
+
+fn peer_for(u: &UpstreamSettings, addr: SocketAddr) -> HttpPeer {
+    let mut peer = HttpPeer::new(addr, false, u.host.clone());
+    peer.options.connection_timeout = Some(u.connect_timeout);
+    peer.options.total_connection_timeout = Some(u.connect_timeout);
+    peer.options.read_timeout = Some(u.read_timeout);
+    peer.options.write_timeout = Some(u.write_timeout);
+    peer.options.idle_timeout = Some(Duration::from_secs(60));
+    peer
+}
+
+/// Resolves `host:port` once (blocking; at start and on reload).
+pub fn resolve_address(address: &str) -> Result<SocketAddr, StartError> {
+    address
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut a| a.next())
+        .ok_or_else(|| StartError::Resolve(address.to_string()))
+}
+
+/// Everything a request is decided and forwarded with.
+#[derive(Debug)]
+pub struct Generation {
+    /// The edge decision.
+    pub gate: Gate,
+    /// What goes upstream.
+    pub outbound: OutboundPolicy,
+    /// Where it goes.
+    pub upstream: Arc<Upstream>,
+    /// `WWW-Authenticate` realm.
+    pub realm: String,
+    /// Liveness path on the proxy port, if enabled.
+    pub health_path: Option<String>,
+    /// Readiness path on the proxy port, if enabled.
+    pub ready_path: Option<String>,
+    /// Peers whose forwarding headers are kept.
+    pub trusted_proxies: TrustedProxies,
+    /// Idle keep-alive timeout, seconds.
+    pub keepalive_secs: u64,
+}
+
+impl Generation {
+    /// Builds a generation. With `previous`, remote key sources whose settings did
+    /// not change are kept (with their loaded keys), and an unchanged upstream
+    /// keeps its current address.
+    pub fn build(settings: &Settings, previous: Option<&Generation>) -> Result<Self, StartError> {
+        let upstream = match previous {
+            Some(p) if p.upstream.settings == settings.upstream => p.upstream.clone(),
+            _ => {
+                let addr = resolve_address(&settings.upstream.address)?;
+                Arc::new(Upstream::new(settings.upstream.clone(), addr))
+            }
+        };
+        let auth = &settings.auth;
+        let sources = match previous {
+            Some(p) => keep_unchanged_remotes(&auth.sources, p),
+            None => auth.sources.clone(),
+        };
+        let verifier = Verifier::new(sources, auth.verifier.clone(), auth.metrics.clone());
+        Ok(Self {
+            gate: Gate::new(
+                settings.routes.clone(),
+                verifier,
+                auth.cors_preflight,
+                auth.session_cookie.clone(),
+                auth.cookie_allowed_origins.clone(),
+            ),
+            outbound: OutboundPolicy {
+                identity: settings.identity.headers.clone(),
+                assertion: settings.identity.assertion.clone(),
+                keep_authorization: auth.keep_authorization,
+                strip_cookie_prefix: auth.strip_cookie_prefix.clone(),
+            },
+            upstream,
+            realm: auth.realm.clone(),
+            health_path: settings.server.health_path.clone(),
+            ready_path: settings.server.ready_path.clone(),
+            trusted_proxies: TrustedProxies::new(settings.server.trusted_proxies.clone()),
+            keepalive_secs: settings.server.keepalive_timeout.as_secs(),
+        })
+    }
+
+    /// The remote key sources, for the refresher.
+    pub fn remote_sources(&self) -> Vec<Arc<RemoteJwks>> {
+        self.gate.verifier().remote_sources().cloned().collect()
+    }
+
+    /// Whether tokens can be verified now.
+    pub fn is_ready(&self) -> bool {
+        self.gate.is_ready()
+    }
+}
+
+fn keep_unchanged_remotes(sources: &[KeySource], previous: &Generation) -> Vec<KeySource> {
+    let old = previous.remote_sources();
+    sources
+        .iter()
+        .map(|source| match source {
+            KeySource::Remote(new) => old
+                .iter()
+                .find(|o| o.config() == new.config())
+                .map_or_else(|| source.clone(), |o| KeySource::Remote(o.clone())),
+            KeySource::Static(_) => source.clone(),
+        })
+        .collect()
+}

@@ -1,0 +1,170 @@
+//! The process's metrics, served on the admin listener's `/metrics` in the
+//! OpenMetrics text format (prometheus-client). One registry for the process: it
+//! outlives config reloads, so counters never reset. Label values are bounded
+//! words (decisions, reasons, kinds) or configured source names, never paths or
+//! subjects.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::metrics::info::Info;
+use prometheus_client::registry::Registry;
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use crate::auth::metrics::ResultLabel;
+use crate::auth::AuthMetrics;
+
+/// `{decision,reason}` of one request.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    /// `allow`, `anonymous`, `reject` or `error`.
+    pub decision: &'static str,
+    /// The reject reason (`missing_token`, `expired`, `owner_mismatch` …) or the
+    /// error kind; empty for allow and anonymous.
+    pub reason: &'static str,
+}
+
+/// `{kind}` of an upstream failure.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KindLabel {
+    /// `connect`, `timeout` or `other`.
+    pub kind: &'static str,
+}
+
+/// Every metric authgate exports.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    duration: Histogram,
+    upstream_errors: Family<KindLabel, Counter>,
+    config_reloads: Family<ResultLabel, Counter>,
+    /// Verification, cache and JWKS metrics, handed to the key sources.
+    pub auth: AuthMetrics,
+}
+
+/// Latency buckets in seconds: 100 µs to 10 s (authgate adds well under a
+/// millisecond; the rest is the upstream).
+const DURATION_BUCKETS: [f64; 12] = [
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25, 1.0, 2.5, 10.0,
+];
+
+impl Metrics {
+    fn new() -> Self {
+        let mut registry = Registry::with_prefix("authgate");
+        let requests = Family::<RequestLabels, Counter>::default();
+        registry.register(
+            "requests",
+            "Requests by decision (allow, anonymous, reject, error) and reason",
+            requests.clone(),
+        );
+        let duration = Histogram::new(DURATION_BUCKETS);
+        registry.register(
+            "request_duration_seconds",
+            "Time from the request head to the end of the response",
+            duration.clone(),
+        );
+        let upstream_errors = Family::<KindLabel, Counter>::default();
+        registry.register(
+            "upstream_errors",
+            "Failures to proxy to the upstream by kind (connect, timeout, other)",
+            upstream_errors.clone(),
+        );
+        let config_reloads = Family::<ResultLabel, Counter>::default();
+        registry.register(
+            "config_reloads",
+            "Configuration reloads (SIGHUP) by result (success, error)",
+            config_reloads.clone(),
+        );
+        registry.register(
+            "build",
+            "authgate's version",
+            Info::new(vec![("version", env!("CARGO_PKG_VERSION"))]),
+        );
+        let auth = AuthMetrics::default();
+        auth.register(&mut registry);
+        Self {
+            registry,
+            requests,
+            duration,
+            upstream_errors,
+            config_reloads,
+            auth,
+        }
+    }
+
+    /// Counts a finished request.
+    pub fn record_request(&self, labels: RequestLabels, elapsed: Duration) {
+        self.requests.get_or_create(&labels).inc();
+        self.duration.observe(elapsed.as_secs_f64());
+    }
+
+    /// Counts an upstream failure.
+    pub fn record_upstream_error(&self, kind: &'static str) {
+        self.upstream_errors
+            .get_or_create(&KindLabel { kind })
+            .inc();
+    }
+
+    /// Counts a reload attempt.
+    pub fn record_reload(&self, ok: bool) {
+        let result = if ok { "success" } else { "error" };
+        self.config_reloads
+            .get_or_create(&ResultLabel { result })
+            .inc();
+    }
+
+    /// The OpenMetrics text exposition.
+    pub fn encode(&self) -> String {
+        let mut text = String::with_capacity(4096);
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut text, &self.registry);
+        text
+    }
+}
+
+/// The process's metrics.
+pub fn metrics() -> &'static Metrics {
+    static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
+    &METRICS
+}
+
+/// The `Content-Type` of [`Metrics::encode`].
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_contract_metrics_are_all_exposed() {
+        let m = metrics();
+        m.record_request(
+            RequestLabels {
+                decision: "reject",
+                reason: "expired",
+            },
+            Duration::from_micros(300),
+        );
+        m.record_upstream_error("connect");
+        m.record_reload(true);
+        m.auth.record_cache(false);
+        m.auth.record_fetch("http://a/jwks", Ok(1), 5);
+        let text = m.encode();
+        for name in [
+            "authgate_requests_total{decision=\"reject\",reason=\"expired\"}",
+            "authgate_request_duration_seconds_bucket{le=\"0.0005\"}",
+            "authgate_upstream_errors_total{kind=\"connect\"}",
+            "authgate_token_cache_lookups_total{result=\"miss\"}",
+            "authgate_jwks_fetches_total{source=\"http://a/jwks\",result=\"ok\"}",
+            "authgate_jwks_keys{source=\"http://a/jwks\"}",
+            "authgate_jwks_last_success_timestamp_seconds{source=\"http://a/jwks\"}",
+            "authgate_config_reloads_total{result=\"success\"}",
+            "authgate_build_info{version=\"",
+        ] {
+            assert!(text.contains(name), "{name} missing in\n{text}");
+        }
+    }
+}

@@ -11,7 +11,7 @@ use warp::reject::Rejection;
 use warp::reply::{Reply, Response};
 
 use crate::db::StoreError;
-use crate::models::ErrorBody;
+use crate::models::{ErrorBody, ValidationError, BODY_LIMIT_BYTES};
 use crate::trust::AssertionError;
 
 /// `WWW-Authenticate` value sent with every 401.
@@ -45,13 +45,8 @@ pub enum ApiError {
     #[error("malformed query string")]
     InvalidQueryString,
     /// A body field or query parameter fails validation (422).
-    #[error("{message}")]
-    Validation {
-        /// Field name.
-        field: String,
-        /// What is wrong with it.
-        message: String,
-    },
+    #[error(transparent)]
+    Validation(#[from] ValidationError),
     /// The body exceeds the size limit (413).
     #[error("request body exceeds {0} bytes")]
     PayloadTooLarge(u64),
@@ -69,14 +64,6 @@ pub enum ApiError {
 impl warp::reject::Reject for ApiError {}
 
 impl ApiError {
-    /// A 422 naming `field`.
-    pub fn validation(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self::Validation {
-            field: field.into(),
-            message: message.into(),
-        }
-    }
-
     /// The HTTP status for this error.
     pub fn status(&self) -> StatusCode {
         match self {
@@ -87,7 +74,7 @@ impl ApiError {
             Self::InvalidJson(_) | Self::BadPath(_) | Self::InvalidQueryString => {
                 StatusCode::BAD_REQUEST
             }
-            Self::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Store(_) | Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -105,12 +92,12 @@ impl ApiError {
             Self::BadPath(_) => "bad_request",
             Self::InvalidQueryString => "invalid_query",
             Self::Unavailable => "service_unavailable",
-            Self::Validation { .. } => "validation_error",
+            Self::Validation(_) => "validation_error",
             Self::PayloadTooLarge(_) => "payload_too_large",
             Self::Store(_) | Self::Internal => "internal_error",
         };
         let field = match self {
-            Self::Validation { field, .. } => Some(field.clone()),
+            Self::Validation(err) => Some(err.field.clone()),
             _ => None,
         };
         ErrorBody {
@@ -169,7 +156,7 @@ pub async fn recover(rejection: Rejection) -> Result<Response, Infallible> {
     } else if rejection.find::<warp::reject::MethodNotAllowed>().is_some() {
         ApiError::MethodNotAllowed
     } else if rejection.find::<warp::reject::PayloadTooLarge>().is_some() {
-        ApiError::PayloadTooLarge(crate::filters::BODY_LIMIT_BYTES)
+        ApiError::PayloadTooLarge(BODY_LIMIT_BYTES)
     } else if rejection.find::<warp::reject::InvalidQuery>().is_some() {
         ApiError::InvalidQueryString
     } else {

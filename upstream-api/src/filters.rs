@@ -18,12 +18,9 @@ use warp::{Filter, Rejection};
 
 use crate::error::{self, ApiError};
 use crate::handlers;
-use crate::models::Owner;
+use crate::models::{Owner, BODY_LIMIT_BYTES};
 use crate::trust::{self, Identity};
 use crate::App;
-
-/// Largest request body accepted, in bytes (64 KiB); larger is 413.
-pub const BODY_LIMIT_BYTES: u64 = 64 * 1024;
 
 /// The whole service: every route, JSON errors, one access-log line per request.
 pub fn routes(app: App) -> BoxedFilter<(Response,)> {

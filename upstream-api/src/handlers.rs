@@ -15,8 +15,8 @@ use warp::reply::{self, Reply, Response};
 
 use crate::error::ApiError;
 use crate::models::{
-    CreateTaskRequest, ErrorBody, Health, Owner, Task, TaskListParams, TaskListQuery,
-    UpdateTaskRequest,
+    CreateTaskRequest, ErrorBody, Health, Owner, Task, TaskListQuery, UpdateTaskRequest,
+    ValidationError,
 };
 use crate::App;
 
@@ -57,7 +57,7 @@ pub async fn health(app: App) -> Result<Response, ApiError> {
     path = "/api/{user_id}/tasks",
     tag = "tasks",
     security(("bearerAuth" = [])),
-    params(("user_id" = String, Path, description = "Must equal the authenticated user"), TaskListParams),
+    params(("user_id" = String, Path, description = "Must equal the authenticated user"), TaskListQuery),
     responses(
         (status = 200, description = "The user's tasks", body = [Task]),
         (status = 401, description = "Missing or invalid authgate assertion", body = ErrorBody),
@@ -238,7 +238,7 @@ fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
         let inner = err.into_inner();
         match (inner.classify(), field) {
             (Category::Data, Some(field)) => {
-                ApiError::validation(field, format!("{path}: {inner}"))
+                ValidationError::new(field, format!("{path}: {inner}")).into()
             }
             (Category::Data, None) => {
                 ApiError::InvalidJson(format!("request body must be a JSON object: {inner}"))

@@ -6,7 +6,8 @@
 //! - `main.rs` only wires: CLI → [`config::Config`] → [`db::Store`] → [`run`].
 //! - [`filters`]: one function per route, the route in its doc comment; authentication
 //!   and the owner check are filters, so handlers never see an unauthenticated request.
-//! - [`handlers`]: plain async functions; [`models`]: wire types and validation.
+//! - [`handlers`]: plain async functions; [`models`]: wire types, limits and their
+//!   validation error (it imports nothing else of the crate).
 //! - [`db`]: the SQLite/PostgreSQL store; [`error`]: errors as JSON, DB detail hidden.
 //! - [`trust`]: verification of authgate's `X-Auth-Assertion`.
 //! - [`openapi`]: the OpenAPI 3.1 document served at `/openapi.json`.

@@ -1,12 +1,14 @@
 //! What goes over the wire and what the handlers pass to the store.
 //!
 //! Request bodies are parsed leniently (every field optional) and then validated here, so
-//! a client gets a 422 naming the field instead of a serde message.
+//! a client gets a 422 naming the field instead of a serde message. This module depends
+//! on nothing else in the crate: its [`ValidationError`] becomes an `ApiError` there.
 
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::error::ApiError;
+/// Largest request body accepted, in bytes (64 KiB); larger is 413.
+pub const BODY_LIMIT_BYTES: u64 = 64 * 1024;
 
 /// Longest title, in characters, after trimming.
 pub const TITLE_MAX_CHARS: usize = 200;
@@ -16,6 +18,26 @@ pub const DESCRIPTION_MAX_CHARS: usize = 1000;
 pub const DEFAULT_LIMIT: i64 = 50;
 /// Largest page size; larger `limit` values are capped to this.
 pub const MAX_LIMIT: i64 = 100;
+
+/// A body field or query parameter that fails validation (a 422 naming `field`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct ValidationError {
+    /// The offending field or parameter.
+    pub field: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+impl ValidationError {
+    /// A validation error naming `field`.
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
 
 /// The authenticated user, once the path's `{user_id}` has been checked against the
 /// assertion's subject. Handlers scope every query by it.
@@ -111,10 +133,10 @@ pub struct TaskChanges {
 
 impl CreateTaskRequest {
     /// Checks the fields, or names the first bad one.
-    pub fn validate(self) -> Result<NewTask, ApiError> {
+    pub fn validate(self) -> Result<NewTask, ValidationError> {
         let title = match self.title {
             Some(title) => validate_title(&title)?,
-            None => return Err(ApiError::validation("title", "title is required")),
+            None => return Err(ValidationError::new("title", "title is required")),
         };
         let description = validate_description(self.description.as_deref())?;
         Ok(NewTask { title, description })
@@ -123,9 +145,9 @@ impl CreateTaskRequest {
 
 impl UpdateTaskRequest {
     /// Checks the fields, or names the first bad one.
-    pub fn validate(self) -> Result<TaskChanges, ApiError> {
+    pub fn validate(self) -> Result<TaskChanges, ValidationError> {
         if self.title.is_none() && self.description.is_none() && self.completed.is_none() {
-            return Err(ApiError::validation(
+            return Err(ValidationError::new(
                 "body",
                 "give at least one of title, description, completed",
             ));
@@ -143,11 +165,11 @@ impl UpdateTaskRequest {
     }
 }
 
-fn validate_title(title: &str) -> Result<String, ApiError> {
+fn validate_title(title: &str) -> Result<String, ValidationError> {
     let title = title.trim();
     let chars = title.chars().count();
     if chars == 0 || chars > TITLE_MAX_CHARS {
-        return Err(ApiError::validation(
+        return Err(ValidationError::new(
             "title",
             format!("title must be 1 to {TITLE_MAX_CHARS} characters after trimming"),
         ));
@@ -155,12 +177,12 @@ fn validate_title(title: &str) -> Result<String, ApiError> {
     Ok(title.to_owned())
 }
 
-fn validate_description(description: Option<&str>) -> Result<Option<String>, ApiError> {
+fn validate_description(description: Option<&str>) -> Result<Option<String>, ValidationError> {
     let Some(description) = description.map(str::trim) else {
         return Ok(None);
     };
     if description.chars().count() > DESCRIPTION_MAX_CHARS {
-        return Err(ApiError::validation(
+        return Err(ValidationError::new(
             "description",
             format!("description must be at most {DESCRIPTION_MAX_CHARS} characters"),
         ));
@@ -190,29 +212,20 @@ pub enum StatusFilter {
     Completed,
 }
 
-/// Query parameters of `GET /api/{user_id}/tasks` (documentation; parsed by
-/// [`TaskListQuery::from_pairs`] for precise errors).
-#[derive(Debug, IntoParams)]
+/// Query parameters of `GET /api/{user_id}/tasks`, validated. The same type documents
+/// them (`IntoParams`) and is what [`TaskListQuery::from_pairs`] parses, so the
+/// document and the parser cannot drift apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, IntoParams)]
 #[into_params(parameter_in = Query)]
-pub struct TaskListParams {
-    /// `all` (default), `pending` or `completed`.
-    pub status: Option<StatusFilter>,
-    /// Page size, 1 or more (default 50); values above 100 are capped to 100.
-    #[param(minimum = 1, example = 50)]
-    pub limit: Option<i64>,
-    /// Number of tasks to skip (default 0).
-    #[param(minimum = 0, example = 0)]
-    pub offset: Option<i64>,
-}
-
-/// Validated list query.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TaskListQuery {
-    /// Which tasks.
+    /// `all` (default), `pending` or `completed`.
+    #[param(required = false)]
     pub status: StatusFilter,
-    /// Page size, 1..=[`MAX_LIMIT`].
+    /// Page size, 1 or more (default 50); values above 100 are capped to 100.
+    #[param(required = false, minimum = 1, default = 50, example = 50)]
     pub limit: i64,
-    /// Tasks to skip.
+    /// Number of tasks to skip (default 0).
+    #[param(required = false, minimum = 0, default = 0, example = 0)]
     pub offset: i64,
 }
 
@@ -229,7 +242,7 @@ impl Default for TaskListQuery {
 impl TaskListQuery {
     /// Parses the decoded query pairs; unknown parameters are ignored, the last of
     /// repeated ones wins.
-    pub fn from_pairs(pairs: &[(String, String)]) -> Result<Self, ApiError> {
+    pub fn from_pairs(pairs: &[(String, String)]) -> Result<Self, ValidationError> {
         let mut query = Self::default();
         for (name, value) in pairs {
             match name.as_str() {
@@ -239,7 +252,7 @@ impl TaskListQuery {
                         "pending" => StatusFilter::Pending,
                         "completed" => StatusFilter::Completed,
                         _ => {
-                            return Err(ApiError::validation(
+                            return Err(ValidationError::new(
                                 "status",
                                 "status must be one of: all, pending, completed",
                             ))
@@ -252,7 +265,7 @@ impl TaskListQuery {
                         .ok()
                         .filter(|l| *l >= 1)
                         .ok_or_else(|| {
-                            ApiError::validation(
+                            ValidationError::new(
                                 "limit",
                                 format!("limit must be an integer from 1 to {MAX_LIMIT}"),
                             )
@@ -266,7 +279,7 @@ impl TaskListQuery {
                             .ok()
                             .filter(|o| *o >= 0)
                             .ok_or_else(|| {
-                                ApiError::validation(
+                                ValidationError::new(
                                     "offset",
                                     "offset must be a non-negative integer",
                                 )
@@ -312,8 +325,8 @@ mod tests {
             .collect()
     }
 
-    fn field_of(err: ApiError) -> Option<String> {
-        err.body().field
+    fn field_of(err: ValidationError) -> Option<String> {
+        Some(err.field)
     }
 
     #[test]

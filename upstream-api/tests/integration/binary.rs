@@ -1,40 +1,29 @@
 //! The library server and the real binary: bind port 0, announce the address, serve,
-//! shut down gracefully; bad configuration exits 64.
+//! shut down gracefully; bad configuration exits 64. The binary is started by the
+//! workspace's one test harness (`authgate-tests`).
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use authgate_tests::raw;
+use authgate_tests::upstream::{self, Database};
 
 use crate::common::*;
 
 const DEADLINE: Duration = Duration::from_secs(30);
 
-/// A minimal HTTP/1.1 exchange; returns (status, body).
+/// A minimal HTTP/1.1 exchange through the shared raw client; returns (status, body).
 fn http(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)]) -> (u16, String) {
-    let mut stream = TcpStream::connect(addr).expect("connect");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .expect("timeout");
     let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
     for (name, value) in headers {
         request.push_str(&format!("{name}: {value}\r\n"));
     }
     request.push_str("Content-Length: 0\r\n\r\n");
-    stream.write_all(request.as_bytes()).expect("write");
-    let mut response = String::new();
-    stream.read_to_string(&mut response).expect("read");
-    let status = response
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("no status line: {response:?}"));
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, body)| body.to_owned())
-        .unwrap_or_default();
-    (status, body)
+    let response = raw::send(addr, request.as_bytes())
+        .unwrap_or_else(|| panic!("no response to {method} {path}"));
+    (response.status, response.body)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -66,14 +55,7 @@ async fn run_serves_on_a_given_listener_until_shutdown() {
 /// The binary with a clean environment (no inherited config) plus `env`.
 fn command(env: &[(&str, &str)], args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_upstream-api"));
-    for name in [
-        "AUTHGATE_ASSERTION_SECRET",
-        "DATABASE_URL",
-        "UPSTREAM_API_LISTEN",
-        "UPSTREAM_API_SQLITE_PATH",
-        "UPSTREAM_API_ASSERTION_ISSUER",
-        "UPSTREAM_API_SERVICE_NAME",
-    ] {
+    for name in upstream::ENV_VARS {
         command.env_remove(name);
     }
     command.env("RUST_LOG", "info");
@@ -84,81 +66,13 @@ fn command(env: &[(&str, &str)], args: &[&str]) -> Command {
     command
 }
 
-/// Starts the binary and waits for `upstream-api listening on <addr>` on stdout.
-fn start(dir: &std::path::Path) -> (Child, SocketAddr, mpsc::Receiver<String>) {
-    let db = dir.join("bin.db");
-    let mut child = command(
-        &[("AUTHGATE_ASSERTION_SECRET", SECRET)],
-        &[
-            "--listen",
-            "127.0.0.1:0",
-            "--sqlite-path",
-            db.to_str().expect("utf-8 path"),
-        ],
-    )
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped())
-    .spawn()
-    .expect("spawn upstream-api");
-
-    let stdout = child.stdout.take().expect("stdout");
-    let (lines_tx, lines_rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if lines_tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let stderr = child.stderr.take().expect("stderr");
-    let (err_tx, err_rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if err_tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-
-    let deadline = Instant::now() + DEADLINE;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match lines_rx.recv_timeout(left) {
-            Ok(line) => {
-                if let Some(addr) = line.strip_prefix("upstream-api listening on ") {
-                    let addr = addr.parse().expect("address in the listening line");
-                    return (child, addr, err_rx);
-                }
-            }
-            Err(_) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                let logs: Vec<String> = err_rx.try_iter().collect();
-                panic!("no listening line within {DEADLINE:?}; stderr: {logs:#?}");
-            }
-        }
-    }
-}
-
-fn wait_for_exit(child: &mut Child) -> std::process::ExitStatus {
-    let deadline = Instant::now() + DEADLINE;
-    loop {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            return status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("process did not exit within {DEADLINE:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 #[test]
 fn binary_announces_its_address_serves_and_stops_on_sigterm() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let (mut child, addr, stderr) = start(dir.path());
+    let database = Database::sqlite();
+    let mut cmd = upstream::command(Path::new(env!("CARGO_BIN_EXE_upstream-api")), &database);
+    cmd.env("AUTHGATE_ASSERTION_SECRET", SECRET);
+    let mut service = upstream::spawn(cmd);
+    let addr = service.addr;
 
     assert_eq!(
         http(addr, "GET", "/healthz", &[]),
@@ -191,26 +105,20 @@ fn binary_announces_its_address_serves_and_stops_on_sigterm() {
     );
     assert_eq!(status, 401, "two assertion headers must be refused");
 
-    let kill = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .expect("run kill");
-    assert!(kill.success());
-    let status = wait_for_exit(&mut child);
+    let status = service
+        .terminate(DEADLINE)
+        .unwrap_or_else(|| panic!("process did not exit within {DEADLINE:?}"));
     assert!(status.success(), "exit status after SIGTERM: {status}");
 
     // One access line per request, and never the assertion.
-    // The process has exited: read stderr to its end.
-    let mut logs = Vec::new();
-    while let Ok(line) = stderr.recv_timeout(DEADLINE) {
-        logs.push(line);
-    }
-    let logs = logs.join("\n");
+    // The process has exited: its stderr is complete.
+    let logs = service.stderr();
     assert!(logs.contains("/api/alice/tasks"), "{logs}");
     assert!(logs.contains("status=401"), "{logs}");
     assert!(!logs.contains(&token), "assertion logged: {logs}");
     assert!(!logs.contains(SECRET), "secret logged: {logs}");
-    assert!(dir.path().join("bin.db").exists());
+    let db = database.sqlite_path().expect("sqlite");
+    assert!(db.exists(), "{} not created", db.display());
 }
 
 #[test]

@@ -6,13 +6,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};
-use sqlx::any::AnyPoolOptions;
-use sqlx::AnyPool;
 use tempfile::TempDir;
 use warp::filters::BoxedFilter;
 use warp::http::Response as HttpResponse;
 use warp::reply::Response;
 
+use authgate_tests::postgres::PgSchema;
 use upstream_api::db::{DatabaseTarget, Store};
 use upstream_api::trust::{AssertionSecret, AssertionVerifier};
 use upstream_api::App;
@@ -22,9 +21,6 @@ pub const SECRET: &str = "integration-test-assertion-secret-0123456789";
 /// Default issuer and audience.
 pub const ISSUER: &str = "authgate";
 pub const AUDIENCE: &str = "upstream-api";
-
-/// PostgreSQL used when `UPSTREAM_API_TEST_DATABASE_URL` is unset.
-pub const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 
 pub fn unix_now() -> u64 {
     SystemTime::now()
@@ -43,60 +39,24 @@ pub async fn sqlite_store() -> (Store, TempDir) {
 }
 
 /// Runs `test` against a store in a freshly created PostgreSQL schema, dropped afterwards
-/// (also when the test panics). Prints `SKIP:` and returns when no PostgreSQL answers.
+/// (also when the test panics). Without PostgreSQL it prints `SKIP:` and returns, or
+/// fails when `REQUIRE_POSTGRES=1` / `CI=true` (see `authgate_tests::postgres`).
 pub async fn with_postgres<F, Fut>(name: &str, test: F)
 where
     F: FnOnce(Store) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    sqlx::any::install_default_drivers();
-    let base = std::env::var("UPSTREAM_API_TEST_DATABASE_URL")
-        .unwrap_or_else(|_| DEFAULT_POSTGRES_URL.to_owned());
-    let admin: AnyPool = match AnyPoolOptions::new()
-        .max_connections(1)
-        .acquire_timeout(std::time::Duration::from_secs(3))
-        .connect(&base)
-        .await
-    {
-        Ok(pool) => pool,
-        Err(err) => {
-            eprintln!("SKIP: {name}: no PostgreSQL at {base}: {err}");
-            return;
-        }
+    let Some(schema) = PgSchema::create(name).await else {
+        return;
     };
-    let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
-    sqlx::query(&format!("CREATE SCHEMA {schema}"))
-        .execute(&admin)
+    let store = Store::connect_url(&schema.url())
         .await
-        .expect("create schema");
-
-    let separator = if base.contains('?') { '&' } else { '?' };
-    let url = format!("{base}{separator}options=-c%20search_path%3D{schema}");
-    let outcome = match Store::connect_url(&url).await {
-        Ok(store) => {
-            let handle = tokio::spawn(test(store.clone()));
-            let outcome = handle.await;
-            store.close().await;
-            outcome
-        }
-        Err(err) => {
-            drop_schema(&admin, &schema).await;
-            panic!("{name}: connecting to the test schema failed: {err}");
-        }
-    };
-    drop_schema(&admin, &schema).await;
-    admin.close().await;
+        .unwrap_or_else(|err| panic!("{name}: connecting to the test schema failed: {err}"));
+    let outcome = tokio::spawn(test(store.clone())).await;
+    store.close().await;
+    drop(schema);
     if let Err(err) = outcome {
         std::panic::resume_unwind(err.into_panic());
-    }
-}
-
-async fn drop_schema(admin: &AnyPool, schema: &str) {
-    if let Err(err) = sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
-        .execute(admin)
-        .await
-    {
-        eprintln!("warning: could not drop test schema {schema}: {err}");
     }
 }
 

@@ -1,5 +1,6 @@
 //! Storage tests written once and run on both backends: SQLite (a temp file) and
-//! PostgreSQL (a fresh schema per test; skipped with `SKIP:` when none answers).
+//! PostgreSQL (a fresh schema per test; skipped with `SKIP:` when none answers, a
+//! failure when `REQUIRE_POSTGRES=1`).
 
 use serde_json::json;
 

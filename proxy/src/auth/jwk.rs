@@ -1,8 +1,9 @@
 //! Turning a JWKS document into verifying keys, once per fetch (never per request).
 //! Each key verifies only with its own algorithm: `alg` from the JWK, or inferred where
 //! the key type leaves no choice (Ed25519 → EdDSA, P-256 → ES256, P-384 → ES384,
-//! P-521 → ES512). Symmetric keys, `use: "enc"` keys and RSA keys under 2048 bits are
-//! ignored; one bad key never discards the others.
+//! P-521 → ES512). Symmetric keys, `use: "enc"` keys, RSA keys outside 2048–8192 bits
+//! (counted without leading zeros) and RSA keys with a bad exponent are ignored; one
+//! bad key never discards the others.
 
 use jsonwebtoken::DecodingKey;
 use serde::Deserialize;
@@ -101,6 +102,74 @@ fn coordinate(value: &Option<String>, name: &str, len: usize) -> Result<Vec<u8>,
     Ok(bytes)
 }
 
+/// RSA modulus sizes the verifier takes (aws-lc-rs' `RSA_*_2048_8192_*` parameters).
+const RSA_MIN_BITS: usize = 2048;
+const RSA_MAX_BITS: usize = 8192;
+/// Largest public exponent, in bits: `e < 2^33`, the bound of BoringSSL/aws-lc and ring.
+const RSA_MAX_EXPONENT_BITS: usize = 33;
+
+/// `bytes` without its leading zero bytes.
+fn strip_leading_zeros(bytes: &[u8]) -> &[u8] {
+    let first = bytes.iter().position(|&b| b != 0).unwrap_or(bytes.len());
+    &bytes[first..]
+}
+
+/// Significant bits of a big-endian unsigned integer without leading zero bytes.
+/// `None` only if the count would not fit a `usize`.
+fn bit_length(minimal: &[u8]) -> Option<usize> {
+    let Some(&first) = minimal.first() else {
+        return Some(0);
+    };
+    let top = 8 - usize::try_from(first.leading_zeros()).ok()?;
+    (minimal.len() - 1).checked_mul(8)?.checked_add(top)
+}
+
+/// Checks an RSA public key (`n`, `e` as decoded, big-endian) and returns both without
+/// leading zeros. Some encoders prefix a zero byte (RFC 7518 §6.3.1.1 notes it), so
+/// zeros are tolerated but never counted: a padded 1024-bit modulus is 1024 bits.
+/// `e` must be odd, at least 3 and under 2^33 (RFC 8017 §3.1; larger exponents are
+/// refused by the common verifiers and only make verification slow).
+fn rsa_components<'k>(n: &'k [u8], e: &'k [u8]) -> Result<(&'k [u8], &'k [u8]), String> {
+    let n = strip_leading_zeros(n);
+    if n.is_empty() {
+        return Err("`n` is empty or zero".into());
+    }
+    // Bounded by the byte length first, so no count below can overflow.
+    if n.len() > RSA_MAX_BITS / 8 + 1 {
+        return Err(format!(
+            "RSA modulus of {} bytes is over {RSA_MAX_BITS} bits",
+            n.len()
+        ));
+    }
+    let bits = bit_length(n).ok_or("RSA modulus too large")?;
+    if bits < RSA_MIN_BITS {
+        return Err(format!(
+            "RSA modulus of {bits} bits is under {RSA_MIN_BITS}"
+        ));
+    }
+    if bits > RSA_MAX_BITS {
+        return Err(format!("RSA modulus of {bits} bits is over {RSA_MAX_BITS}"));
+    }
+    if n.last().is_some_and(|b| b & 1 == 0) {
+        return Err("RSA modulus is even".into());
+    }
+    let e = strip_leading_zeros(e);
+    if e.is_empty() {
+        return Err("`e` is empty or zero".into());
+    }
+    let e_bits = bit_length(e).ok_or("`e` too large")?;
+    if e_bits > RSA_MAX_EXPONENT_BITS {
+        return Err(format!(
+            "`e` of {e_bits} bits is over {RSA_MAX_EXPONENT_BITS}"
+        ));
+    }
+    let value = e.iter().fold(0u64, |acc, &b| acc << 8 | u64::from(b));
+    if value < 3 || value % 2 == 0 {
+        return Err(format!("`e` must be odd and at least 3 (it is {value})"));
+    }
+    Ok((n, e))
+}
+
 fn build_key(raw: RawJwk, cx: &JwkContext<'_>) -> Result<Arc<VerifyingKey>, String> {
     if let Some(u) = raw.use_.as_deref() {
         if u != "sig" {
@@ -180,15 +249,12 @@ fn build_key(raw: RawJwk, cx: &JwkContext<'_>) -> Result<Arc<VerifyingKey>, Stri
             p521_material(&x, &y).ok_or("bad P-521 point")?
         }
         _ => {
-            let n = raw.n.as_deref().ok_or("missing `n`")?;
-            let e = raw.e.as_deref().ok_or("missing `e`")?;
-            let modulus = decode_part(n).map_err(|_| "`n` is not base64url")?;
-            let bits =
-                modulus.len() * 8 - modulus.first().map_or(8, |b| b.leading_zeros() as usize);
-            if bits < 2048 {
-                return Err(format!("RSA modulus of {bits} bits is under 2048"));
-            }
-            Material::Jwt(DecodingKey::from_rsa_components(n, e).map_err(|e| e.to_string())?)
+            let n = decode_part(raw.n.as_deref().ok_or("missing `n`")?)
+                .map_err(|_| "`n` is not base64url")?;
+            let e = decode_part(raw.e.as_deref().ok_or("missing `e`")?)
+                .map_err(|_| "`e` is not base64url")?;
+            let (n, e) = rsa_components(&n, &e)?;
+            Material::Jwt(DecodingKey::from_rsa_raw_components(n, e))
         }
     };
     Ok(Arc::new(VerifyingKey::new(
@@ -276,6 +342,96 @@ mod tests {
                 parse_jwks(doc.as_bytes(), &cx(&KeyAlg::ASYMMETRIC, &rules, &source)).is_err(),
                 "{doc}"
             );
+        }
+    }
+
+    fn b64(bytes: &[u8]) -> String {
+        use base64::Engine;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    }
+
+    /// A big-endian odd number of exactly `bits` bits, after `zeros` zero bytes.
+    fn modulus(bits: usize, zeros: usize) -> Vec<u8> {
+        let len = bits.div_ceil(8);
+        let mut n = vec![0u8; zeros];
+        n.push(1u8 << ((bits - 1) % 8));
+        n.extend(std::iter::repeat_n(0x5a, len - 1));
+        *n.last_mut().unwrap() |= 1;
+        n
+    }
+
+    /// Parses one RS256 key; `Ok` when loaded, else why it was skipped.
+    fn rsa(n: &str, e: &str) -> Result<(), String> {
+        let rules = Arc::new(ClaimRules::default());
+        let source: Arc<str> = "test".into();
+        let doc = json!({"keys":[{"kty":"RSA","alg":"RS256","kid":"k","n":n,"e":e}]});
+        let parsed = parse_jwks(
+            doc.to_string().as_bytes(),
+            &cx(&KeyAlg::ASYMMETRIC, &rules, &source),
+        )
+        .unwrap();
+        match (parsed.keys.len(), parsed.skipped.as_slice()) {
+            (1, []) => Ok(()),
+            (0, [why]) => Err(why.clone()),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn rsa_modulus_bits_are_counted_after_leading_zeros() {
+        for zeros in [0, 1, 129, 300] {
+            let err = rsa(&b64(&modulus(1024, zeros)), "AQAB").unwrap_err();
+            assert!(err.contains("1024 bits is under 2048"), "{zeros}: {err}");
+        }
+        let err = rsa(&b64(&modulus(2047, 1)), "AQAB").unwrap_err();
+        assert!(err.contains("2047 bits"), "{err}");
+        for zeros in [0, 1, 3] {
+            rsa(&b64(&modulus(2048, zeros)), "AQAB").unwrap();
+        }
+        rsa(&b64(&modulus(4097, 0)), "AQAB").unwrap();
+        rsa(&b64(&modulus(8192, 2)), "AQAB").unwrap();
+        let err = rsa(&b64(&modulus(8193, 0)), "AQAB").unwrap_err();
+        assert!(err.contains("8193 bits is over 8192"), "{err}");
+        let mut even = modulus(2048, 0);
+        *even.last_mut().unwrap() &= !1;
+        assert!(rsa(&b64(&even), "AQAB").unwrap_err().contains("even"));
+    }
+
+    #[test]
+    fn empty_or_zero_modulus_is_refused() {
+        for n in ["", "AA", "AAAA", "AAAAAAAAAAAAAAAAAAAA"] {
+            let err = rsa(n, "AQAB").unwrap_err();
+            assert!(err.contains("`n` is empty or zero"), "{n:?}: {err}");
+        }
+        assert!(rsa("not base64!", "AQAB")
+            .unwrap_err()
+            .contains("base64url"));
+    }
+
+    #[test]
+    fn bad_public_exponents_are_refused() {
+        let n = b64(&modulus(2048, 0));
+        for (e, why) in [
+            (String::new(), "`e` is empty or zero"),
+            (b64(&[0]), "`e` is empty or zero"),
+            (b64(&[0, 0, 0]), "`e` is empty or zero"),
+            (b64(&[1]), "`e` must be odd and at least 3"),
+            (b64(&[2]), "`e` must be odd and at least 3"),
+            (b64(&[1, 0, 0]), "`e` must be odd and at least 3"),
+            (b64(&[2, 0, 0, 0, 1]), "`e` of 34 bits is over 33"),
+            (b64(&[0xff; 64]), "`e` of 512 bits is over 33"),
+            ("AQ*B".into(), "`e` is not base64url"),
+        ] {
+            let err = rsa(&n, &e).unwrap_err();
+            assert!(err.contains(why), "{e:?}: {err}");
+        }
+        for e in [
+            b64(&[3]),
+            "AQAB".into(),
+            b64(&[0, 1, 0, 1]),
+            b64(&[1, 0xff, 0xff, 0xff, 0xff]),
+        ] {
+            rsa(&n, &e).unwrap_or_else(|err| panic!("{e:?}: {err}"));
         }
     }
 }

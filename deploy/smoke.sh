@@ -21,7 +21,10 @@
 # - Tokens come from the real Better Auth test issuer (tests/issuer, better-auth with the
 #   jwt plugin) on the host: authgate fetches its JWKS, as the documented deploy does.
 #
-# Usage: deploy/smoke.sh            (SMOKE_SKIP_CARGO=1 to use target/release as it is)
+# Usage: deploy/smoke.sh
+#   SMOKE_PROFILE=debug   use the debug binaries (CI: scripts/test.sh has just built them,
+#                         which saves the ~7 min release build; the images are then larger)
+#   SMOKE_SKIP_CARGO=1    use the binaries as they are in target/<profile>
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -35,12 +38,18 @@ scripts/ensure-podman.sh
 source <(scripts/ensure-podman.sh --env)
 export PODMAN_COMPOSE_WARNING_LOGS=false
 
-bin="${CARGO_TARGET_DIR:-$root/target}/release"
+profile="${SMOKE_PROFILE:-release}"
+case "$profile" in
+  release) cargo_flags=(--release) ;;
+  debug) cargo_flags=() ;;
+  *) fail "SMOKE_PROFILE must be release or debug, not '$profile'" ;;
+esac
+bin="${CARGO_TARGET_DIR:-$root/target}/$profile"
 if [ -z "${SMOKE_SKIP_CARGO:-}" ]; then
-  log "cargo build --release -p authgate -p upstream-api"
-  cargo build --release --locked -p authgate -p upstream-api
+  log "cargo build ${cargo_flags[*]} -p authgate -p upstream-api"
+  cargo build "${cargo_flags[@]}" --locked -p authgate -p upstream-api
 fi
-[ -x "$bin/authgate" ] && [ -x "$bin/upstream-api" ] || fail "no release binaries in $bin"
+[ -x "$bin/authgate" ] && [ -x "$bin/upstream-api" ] || fail "no $profile binaries in $bin"
 if [ ! -f tests/issuer/node_modules/better-auth/package.json ]; then
   (cd tests/issuer && npm ci --no-audit --no-fund --loglevel=error)
 fi

@@ -16,8 +16,9 @@ seccomp RuntimeDefault, fsGroup for /data) runs as written.
   Secret's base64 `data` into mounted files undecoded and cannot parse it for env, so
   smoke.sh creates two podman secrets itself: `authgate-secrets` (raw values, for the
   volume) and `authgate-secrets-env` (JSON of base64 values, for secretKeyRef env).
-- Ports and URLs become loopback addresses of this machine (the pod runs with
-  --network host), and the JWKS URL/issuer/audience point at the test issuer.
+- containerPort lists are dropped (podman refuses them with --network host), and
+  listen addresses and URLs become loopback addresses of this machine; the JWKS
+  URL, issuer and audience point at the test issuer.
 
 Usage: podman-kube.py K8S_DIR OUT.yaml KEY=VALUE...   (env overrides; see smoke.sh)
 A value "@secret:KEY" becomes a secretKeyRef to KEY of the env-format podman secret.
@@ -70,6 +71,8 @@ def main(k8s_dir, out_path, pairs):
                 for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
                     c.pop(probe, None)
                 c.pop("lifecycle", None)
+                # podman refuses port mappings on the host network.
+                c.pop("ports", None)
                 for e in c.get("env") or []:
                     ref = (e.get("valueFrom") or {}).get("secretKeyRef")
                     if ref:

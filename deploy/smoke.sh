@@ -10,7 +10,9 @@
 # scripts/ensure-podman.sh for podman's settings):
 # - The Rust build stages of the Dockerfile need the rust:1.95-bookworm image, which cannot
 #   be pulled here, so the binaries are built on the host (`cargo build --release`) and put
-#   into a local image that stands in for the build stages (AUTHGATE_BIN/UPSTREAM_API_BIN).
+#   into a local image, from which the Dockerfile's `*-prebuilt` targets copy them: the
+#   same runtime stages as the `authgate` / `upstream-api` targets, another binary source.
+#   (deploy/smoke/full-build.sh builds the user targets, Rust stages included, by hand.)
 # - The runtime base (distroless cc nonroot) cannot be pulled either: a stand-in with the
 #   same contents that matter (glibc and libgcc_s as the binaries link them, CA
 #   certificates, /etc/passwd with nonroot = 65532, no shell) is made from this machine's
@@ -125,17 +127,29 @@ podman build -q --pull=never -t localhost/authgate-smoke/bins:latest "$work/bins
 
 revision="$(git rev-parse HEAD 2>/dev/null || echo unknown)"
 for target in authgate upstream-api; do
-  podman build -q --pull=never -f deploy/Dockerfile --target "$target" \
+  # --no-cache: buildah 1.28 reuses a cached LABEL step although REVISION changed.
+  podman build -q --pull=never --no-cache -f deploy/Dockerfile --target "$target-prebuilt" \
     --build-arg RUNTIME_IMAGE=localhost/authgate-smoke/cc-nonroot:latest \
-    --build-arg AUTHGATE_BIN=localhost/authgate-smoke/bins:latest \
-    --build-arg UPSTREAM_API_BIN=localhost/authgate-smoke/bins:latest \
+    --build-arg PREBUILT=localhost/authgate-smoke/bins:latest \
     --build-arg REVISION="$revision" \
     -t "localhost/$target:0.1.0" . >/dev/null
   size=$(podman image inspect --format '{{.Size}}' "localhost/$target:0.1.0")
   log "image $target:0.1.0: $((size / 1000000)) MB ($size bytes)"
 done
-user=$(podman image inspect --format '{{.Config.User}}' localhost/upstream-api:0.1.0)
-[ "$user" = "65532:65532" ] || fail "upstream-api image runs as '$user', not 65532:65532"
+for target in authgate upstream-api; do
+  user=$(podman image inspect --format '{{.Config.User}}' "localhost/$target:0.1.0")
+  [ "$user" = "65532:65532" ] || fail "$target image runs as '$user', not 65532:65532"
+  label=$(podman image inspect --format '{{index .Labels "org.opencontainers.image.revision"}}' \
+    "localhost/$target:0.1.0")
+  [ "$label" = "$revision" ] || fail "$target image: OCI revision label is '$label'"
+done
+# SQLite must be able to create its file in /data: owned by the runtime user.
+mnt=$(podman image mount localhost/upstream-api:0.1.0)
+owner=$(stat -c %u:%g "$mnt/data")
+shell=$(ls "$mnt/bin/sh" "$mnt/usr/bin/sh" 2>/dev/null || true)
+podman image unmount localhost/upstream-api:0.1.0 >/dev/null
+[ "$owner" = "65532:65532" ] || fail "/data in upstream-api is owned by $owner, not 65532:65532"
+[ -z "$shell" ] || fail "the runtime image has a shell"
 t_images=$((SECONDS - start))
 
 # --- Better Auth (the JWKS and the tokens) ------------------------------------------

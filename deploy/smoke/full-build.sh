@@ -22,7 +22,8 @@ source <(scripts/ensure-podman.sh --env)
 start=$SECONDS
 
 rust_image=localhost/authgate-smoke/rust:1.95-bookworm
-if ! podman image exists "$rust_image"; then
+rootfs_image=localhost/authgate-smoke/rust-rootfs:1.95-bookworm
+if ! podman image exists "$rootfs_image"; then
   work="$(mktemp -d /tmp/authgate-rust.XXXXXX)"
   trap 'rm -rf "$work"' EXIT
   log "debootstrap bookworm (minbase + gcc, libc6-dev, ca-certificates)"
@@ -45,9 +46,17 @@ ENV RUSTUP_HOME=/usr/local/rustup CARGO_HOME=/usr/local/cargo \
     PATH=/usr/local/cargo/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 CMD ["bash"]
 EOF
-  podman build -q --pull=never -t "$rust_image" "$work" >/dev/null
-  log "stand-in $rust_image ready after $((SECONDS - start)) s"
+  podman build -q --pull=never -t "$rootfs_image" "$work" >/dev/null
+  log "rootfs $rootfs_image ready after $((SECONDS - start)) s"
 fi
+# This machine's CA bundle: here crates.io's certificate chains to a CA that this
+# machine trusts and Debian's bundle does not have.
+ca="$(mktemp -d /tmp/authgate-ca.XXXXXX)"
+cp -L /etc/ssl/certs/ca-certificates.crt "$ca/"
+printf 'FROM %s\nCOPY ca-certificates.crt /etc/ssl/certs/ca-certificates.crt\n' "$rootfs_image" \
+  >"$ca/Containerfile"
+podman build -q --pull=never -t "$rust_image" "$ca" >/dev/null
+rm -rf "$ca"
 
 # The runtime stand-in from deploy/smoke.sh (distroless cc nonroot's contents).
 runtime=localhost/authgate-smoke/cc-nonroot:latest

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Builds deploy/Dockerfile completely, Rust build stages included, with podman on this
 # machine, where the rust:1.95-bookworm image cannot be pulled: a local stand-in for it
-# is made from a Debian bookworm rootfs (debootstrap --variant=minbase, plus gcc and
-# libc6-dev as in the official image) and this machine's Rust toolchain (the same
+# is made from a Debian bookworm rootfs (debootstrap --variant=minbase, plus gcc, g++,
+# make and libc6-dev as in the official image) and this machine's Rust toolchain (the same
 # rustc 1.95.0), laid out like the official image (/usr/local/cargo, /usr/local/rustup).
 # Then both targets are built exactly as a user builds them, only with
 # --build-arg RUST_IMAGE and RUNTIME_IMAGE pointing at the local stand-ins.
@@ -27,7 +27,7 @@ if ! podman image exists "$rootfs_image"; then
   work="$(mktemp -d /tmp/authgate-rust.XXXXXX)"
   trap 'rm -rf "$work"' EXIT
   log "debootstrap bookworm (minbase + gcc, libc6-dev, ca-certificates)"
-  debootstrap --variant=minbase --include=gcc,libc6-dev,ca-certificates,curl,git \
+  debootstrap --variant=minbase --include=gcc,g++,make,libc6-dev,ca-certificates,curl,git \
     bookworm "$work/rootfs" http://deb.debian.org/debian >"$work/debootstrap.log" 2>&1 \
     || { tail -20 "$work/debootstrap.log"; exit 1; }
   rm -rf "$work/rootfs/var/cache/apt/archives/"*.deb
@@ -53,7 +53,11 @@ fi
 # machine trusts and Debian's bundle does not have.
 ca="$(mktemp -d /tmp/authgate-ca.XXXXXX)"
 cp -L /etc/ssl/certs/ca-certificates.crt "$ca/"
-printf 'FROM %s\nCOPY ca-certificates.crt /etc/ssl/certs/ca-certificates.crt\n' "$rootfs_image" \
+# (g++ and make are in the official image too; a rootfs from before they were included
+# here gets them now.)
+printf '%s\n' "FROM $rootfs_image" \
+  'COPY ca-certificates.crt /etc/ssl/certs/ca-certificates.crt' \
+  'RUN command -v c++ >/dev/null || { apt-get update && apt-get install -y --no-install-recommends g++ make && rm -rf /var/lib/apt/lists/*; }' \
   >"$ca/Containerfile"
 podman build -q --pull=never -t "$rust_image" "$ca" >/dev/null
 rm -rf "$ca"

@@ -176,7 +176,9 @@ mint() {
 }
 read -r alice alice_token < <(mint alice@example.com)
 read -r bob bob_token < <(mint bob@example.com)
-[ -n "$alice_token" ] && [ "$alice_token" != null ] || fail "no token from Better Auth"
+for t in "$alice_token" "$bob_token"; do
+  [ -n "$t" ] && [ "$t" != null ] || fail "no token from Better Auth"
+done
 
 mkdir -p "$work/secrets"
 openssl rand -hex 32 >"$work/secrets/authgate_assertion_secret"

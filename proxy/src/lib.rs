@@ -5,11 +5,13 @@
 //! Layout:
 //! - `auth`: tokens and keys, no proxy types;
 //! - `path`, `target`, `policy`: the canonical path and the route rules on it;
-//! - `framing`: request smuggling checks;
+//! - `inbound`: what is refused or corrected before any rule (`framing`: request
+//!   smuggling checks);
 //! - `gate`: the edge decision (allow / 401 / 403 / 503);
 //! - `outbound`: what goes upstream, in one ordered function, built on `identity`,
 //!   `assertion` and `forwarding`;
-//! - `reject`: responses authgate writes; `proxy`: the Pingora glue;
+//! - `reject`: responses authgate writes; `decision`: the outcome word for logs and
+//!   metrics; `proxy`: the Pingora glue;
 //! - `generation`: one configuration's runtime objects; `reload` swaps them on
 //!   SIGHUP; `background` runs their JWKS refresh, DNS and health tasks;
 //! - `connections`: connection cap and head deadline; `lifecycle`, `shutdown`:
@@ -25,12 +27,14 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod connections;
+pub mod decision;
 pub mod error;
 pub mod forwarding;
 pub mod framing;
 pub mod gate;
 pub mod generation;
 pub mod identity;
+pub mod inbound;
 pub mod lifecycle;
 pub mod metrics;
 pub mod outbound;

@@ -18,57 +18,16 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::auth::Identity;
+use crate::decision::Decision;
 use crate::forwarding::trusted_request_id;
-use crate::framing::ambiguous_framing;
 use crate::gate::Rule;
 use crate::generation::Generation;
+use crate::inbound;
 use crate::lifecycle::{InFlight, Lifecycle};
-use crate::metrics::{metrics, RequestLabels};
+use crate::metrics::metrics;
 use crate::outbound::Admitted;
 use crate::reject::Rejection;
 use crate::target::{parse_target, Target};
-
-/// What happened to a request, for the access log and metrics.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Decision {
-    /// Not decided yet (the request failed before the gate).
-    Undecided,
-    /// Passed with a verified identity.
-    Allow,
-    /// Passed anonymously (public, optional without token, CORS preflight).
-    Anonymous,
-    /// Answered by the proxy port's own health endpoints.
-    Health,
-    /// Refused at the edge; the reason label.
-    Reject(&'static str),
-    /// Proxying failed (502/504); the kind.
-    UpstreamError(&'static str),
-}
-
-impl Decision {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Undecided => "undecided",
-            Self::Allow => "allow",
-            Self::Anonymous => "anonymous",
-            Self::Health => "health",
-            Self::Reject(_) => "reject",
-            Self::UpstreamError(_) => "upstream_error",
-        }
-    }
-
-    /// `{decision,reason}` of `authgate_requests_total`.
-    fn labels(self) -> RequestLabels {
-        let (decision, reason) = match self {
-            Self::Allow => ("allow", ""),
-            Self::Anonymous | Self::Health => ("anonymous", ""),
-            Self::Reject(reason) => ("reject", reason),
-            Self::UpstreamError(kind) => ("error", kind),
-            Self::Undecided => ("error", "client"),
-        };
-        RequestLabels { decision, reason }
-    }
-}
 
 /// Per-request state.
 #[derive(Debug)]
@@ -108,62 +67,43 @@ fn peer_ip(session: &Session) -> Option<IpAddr> {
         .map(|a| a.ip())
 }
 
-/// Why a request is refused before any rule is looked at, if it is.
-fn refuse_early(session: &Session) -> Option<Rejection> {
-    let req = session.req_header();
-    let raw_head = session
-        .as_downstream()
-        .as_http1()
-        .map(|h1| h1.get_headers_raw_bytes());
-    if let Some(why) = ambiguous_framing(req, raw_head.as_deref()) {
-        return Some(Rejection::bad_framing(why));
-    }
-    if req.method == Method::TRACE || req.method == Method::CONNECT {
-        return Some(Rejection::method_refused());
-    }
-    // HTTP/1.1 requires Host (Pingora refuses it there); HTTP/1.0 does not, but the
-    // upstream gets HTTP/1.1, which would then lack it.
-    if req.version == http::Version::HTTP_10 && !req.headers.contains_key(http::header::HOST) {
-        return Some(Rejection::missing_host());
-    }
-    None
-}
-
-/// The request-target exactly as the client sent it on the request line. The
-/// parsed URI has already lost a `#fragment`, which must be refused, not dropped.
-fn raw_request_target(session: &Session) -> Option<Vec<u8>> {
-    let h1 = session.as_downstream().as_http1()?;
-    let head = h1.get_headers_raw_bytes();
-    let line = head.split(|&b| b == b'\n').next()?;
-    let line = line.strip_suffix(b"\r").unwrap_or(line);
-    let start = line.iter().position(|&b| b == b' ')? + 1;
-    let end = line.iter().rposition(|&b| b == b' ')?;
-    (start < end).then(|| line[start..end].to_vec())
-}
-
-/// `Upgrade` is hop-by-hop: without `Connection: upgrade` the client did not ask
-/// this hop to switch protocols, and Pingora must not treat the request as an
-/// upgrade (it would tunnel whatever follows).
-fn drop_unrequested_upgrade(session: &mut Session) {
-    let req = session.req_header();
-    if !req.headers.contains_key(http::header::UPGRADE) {
-        return;
-    }
-    let requested = req
-        .headers
-        .get_all(http::header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|t| t.trim().eq_ignore_ascii_case("upgrade"));
-    if !requested {
-        session
-            .req_header_mut()
-            .remove_header(&http::header::UPGRADE);
-    }
-}
-
 impl AuthGate {
+    /// Asks the gate about a request whose target was accepted; a refusal is
+    /// answered here.
+    async fn admit(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+        path: String,
+        rewritten_target: Option<String>,
+    ) -> pingora::Result<bool> {
+        let generation = ctx.generation.clone();
+        let req = session.req_header();
+        match generation
+            .gate
+            .admit(&req.method, &path, &req.headers)
+            .await
+        {
+            Ok(admission) => {
+                ctx.decision = if admission.identity.is_some() {
+                    Decision::Allow
+                } else {
+                    Decision::Anonymous
+                };
+                ctx.identity = admission.identity;
+                ctx.rule = Some(admission.rule);
+                ctx.path = Some(path);
+                ctx.rewritten_target = rewritten_target;
+                Ok(false)
+            }
+            Err(rejection) => {
+                ctx.path = Some(path);
+                ctx.refused_subject = rejection.subject.clone();
+                self.reject(session, ctx, *rejection).await
+            }
+        }
+    }
+
     /// Writes a JSON response authgate generates itself.
     async fn respond(
         &self,
@@ -281,14 +221,16 @@ impl ProxyHttp for AuthGate {
                 ctx.request_id = id;
             }
         }
-        if let Some(rejection) = refuse_early(session) {
+        let raw_head = session
+            .as_downstream()
+            .as_http1()
+            .map(|h1| h1.get_headers_raw_bytes());
+        if let Some(rejection) = inbound::refusal(session.req_header(), raw_head.as_deref()) {
             return self.reject(session, ctx, rejection).await;
         }
-        drop_unrequested_upgrade(session);
-        let raw_target = raw_request_target(session);
-        let target = raw_target
-            .as_deref()
-            .unwrap_or_else(|| session.req_header().raw_path());
+        inbound::drop_unrequested_upgrade(session.req_header_mut());
+        let raw_target = raw_head.as_deref().and_then(inbound::raw_request_target);
+        let target = raw_target.unwrap_or_else(|| session.req_header().raw_path());
         let Target {
             path,
             rewritten: rewritten_target,
@@ -306,31 +248,7 @@ impl ProxyHttp for AuthGate {
         if session.get_keepalive().is_some() {
             session.set_keepalive(Some(keepalive));
         }
-        let generation = ctx.generation.clone();
-        let req = session.req_header();
-        match generation
-            .gate
-            .admit(&req.method, &path, &req.headers)
-            .await
-        {
-            Ok(admission) => {
-                ctx.decision = if admission.identity.is_some() {
-                    Decision::Allow
-                } else {
-                    Decision::Anonymous
-                };
-                ctx.identity = admission.identity;
-                ctx.rule = Some(admission.rule);
-                ctx.path = Some(path);
-                ctx.rewritten_target = rewritten_target;
-                Ok(false)
-            }
-            Err(rejection) => {
-                ctx.path = Some(path);
-                ctx.refused_subject = rejection.subject.clone();
-                self.reject(session, ctx, *rejection).await
-            }
-        }
+        self.admit(session, ctx, path, rewritten_target).await
     }
 
     async fn upstream_peer(

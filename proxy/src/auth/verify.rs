@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 use std::sync::Arc;
 
 use super::cache::{Lookup, VerifiedCache};
-use super::header::{decode_part, split, JoseHeader, SESSION_CACHE_TYP};
+use super::header::{decode_part, split, Compact, JoseHeader, SESSION_CACHE_TYP};
 use super::jwks::RemoteJwks;
 use super::keys::{ClaimMode, KeyAlg, KeySet, VerifyingKey};
 use super::metrics::AuthMetrics;
@@ -143,6 +143,22 @@ impl Verifier {
         let (encoded_header, compact) = split(token)?;
         let header = JoseHeader::parse(encoded_header)?;
         let mode = claim_mode(&header, purpose)?;
+        let (identity, key) = self.find_key_and_accept(&header, &compact, mode, now)?;
+        if let (Some(cache), Some(ck)) = (&self.cache, cache_key) {
+            cache.insert(ck, &identity, &key);
+        }
+        Ok(identity)
+    }
+
+    /// Tries the candidate keys of every source (by `kid`, else by algorithm) until
+    /// one verifies the signature; then checks the claims.
+    fn find_key_and_accept(
+        &self,
+        header: &JoseHeader,
+        compact: &Compact<'_>,
+        mode: ClaimMode,
+        now: u64,
+    ) -> Result<(Arc<Identity>, Arc<VerifyingKey>), TokenError> {
         let mut search = Search {
             tried: false,
             kid_known: false,
@@ -167,10 +183,7 @@ impl Verifier {
                 match key.verify_signature(compact.signing_input, compact.signature) {
                     Ok(()) => {
                         let identity = self.accept(key, compact.payload, mode, now)?;
-                        if let (Some(cache), Some(ck)) = (&self.cache, cache_key) {
-                            cache.insert(ck, &identity, key);
-                        }
-                        return Ok(identity);
+                        return Ok((identity, key.clone()));
                     }
                     // Several kid-less keys may share an algorithm: try the next one.
                     Err(e) => search.last_error = e,

@@ -37,6 +37,23 @@ fn is_reserved_header(name: &str) -> bool {
     RESERVED.iter().any(|r| r.eq_ignore_ascii_case(&name))
 }
 
+/// `[identity.claims]` may not map a claim onto an identity or protocol header.
+fn check_claim_headers(cx: &Ctx<'_>, id: &IdentitySection) -> Result<(), ConfigError> {
+    let reserved = [&id.user_id_header, &id.email_header, &id.assertion_header];
+    for (claim, header) in &id.claims {
+        if claim.is_empty() {
+            return Err(cx.err("identity.claims", "claim names must be non-empty"));
+        }
+        if reserved.iter().any(|r| r.eq_ignore_ascii_case(header)) || is_reserved_header(header) {
+            return Err(cx.err(
+                format!("identity.claims.{claim}"),
+                format!("`{header}` is reserved"),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Validates `[identity]`; `audience` is the upstream's name.
 pub(super) fn resolve(
     cx: &Ctx<'_>,
@@ -57,18 +74,7 @@ pub(super) fn resolve(
             "must be non-empty, without control characters",
         ));
     }
-    let reserved = [&id.user_id_header, &id.email_header, &id.assertion_header];
-    for (claim, header) in &id.claims {
-        if claim.is_empty() {
-            return Err(cx.err("identity.claims", "claim names must be non-empty"));
-        }
-        if reserved.iter().any(|r| r.eq_ignore_ascii_case(header)) || is_reserved_header(header) {
-            return Err(cx.err(
-                format!("identity.claims.{claim}"),
-                format!("`{header}` is reserved"),
-            ));
-        }
-    }
+    check_claim_headers(cx, id)?;
     let claim_headers: Vec<String> = id.claims.values().cloned().collect();
     let headers = IdentityHeaders::new(
         &id.user_id_header,

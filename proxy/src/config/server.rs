@@ -64,6 +64,24 @@ fn available_cpus() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get().min(256))
 }
 
+/// `server.trusted_proxies`: CIDRs, or bare addresses meaning just that host.
+fn trusted_proxies(cx: &Ctx<'_>, texts: &[String]) -> Result<Vec<IpNet>, ConfigError> {
+    texts
+        .iter()
+        .enumerate()
+        .map(|(i, text)| {
+            text.parse::<IpNet>()
+                .or_else(|_| text.parse::<std::net::IpAddr>().map(IpNet::from))
+                .map_err(|_| {
+                    cx.err(
+                        format!("server.trusted_proxies[{i}]"),
+                        format!("`{text}` is not a CIDR such as 10.0.0.0/8 or an IP address"),
+                    )
+                })
+        })
+        .collect()
+}
+
 /// Validates `[server]` and `[admin]`.
 pub(super) fn resolve(
     cx: &Ctx<'_>,
@@ -84,22 +102,7 @@ pub(super) fn resolve(
     if s.health_path.is_some() && s.health_path == s.ready_path {
         return Err(cx.err("server.ready_path", "must differ from server.health_path"));
     }
-    let trusted_proxies = s
-        .trusted_proxies
-        .iter()
-        .enumerate()
-        .map(|(i, text)| {
-            // A bare address means just that host.
-            text.parse::<IpNet>()
-                .or_else(|_| text.parse::<std::net::IpAddr>().map(IpNet::from))
-                .map_err(|_| {
-                    cx.err(
-                        format!("server.trusted_proxies[{i}]"),
-                        format!("`{text}` is not a CIDR such as 10.0.0.0/8 or an IP address"),
-                    )
-                })
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let trusted_proxies = trusted_proxies(cx, &s.trusted_proxies)?;
     if s.max_connections == 0 {
         return Err(cx.err("server.max_connections", "must be at least 1"));
     }

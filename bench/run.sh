@@ -23,7 +23,7 @@ REPO_DIR="$(cd "$BENCH_DIR/.." && pwd)"
 TARGET_DIR="${CARGO_TARGET_DIR:-$REPO_DIR/target}"
 SCRIPT_ARGS="$*"
 
-ALL_SCENARIOS="direct authgate-public authgate-hs256 authgate-eddsa authgate-eddsa-many authgate-rs256 haproxy-hs256 haproxy-rs256 nginx"
+ALL_SCENARIOS="direct authgate-public authgate-hs256 authgate-hs256-log authgate-eddsa authgate-eddsa-many authgate-rs256 haproxy-hs256 haproxy-rs256 nginx"
 
 usage() {
     cat <<EOF
@@ -474,9 +474,12 @@ start_server() {
             ;;
         authgate-*)
             local cfg="$WORK/authgate-hs256.toml" rust_log=warn
+            ADMIN_PORT="$(free_port)"
             case "$s" in
                 authgate-public) SERVER_URL="http://127.0.0.1:$port/public/bench" ;;
                 authgate-hs256) TOKEN_NAME=hs256 ;;
+                # The same with the access log on (one INFO line per request, to a file).
+                authgate-hs256-log) TOKEN_NAME=hs256; rust_log=info ;;
                 authgate-eddsa) TOKEN_NAME=eddsa; cfg="$WORK/authgate-jwks.toml" ;;
                 authgate-eddsa-many) TOKEN_NAME=eddsa; TOKEN_FILE="$WORK/eddsa-many.tokens"; cfg="$JWKS_MANY_CONFIG" ;;
                 authgate-rs256) TOKEN_NAME=rs256; cfg="$WORK/authgate-jwks.toml" ;;
@@ -484,7 +487,8 @@ start_server() {
             [[ $ACCESS_LOG == 1 ]] && rust_log=info
             SERVER_SIG=INT
             launch "$name" INT "${PIN_SERVER[@]}" env RUST_LOG="$rust_log" "$AUTHGATE" --config "$cfg" \
-                --listen "127.0.0.1:$port" --upstream "http://127.0.0.1:$UPORT" --threads "$THREADS"
+                --listen "127.0.0.1:$port" --admin-listen "127.0.0.1:$ADMIN_PORT" \
+                --upstream "http://127.0.0.1:$UPORT" --threads "$THREADS"
             ;;
         haproxy-*)
             local alg key
@@ -512,7 +516,7 @@ start_server() {
     wait_http "$SERVER_PID" "http://127.0.0.1:$port/" "$name" || return 1
     if [[ $s == authgate-* ]]; then
         # Ready once its JWKS is loaded (jwks_url scenarios); at once otherwise.
-        wait_ready "http://127.0.0.1:$port/readyz"
+        wait_ready "http://127.0.0.1:$ADMIN_PORT/readyz"
     fi
 }
 

@@ -46,6 +46,11 @@ pub const SCENARIOS: &[Scenario] = &[
         haproxy_ref: Some(HAPROXY_HS256),
     },
     Scenario {
+        id: "authgate-hs256-log",
+        label: "authgate, HS256, access log on",
+        haproxy_ref: Some(HAPROXY_HS256),
+    },
+    Scenario {
         id: "authgate-eddsa",
         label: "authgate, EdDSA JWKS, one token",
         haproxy_ref: Some(HAPROXY_RS256),

@@ -24,10 +24,23 @@ fn the_sample_config_passes_and_prints_redacted_settings() {
 
 #[test]
 fn the_deploy_config_passes() {
-    let (code, out, err) =
-        authgate_check_file(&workspace_root().join("deploy/authgate.toml"), SECRETS);
+    // JWKS only: the URL, issuer and audience come from the deployment's environment,
+    // and no BETTER_AUTH_SECRET is needed.
+    let env = [
+        ("AUTHGATE_ASSERTION_SECRET", ASSERTION_SECRET),
+        ("AUTHGATE_JWKS_URL", "http://better-auth:3000/api/auth/jwks"),
+        ("AUTHGATE_JWKS_ISSUER", "http://better-auth:3000"),
+        ("AUTHGATE_JWKS_AUDIENCE", "http://better-auth:3000"),
+    ];
+    let path = workspace_root().join("deploy/authgate.toml");
+    let (code, out, err) = authgate_check_file(&path, &env);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("listen = \"0.0.0.0:8080\""), "{out}");
+    assert!(!err.contains("warning"), "{err}");
+    // Without the JWKS URL it has no key source at all: an error, not a silent default.
+    let (code, _, err) = authgate_check_file(&path, &env[..1]);
+    assert_eq!(code, 64, "{err}");
+    assert!(err.contains("auth.sources"), "{err}");
 }
 
 #[test]

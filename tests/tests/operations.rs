@@ -112,7 +112,14 @@ async fn admin_listener_serves_metrics_with_bounded_labels() {
     for _ in 0..3 {
         assert_eq!(get(admin, "/readyz", &[]).status, 200);
     }
-    std::thread::sleep(Duration::from_millis(200));
+    // The log is written asynchronously: wait for the five request lines.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut log = proxy.stderr();
+    while log.matches("authgate::access").count() < 5 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+        log = proxy.stderr();
+    }
+    std::thread::sleep(Duration::from_millis(100));
     let log = proxy.stderr();
     assert!(!log.contains("/readyz"), "{log}");
     assert_eq!(log.matches("authgate::access").count(), 5, "{log}");
@@ -261,7 +268,7 @@ async fn sighup_reloads_routes_and_keeps_the_old_config_when_the_new_is_invalid(
         200,
         "old config still serving"
     );
-    let log = proxy.stderr();
+    let log = proxy.stderr_containing("routes[0].auth", Duration::from_secs(5));
     assert!(
         log.contains("routes[0].auth") && log.contains("authgate.toml"),
         "{log}"

@@ -7,6 +7,7 @@
 use async_trait::async_trait;
 use pingora::server::ShutdownWatch;
 use pingora::services::background::BackgroundService;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -37,7 +38,7 @@ impl Supervisor {
         }
         let upstream = g.upstream.clone();
         if upstream.settings.host.parse::<std::net::IpAddr>().is_err() {
-            tasks.spawn(follow_dns(upstream.clone()));
+            tasks.spawn(follow_dns(upstream.clone(), system_lookup));
         }
         match upstream.settings.health_path.clone() {
             Some(path) => {
@@ -73,23 +74,35 @@ impl BackgroundService for Supervisor {
     }
 }
 
+/// The future a [`Lookup`] returns.
+type LookupFuture =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<SocketAddr, String>> + Send>>;
+
+/// A DNS look-up of `host:port`: the first address, or why there is none.
+type Lookup = fn(String) -> LookupFuture;
+
+/// The system resolver (getaddrinfo, through tokio).
+fn system_lookup(address: String) -> LookupFuture {
+    Box::pin(async move {
+        match tokio::net::lookup_host(address.as_str()).await {
+            Ok(mut addrs) => addrs.next().ok_or_else(|| "no address".to_string()),
+            Err(e) => Err(e.to_string()),
+        }
+    })
+}
+
 /// Looks the upstream host up every `resolve_interval`; a new address is used by
 /// new requests, a failed look-up keeps the last good one.
-async fn follow_dns(upstream: Arc<Upstream>) {
+async fn follow_dns(upstream: Arc<Upstream>, lookup: Lookup) {
     let interval = upstream.settings.resolve_interval;
     loop {
         tokio::time::sleep(interval).await;
-        match tokio::net::lookup_host(upstream.settings.address.as_str()).await {
-            Ok(mut addrs) => match addrs.next() {
-                Some(addr) if addr != upstream.address() => {
-                    tracing::info!(upstream = %upstream.settings.address, from = %upstream.address(), to = %addr, "upstream address changed");
-                    upstream.set_address(addr);
-                }
-                Some(_) => {}
-                None => {
-                    tracing::warn!(upstream = %upstream.settings.address, "upstream resolves to nothing; keeping the last address")
-                }
-            },
+        match lookup(upstream.settings.address.clone()).await {
+            Ok(addr) if addr != upstream.address() => {
+                tracing::info!(upstream = %upstream.settings.address, from = %upstream.address(), to = %addr, "upstream address changed");
+                upstream.set_address(addr);
+            }
+            Ok(_) => {}
             Err(e) => {
                 tracing::warn!(upstream = %upstream.settings.address, error = %e, "upstream look-up failed; keeping the last address")
             }
@@ -113,5 +126,58 @@ async fn poll_health(upstream: Arc<Upstream>, path: String, lifecycle: Arc<Lifec
         }
         lifecycle.set_upstream_healthy(healthy);
         tokio::time::sleep(upstream.settings.health_interval).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::UpstreamSettings;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    static CALLS: AtomicUsize = AtomicUsize::new(0);
+
+    /// Answers 10.0.0.1, then fails, then 10.0.0.2 for ever.
+    fn scripted(_address: String) -> LookupFuture {
+        let n = CALLS.fetch_add(1, Ordering::SeqCst);
+        Box::pin(async move {
+            match n {
+                0 => Ok("10.0.0.1:8000".parse().unwrap()),
+                1 => Err("SERVFAIL".to_string()),
+                _ => Ok("10.0.0.2:8000".parse().unwrap()),
+            }
+        })
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn dns_changes_are_followed_and_failures_keep_the_last_address() {
+        let settings = UpstreamSettings {
+            address: "upstream:8000".into(),
+            host: "upstream".into(),
+            name: "upstream-api".into(),
+            connect_timeout: Duration::from_secs(1),
+            read_timeout: Duration::from_secs(1),
+            write_timeout: Duration::from_secs(1),
+            keepalive_pool_size: 1,
+            resolve_interval: Duration::from_secs(5),
+            health_path: None,
+            health_interval: Duration::from_secs(5),
+        };
+        let start: SocketAddr = "10.0.0.9:8000".parse().unwrap();
+        let upstream = Arc::new(Upstream::new_for_test(settings, start));
+        let task = tokio::spawn(follow_dns(upstream.clone(), scripted));
+        let mut seen = Vec::new();
+        for _ in 0..3 {
+            tokio::time::sleep(Duration::from_millis(5001)).await;
+            tokio::task::yield_now().await;
+            seen.push(upstream.address());
+        }
+        task.abort();
+        let expected: Vec<SocketAddr> = ["10.0.0.1:8000", "10.0.0.1:8000", "10.0.0.2:8000"]
+            .iter()
+            .map(|a| a.parse().unwrap())
+            .collect();
+        assert_eq!(seen, expected, "a failed look-up keeps the last address");
+        assert_eq!(upstream.peer()._address.to_string(), "10.0.0.2:8000");
     }
 }

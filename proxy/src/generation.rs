@@ -41,6 +41,12 @@ impl Upstream {
         }
     }
 
+    /// An upstream at `addr` (for tests of the background tasks).
+    #[cfg(test)]
+    pub fn new_for_test(settings: UpstreamSettings, addr: SocketAddr) -> Self {
+        Self::new(settings, addr)
+    }
+
     /// The peer for one request.
     pub fn peer(&self) -> HttpPeer {
         (**self.peer.load()).clone()

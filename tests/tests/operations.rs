@@ -596,3 +596,33 @@ async fn a_jwks_only_deployment_needs_no_better_auth_secret() {
         "{err}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_follows_the_upstreams_health_path() {
+    let config = base_config("").replace(
+        "[[auth.sources]]",
+        "[upstream]\nhealth_path = \"/healthz\"\nhealth_interval_secs = 1\n\n[[auth.sources]]",
+    );
+    let ready = |admin: SocketAddr| get(admin, "/readyz", &[]);
+    // An upstream that is down: not ready, and the answer says why.
+    let (down, _d1) = Authgate::new(&config, echo::closed_port()).start();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut resp = ready(down.admin.unwrap());
+    while resp.status != 503 {
+        assert!(Instant::now() < deadline, "{resp:?}");
+        std::thread::sleep(Duration::from_millis(50));
+        resp = ready(down.admin.unwrap());
+    }
+    assert_eq!(resp.json()["reason"], "upstream_unhealthy");
+    assert_eq!(
+        get(down.admin.unwrap(), "/healthz", &[]).status,
+        200,
+        "alive all the same"
+    );
+    // An upstream that answers its health path: ready, and authgate polled it.
+    let echo = echo::start().await;
+    let (up, _d2) = Authgate::new(&config, echo.addr).start();
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(ready(up.admin.unwrap()).status, 200);
+    assert!(echo.hits() >= 1, "the health path was polled");
+}

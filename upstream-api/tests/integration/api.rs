@@ -483,11 +483,35 @@ async fn unknown_routes_and_methods() {
         404,
         "not_found",
     );
-    assert_error(
-        &call(&routes, "alice", "PATCH", "/api/alice/tasks", None).await,
-        405,
-        "method_not_allowed",
-    );
+    for (method, path, allow) in [
+        ("PATCH", "/api/alice/tasks", "GET, POST"),
+        ("TRACE", "/api/alice/tasks", "GET, POST"),
+        ("POST", "/api/alice/tasks/x", "GET, PUT, DELETE"),
+        ("DELETE", "/api/alice/tasks/x/complete", "PATCH"),
+    ] {
+        let response = call(&routes, "alice", method, path, None).await;
+        assert_error(&response, 405, "method_not_allowed");
+        assert_eq!(
+            response
+                .headers()
+                .get("allow")
+                .and_then(|v| v.to_str().ok()),
+            Some(allow),
+            "{method} {path}"
+        );
+    }
+    for path in ["/healthz", "/openapi.json"] {
+        let response = warp::test::request()
+            .method("DELETE")
+            .path(path)
+            .reply(&routes)
+            .await;
+        assert_error(&response, 405, "method_not_allowed");
+        assert_eq!(
+            response.headers().get("allow").map(|v| v.as_bytes()),
+            Some(&b"GET"[..])
+        );
+    }
     let response = warp::test::request()
         .method("GET")
         .path("/elsewhere")
@@ -668,14 +692,81 @@ async fn assertion_replayed_on_another_path_or_method_is_401() {
         .reply(&routes)
         .await;
     assert_unauthorized(&response);
-    // The task was not touched, and the query string is not part of htp.
+    // Replayed with a query it was not issued for: the query is bound too (htq).
     let response = warp::test::request()
         .method("GET")
         .path(&format!("{get_path}?x=1"))
         .header("x-auth-assertion", &get_token)
         .reply(&routes)
         .await;
-    assert_eq!(task_of(&response), task);
+    assert_unauthorized(&response);
+    // None of those used it up: it still works, once, for its own request, and the
+    // task was not touched.
+    let own = || {
+        warp::test::request()
+            .method("GET")
+            .path(&get_path)
+            .header("x-auth-assertion", &get_token)
+            .reply(&routes)
+    };
+    assert_eq!(task_of(&own().await), task);
+    assert_unauthorized(&own().await);
+}
+
+#[tokio::test]
+async fn an_assertion_is_accepted_once_whatever_the_answer() {
+    let (_app, routes, _dir) = setup().await;
+    let token = assertion("alice", "GET", "/api/alice/tasks");
+    assert_eq!(list_with(&routes, &[&token]).await.status(), 200);
+    let replayed = list_with(&routes, &[&token]).await;
+    assert_unauthorized(&replayed);
+    assert_eq!(json_of(&replayed)["message"], "assertion was already used");
+    // Used up by a request that failed after authentication, too: a 413 cannot be
+    // retried with a smaller body under the same assertion.
+    let big = json!({"title": "t", "description": "d".repeat(70 * 1024)}).to_string();
+    let token = assertion("alice", "POST", "/api/alice/tasks");
+    let post = |body: String| {
+        warp::test::request()
+            .method("POST")
+            .path("/api/alice/tasks")
+            .header("x-auth-assertion", &token)
+            .header("content-type", "application/json")
+            .body(body)
+            .reply(&routes)
+    };
+    assert_error(&post(big).await, 413, "payload_too_large");
+    assert_unauthorized(&post(r#"{"title":"small"}"#.to_owned()).await);
+}
+
+#[tokio::test]
+async fn the_query_is_bound_to_the_assertion() {
+    let (_app, routes, _dir) = setup().await;
+    create(&routes, "alice", json!({"title": "t"})).await;
+    let path = "/api/alice/tasks?status=completed";
+    assert_eq!(
+        tasks_of(&call(&routes, "alice", "GET", path, None).await),
+        vec![]
+    );
+    for (issued, sent) in [
+        ("/api/alice/tasks", "/api/alice/tasks?status=completed"),
+        (
+            "/api/alice/tasks?status=pending",
+            "/api/alice/tasks?status=completed",
+        ),
+        ("/api/alice/tasks?status=pending", "/api/alice/tasks"),
+        (
+            "/api/alice/tasks?limit=1",
+            "/api/alice/tasks?limit=1&limit=2",
+        ),
+    ] {
+        let response = warp::test::request()
+            .method("GET")
+            .path(sent)
+            .header("x-auth-assertion", assertion("alice", "GET", issued))
+            .reply(&routes)
+            .await;
+        assert_unauthorized(&response);
+    }
 }
 
 #[tokio::test]
@@ -713,7 +804,9 @@ async fn wrong_issuer_audience_or_missing_claims_are_401() {
         c[name] = value;
         variants.push(c);
     }
-    for name in ["iss", "aud", "sub", "iat", "exp", "htm", "htp", "jti"] {
+    for name in [
+        "iss", "aud", "sub", "iat", "exp", "htm", "htp", "htq", "jti",
+    ] {
         let mut c = base.clone();
         c.as_object_mut().expect("object").remove(name);
         variants.push(c);

@@ -11,7 +11,6 @@ use std::sync::Arc;
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use futures_util::{Stream, StreamExt};
-use percent_encoding::percent_decode_str;
 use warp::filters::path::FullPath;
 use warp::filters::BoxedFilter;
 use warp::http::{HeaderMap, Method};
@@ -29,6 +28,8 @@ use crate::App;
 pub fn routes(app: App) -> BoxedFilter<(Response,)> {
     healthz(app.clone())
         .or(openapi_json())
+        .unify()
+        .or(crate::docs::routes())
         .unify()
         .or(api(app))
         .unify()
@@ -61,8 +62,8 @@ pub fn openapi_json() -> BoxedFilter<(Response,)> {
 /// `ANY /api/**`: the task API. In order: authgate's assertion, verified against this
 /// method, path and query and used up (401; exactly once per request, before any
 /// routing, so no route can look at it twice); the route table (404, or 405 with
-/// `Allow`); the path's `{user_id}` (403 unless it is the assertion's subject); the
-/// body (413 over the limit); then the handler.
+/// `Allow`); the path's `{user_id}` (400 unless it matches the pattern, 403 unless it
+/// is the assertion's subject); the body (413 over the limit); then the handler.
 pub fn api(app: App) -> BoxedFilter<(Response,)> {
     warp::path("api")
         .and(warp::method())
@@ -129,11 +130,10 @@ fn query_pairs(raw: &str) -> Result<Vec<(String, String)>, ApiError> {
 }
 
 /// The asserted user becomes the [`Owner`] only if the percent-decoded `{user_id}` path
-/// segment is exactly the assertion's `sub` (defence in depth: authgate checks it too).
+/// segment is a well-formed user id (400) and exactly the assertion's `sub` (403;
+/// defence in depth: authgate checks it too).
 fn owner_matches_subject(user_segment: &str, identity: Identity) -> Result<Owner, ApiError> {
-    let path_user = percent_decode_str(user_segment)
-        .decode_utf8()
-        .map_err(|_| ApiError::BadPath("user_id in the path is not valid UTF-8".to_owned()))?;
+    let path_user = routing::user_id(user_segment)?;
     if path_user != identity.user_id {
         return Err(ApiError::Forbidden);
     }

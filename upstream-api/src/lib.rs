@@ -12,12 +12,14 @@
 //! - [`db`]: the SQLite/PostgreSQL store; [`error`]: errors as JSON, DB detail hidden.
 //! - [`trust`]: verification of authgate's `X-Auth-Assertion`; [`replay`]: its one-use
 //!   record of assertion ids.
-//! - [`openapi`]: the OpenAPI 3.1 document served at `/openapi.json`.
+//! - [`openapi`]: the OpenAPI 3.1 document served at `/openapi.json`; [`docs`]: Swagger
+//!   UI over it at `/docs`, its assets embedded at build time.
 //!
 //! [`run`] takes its listener and a shutdown future, so tests bind `127.0.0.1:0`.
 
 pub mod config;
 pub mod db;
+pub mod docs;
 pub mod error;
 pub mod filters;
 pub mod handlers;

@@ -91,6 +91,7 @@ async fn serve(config: Config) -> ExitCode {
         %addr,
         database = %describe(&config.database),
         replay_cache_capacity = config.replay_cache_capacity,
+        swagger_ui = upstream_api::docs::SWAGGER_UI_VERSION.unwrap_or("not built in"),
         "upstream-api listening"
     );
 

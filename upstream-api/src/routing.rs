@@ -1,7 +1,48 @@
-//! The task routes under `/api` as one table: which path shapes exist and which methods
-//! each takes (the `Allow` of a 405).
+//! The task routes under `/api` as one table: which path shapes exist, which methods
+//! each takes (the `Allow` of a 405), and what the path's `{user_id}` may be.
+
+use percent_encoding::percent_decode_str;
+use utoipa::IntoParams;
 
 use crate::error::ApiError;
+
+/// What a user id may look like: Better Auth's ids (32 alphanumerics by default, or
+/// UUIDs and the like from other generators) with room to spare. Also in the OpenAPI
+/// document as the `{user_id}` pattern.
+pub const USER_ID_PATTERN: &str = "^[A-Za-z0-9_-]{1,128}$";
+
+/// Longest user id, in bytes.
+pub const USER_ID_MAX_BYTES: usize = 128;
+
+/// The path parameter of `/api/{user_id}/tasks` (documentation of what
+/// [`match_route`] and [`user_id`] accept).
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct UserPath {
+    /// The user whose tasks these are; must be the authenticated user (403 otherwise),
+    /// and match the pattern (400 otherwise).
+    #[param(
+        pattern = "^[A-Za-z0-9_-]{1,128}$",
+        example = "U9XBjhMQY8X8xPvmIcZojfhqcLbqv4Pb"
+    )]
+    pub user_id: String,
+}
+
+/// The path parameters of `/api/{user_id}/tasks/{id}` and below.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct TaskPath {
+    /// The user whose task this is; must be the authenticated user (403 otherwise),
+    /// and match the pattern (400 otherwise).
+    #[param(
+        pattern = "^[A-Za-z0-9_-]{1,128}$",
+        example = "U9XBjhMQY8X8xPvmIcZojfhqcLbqv4Pb"
+    )]
+    pub user_id: String,
+    /// The task id, a UUID (any case). Anything else names no task: 404.
+    #[param(format = "uuid", example = "0b6a2f6e-2f0e-4c4b-9d55-6f3f8c1f6f0a")]
+    pub id: String,
+}
 
 /// One operation on a user's tasks; the task id is the raw path segment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,6 +116,25 @@ pub fn match_route(method: &str, path: &str) -> Result<Matched, ApiError> {
     })
 }
 
+/// The percent-decoded `{user_id}`, if it matches [`USER_ID_PATTERN`]; else 400.
+pub fn user_id(segment: &str) -> Result<String, ApiError> {
+    let decoded = percent_decode_str(segment)
+        .decode_utf8()
+        .map_err(|_| bad_user_id())?;
+    let valid = (1..=USER_ID_MAX_BYTES).contains(&decoded.len())
+        && decoded
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if !valid {
+        return Err(bad_user_id());
+    }
+    Ok(decoded.into_owned())
+}
+
+fn bad_user_id() -> ApiError {
+    ApiError::BadPath(format!("user_id in the path must match {USER_ID_PATTERN}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -145,6 +205,31 @@ mod tests {
                 matches!(route("GET", path), Err(ApiError::RouteNotFound)),
                 "{path}"
             );
+        }
+    }
+
+    #[test]
+    fn user_ids_follow_the_pattern() {
+        for ok in [
+            "alice",
+            "U9XBjhMQY8X8xPvmIcZojfhqcLbqv4Pb",
+            "a_b-c",
+            &"x".repeat(128),
+        ] {
+            assert_eq!(user_id(ok).expect(ok), ok);
+        }
+        assert_eq!(user_id("%61lice").expect("encoded letters decode"), "alice");
+        for bad in [
+            "",
+            "alice%20smith",
+            "a.b",
+            "%00",
+            "%C3%A9",
+            "%FF",
+            &"x".repeat(129),
+        ] {
+            let err = user_id(bad).expect_err(bad);
+            assert_eq!(err.status().as_u16(), 400, "{bad}");
         }
     }
 }

@@ -74,14 +74,22 @@ async fn create_returns_201_with_the_task() {
 }
 
 #[tokio::test]
-async fn user_id_in_body_or_query_is_ignored() {
+async fn user_id_in_body_is_refused_and_in_query_ignored() {
     let (_app, routes, _dir) = setup().await;
-    let task = create(
+    // Bodies refuse unknown fields, so a user id there never gets a say.
+    let response = call(
         &routes,
         "alice",
-        json!({"title": "mine", "user_id": "mallory"}),
+        "POST",
+        "/api/alice/tasks",
+        Some(r#"{"title": "mine", "user_id": "mallory"}"#),
     )
     .await;
+    assert_eq!(
+        assert_error(&response, 422, "validation_error")["field"],
+        "user_id"
+    );
+    let task = create(&routes, "alice", json!({"title": "mine"})).await;
     assert_eq!(task.user_id, "alice");
     create(&routes, "bob", json!({"title": "bob's"})).await;
     let listed = tasks_of(
@@ -563,21 +571,36 @@ async fn path_user_must_be_the_subject() {
 #[tokio::test]
 async fn path_user_is_percent_decoded() {
     let (_app, routes, _dir) = setup().await;
-    let path = "/api/alice%20smith/tasks";
-    let response = call(
-        &routes,
-        "alice smith",
-        "POST",
-        path,
-        Some(r#"{"title":"x"}"#),
-    )
-    .await;
+    let path = "/api/%61lice/tasks";
+    let response = call(&routes, "alice", "POST", path, Some(r#"{"title":"x"}"#)).await;
     assert_eq!(response.status(), 201);
     let task: Task = serde_json::from_slice(response.body()).expect("task");
-    assert_eq!(task.user_id, "alice smith");
+    assert_eq!(task.user_id, "alice");
     // Undecoded it would be a different user.
-    let response = call(&routes, "alice%20smith", "GET", path, None).await;
+    let response = call(&routes, "%61lice", "GET", path, None).await;
     assert_error(&response, 403, "forbidden");
+}
+
+#[tokio::test]
+async fn path_users_outside_the_pattern_are_400() {
+    let (_app, routes, _dir) = setup().await;
+    // Even when the assertion's subject is that very string.
+    for (sub, segment) in [
+        ("alice smith", "alice%20smith"),
+        ("al.ice", "al.ice"),
+        ("é", "%C3%A9"),
+        (&"x".repeat(129), &"x".repeat(129)),
+    ] {
+        let path = format!("/api/{segment}/tasks");
+        let response = call(&routes, sub, "GET", &path, None).await;
+        let body = assert_error(&response, 400, "bad_request");
+        assert!(
+            body["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("^[A-Za-z0-9_-]{1,128}$")),
+            "{body}"
+        );
+    }
 }
 
 /// Sends `GET /api/alice/tasks` with the given assertion header values.
@@ -917,4 +940,58 @@ async fn openapi_document_describes_every_endpoint() {
             "{method} {path} 422"
         );
     }
+}
+
+// ---- /docs ------------------------------------------------------------------------
+
+#[tokio::test]
+async fn docs_page_and_assets_come_from_this_service() {
+    let (_app, routes, _dir) = setup().await;
+    let get = |path: &'static str| warp::test::request().path(path).reply(&routes);
+    let page = get("/docs").await;
+    if upstream_api::docs::SWAGGER_UI_VERSION.is_none() {
+        // Built before `npm ci` in docs-ui: the page says how to get the assets.
+        assert_error(&page, 503, "docs_unavailable");
+        return;
+    }
+    assert_eq!(page.status(), 200);
+    let html = String::from_utf8_lossy(page.body()).into_owned();
+    assert!(
+        html.contains(r#"src="docs/swagger-ui-bundle.js""#),
+        "{html}"
+    );
+    assert!(!html.contains("://"), "no absolute URL to anywhere: {html}");
+    let csp = page.headers()["content-security-policy"]
+        .to_str()
+        .expect("csp");
+    assert!(
+        csp.contains("default-src 'none'") && csp.contains("script-src 'self'"),
+        "{csp}"
+    );
+    let mut bytes = 0;
+    for (path, content_type) in [
+        ("/docs/swagger-ui-bundle.js", "text/javascript"),
+        ("/docs/swagger-ui.css", "text/css"),
+        ("/docs/init.js", "text/javascript"),
+        ("/docs/LICENSE", "text/plain"),
+    ] {
+        let response = get(path).await;
+        assert_eq!(response.status(), 200, "{path}");
+        let got = response.headers()["content-type"].to_str().expect("type");
+        assert!(got.starts_with(content_type), "{path}: {got}");
+        assert!(!response.body().is_empty(), "{path}");
+        if path.contains("swagger-ui") {
+            bytes += response.body().len();
+        }
+    }
+    assert_eq!(bytes, upstream_api::docs::ASSET_BYTES);
+    let init = get("/docs/init.js").await;
+    assert!(String::from_utf8_lossy(init.body()).contains(r#"url: "openapi.json""#));
+    assert_error(&get("/docs/nothing.js").await, 404, "not_found");
+    let response = warp::test::request()
+        .method("POST")
+        .path("/docs")
+        .reply(&routes)
+        .await;
+    assert_error(&response, 405, "method_not_allowed");
 }

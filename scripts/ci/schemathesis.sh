@@ -29,7 +29,7 @@ start_stack
 
 export SCHEMATHESIS_USER=alice
 token=$(mint_token "$SCHEMATHESIS_USER")
-reports=$REPO_ROOT/target/ci-artifacts/schemathesis
+reports=${SCHEMATHESIS_REPORTS:-$REPO_ROOT/target/ci-artifacts/schemathesis}
 rm -rf "$reports"
 mkdir -p "$reports"
 

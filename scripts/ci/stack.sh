@@ -82,5 +82,6 @@ start_stack() {
 }
 
 mint_token() {
-  "$AUTHGATE_BIN" dev-token --sub "$1"
+  # Long enough for an unseeded long schemathesis run.
+  "$AUTHGATE_BIN" dev-token --sub "$1" --ttl-secs "${TOKEN_TTL_SECS:-7200}"
 }

@@ -300,28 +300,60 @@ async fn better_auth_user_manages_tasks_through_authgate() {
     assert_eq!(list[0]["title"], "Ship it");
 }
 
+/// The sample config with the assertion lifetime set to `ttl` seconds.
+fn config_with_ttl(ttl: u64) -> String {
+    let config = sample_config();
+    let mut found = false;
+    let lines: Vec<String> = config
+        .lines()
+        .map(|line| {
+            if line.trim_start().starts_with("assertion_ttl_secs") {
+                found = true;
+                format!("assertion_ttl_secs = {ttl}")
+            } else {
+                line.to_owned()
+            }
+        })
+        .collect();
+    assert!(found, "config.toml has no assertion_ttl_secs line");
+    lines.join("\n")
+}
+
 /// authgate (sample config, `ttl` seconds of assertion lifetime) in front of an echo
-/// upstream: the real assertion it forwards for `path`, as `alice`.
-async fn capture_assertion(path: &str, ttl: u64) -> String {
+/// upstream: the real assertions it forwards for `count` GETs of `target` (path and
+/// query), as `alice`.
+async fn capture_assertions(target: &str, ttl: u64, count: usize) -> Vec<String> {
     let echo = echo::start().await;
-    let config = sample_config().replace(
-        "assertion_ttl_secs = 10",
-        &format!("assertion_ttl_secs = {ttl}"),
-    );
-    let (proxy, _dir) = Authgate::new(&config, echo.addr).start();
-    let (status, seen, _) = send(
-        &Client::new(),
-        proxy.url(path),
-        Method::GET,
-        Some(&token("alice")),
-        None,
-        &[],
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK);
-    let values = header_values(&seen, "x-auth-assertion");
-    assert_eq!(values.len(), 1, "{seen}");
-    values[0].clone()
+    let (proxy, _dir) = Authgate::new(&config_with_ttl(ttl), echo.addr).start();
+    let client = Client::new();
+    let mut captured = Vec::new();
+    for _ in 0..count {
+        let (status, seen, _) = send(
+            &client,
+            proxy.url(target),
+            Method::GET,
+            Some(&token("alice")),
+            None,
+            &[],
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        let values = header_values(&seen, "x-auth-assertion");
+        assert_eq!(values.len(), 1, "{seen}");
+        captured.push(values[0].clone());
+    }
+    captured
+}
+
+/// The claims of a captured assertion (already verified by the upstream's tests; here
+/// only read).
+fn payload(assertion: &str) -> Value {
+    use base64::Engine as _;
+    let part = assertion.split('.').nth(1).expect("a JWT");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(part)
+        .expect("base64url payload");
+    serde_json::from_slice(&bytes).expect("JSON payload")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -347,12 +379,9 @@ async fn the_upstream_trusts_identity_only_from_authgate() {
             .contains("realm=\"upstream-api\""));
     }
 
-    // A real assertion from authgate works for the request it was made for …
-    let assertion = capture_assertion(tasks, 30).await;
-    let with = [("X-Auth-Assertion", assertion.as_str())];
-    let (status, list, _) = send(&client, api.url(tasks), Method::GET, None, None, &with).await;
-    assert_eq!((status, list), (StatusCode::OK, json!([])));
-    // … and for no other method or path.
+    // A real assertion from authgate names no other method, path or query …
+    let captured = capture_assertions(tasks, 10, 1).await;
+    let with = [("X-Auth-Assertion", captured[0].as_str())];
     let (status, _, _) = send(
         &client,
         api.url(tasks),
@@ -363,21 +392,57 @@ async fn the_upstream_trusts_identity_only_from_authgate() {
     )
     .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "replayed with POST");
-    for path in ["/api/alice/tasks/x", "/api/bob/tasks", "/api/alice/tasks/"] {
-        let (status, _, _) = send(&client, api.url(path), Method::GET, None, None, &with).await;
-        assert_eq!(status, StatusCode::UNAUTHORIZED, "replayed on {path}");
+    for target in [
+        "/api/alice/tasks/x",
+        "/api/bob/tasks",
+        "/api/alice/tasks/",
+        "/api/alice/tasks?status=pending",
+    ] {
+        let (status, _, _) = send(&client, api.url(target), Method::GET, None, None, &with).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "replayed on {target}");
     }
-    // The query string is not part of the binding: same route, other filter.
-    let (status, _, _) = send(
-        &client,
-        api.url("/api/alice/tasks?status=pending"),
-        Method::GET,
-        None,
-        None,
-        &with,
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK);
+    // … and works for the request it was made for, once: those refusals did not use
+    // it up, and the second use is a replay.
+    let (status, list, _) = send(&client, api.url(tasks), Method::GET, None, None, &with).await;
+    assert_eq!((status, list), (StatusCode::OK, json!([])));
+    let (status, body, _) = send(&client, api.url(tasks), Method::GET, None, None, &with).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "second use: {body}");
+    assert_eq!(body["message"], "assertion was already used");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_captured_assertion_binds_its_query_and_has_its_own_id() {
+    let database = Database::sqlite();
+    let api = upstream::start(&database);
+    let client = Client::new();
+    let target = "/api/alice/tasks?status=pending&limit=5";
+    let captured = capture_assertions(target, 10, 2).await;
+    let (first, second) = (payload(&captured[0]), payload(&captured[1]));
+    for claims in [&first, &second] {
+        let jti = claims["jti"].as_str().expect("jti");
+        let id = uuid::Uuid::parse_str(jti).expect("jti is a UUID");
+        assert_eq!(id.get_version_num(), 4, "{jti}");
+        let lifetime = claims["exp"].as_u64().unwrap() - claims["iat"].as_u64().unwrap();
+        assert!(lifetime <= 10, "lifetime {lifetime}");
+    }
+    assert_ne!(first["jti"], second["jti"], "a fresh jti per assertion");
+
+    let other = [("X-Auth-Assertion", captured[0].as_str())];
+    for sent in [
+        "/api/alice/tasks?status=pending",
+        "/api/alice/tasks?limit=5&status=pending",
+        "/api/alice/tasks?status=pending&limit=5&limit=6",
+        "/api/alice/tasks",
+    ] {
+        let (status, _, _) = send(&client, api.url(sent), Method::GET, None, None, &other).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{sent}");
+    }
+    for assertion in &captured {
+        let with = [("X-Auth-Assertion", assertion.as_str())];
+        let (status, body, _) =
+            send(&client, api.url(target), Method::GET, None, None, &with).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -385,14 +450,17 @@ async fn an_expired_assertion_is_refused() {
     let database = Database::sqlite();
     let api = upstream::start(&database);
     let tasks = "/api/alice/tasks";
-    let assertion = capture_assertion(tasks, 1).await;
-    let captured = Instant::now();
+    let captured = capture_assertions(tasks, 1, 2).await;
+    let at = Instant::now();
     let client = Client::new();
-    let with = [("X-Auth-Assertion", assertion.as_str())];
-    let (status, _, _) = send(&client, api.url(tasks), Method::GET, None, None, &with).await;
+    let fresh = [("X-Auth-Assertion", captured[0].as_str())];
+    let (status, _, _) = send(&client, api.url(tasks), Method::GET, None, None, &fresh).await;
     assert_eq!(status, StatusCode::OK, "fresh");
-    // 1 s lifetime plus the upstream's 5 s clock leeway, at second granularity.
-    tokio::time::sleep(Duration::from_secs(8).saturating_sub(captured.elapsed())).await;
-    let (status, body, _) = send(&client, api.url(tasks), Method::GET, None, None, &with).await;
+    // The second one, never used, once its 1 s lifetime plus the upstream's 5 s clock
+    // leeway have passed (second granularity): waiting for the clock is the test.
+    tokio::time::sleep(Duration::from_secs(8).saturating_sub(at.elapsed())).await;
+    let stale = [("X-Auth-Assertion", captured[1].as_str())];
+    let (status, body, _) = send(&client, api.url(tasks), Method::GET, None, None, &stale).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert_eq!(body["message"], "assertion expired");
 }

@@ -6,6 +6,7 @@ use std::ffi::OsString;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use clap::builder::TypedValueParser as _;
 use clap::Parser;
 
 use crate::db::DatabaseTarget;
@@ -56,6 +57,16 @@ pub struct Cli {
         default_value = "upstream-api"
     )]
     pub service_name: String,
+
+    /// How many live assertion ids (`jti`) to remember against replay; when that many
+    /// are live, further requests get 503 until the oldest expire (fail closed).
+    #[arg(
+        long,
+        env = "UPSTREAM_API_REPLAY_CACHE_CAPACITY",
+        default_value_t = crate::replay::DEFAULT_CAPACITY,
+        value_parser = clap::value_parser!(u32).range(1..).map(|n| n as usize)
+    )]
+    pub replay_cache_capacity: usize,
 }
 
 /// Validated configuration.
@@ -71,6 +82,8 @@ pub struct Config {
     pub assertion_issuer: String,
     /// Expected `aud`.
     pub service_name: String,
+    /// Live assertion ids remembered against replay.
+    pub replay_cache_capacity: usize,
 }
 
 /// What is wrong with the configuration.
@@ -103,6 +116,7 @@ impl Config {
             sqlite_path,
             assertion_issuer,
             service_name,
+            replay_cache_capacity,
         } = cli;
 
         let secret = match secret {
@@ -140,6 +154,7 @@ impl Config {
             secret,
             assertion_issuer,
             service_name,
+            replay_cache_capacity,
         })
     }
 }
@@ -201,6 +216,21 @@ mod tests {
         )
         .expect("valid");
         assert!(matches!(config.database, DatabaseTarget::Url(_)));
+    }
+
+    #[test]
+    fn replay_cache_capacity_defaults_and_must_be_positive() {
+        if std::env::var_os("UPSTREAM_API_REPLAY_CACHE_CAPACITY").is_none() {
+            let config = Config::from_cli(cli(&[]), Some(SECRET.into())).expect("valid");
+            assert_eq!(config.replay_cache_capacity, 100_000);
+        }
+        let config = Config::from_cli(cli(&["--replay-cache-capacity", "5"]), Some(SECRET.into()))
+            .expect("valid");
+        assert_eq!(config.replay_cache_capacity, 5);
+        for bad in ["0", "-1", "many"] {
+            let parsed = Cli::try_parse_from(["upstream-api", "--replay-cache-capacity", bad]);
+            assert!(parsed.is_err(), "{bad} accepted");
+        }
     }
 
     #[test]

@@ -22,7 +22,13 @@ pub const WWW_AUTHENTICATE: &str = "Bearer realm=\"upstream-api\"";
 pub enum ApiError {
     /// No valid assertion from authgate (401).
     #[error("{0}")]
-    Unauthorized(#[from] AssertionError),
+    Unauthorized(AssertionError),
+    /// Too many live assertions to check one more for replay (503, `Retry-After`).
+    #[error("too many recent requests to check this one for replay; retry later")]
+    ReplayCacheFull {
+        /// Seconds until there is room again.
+        retry_after_secs: u64,
+    },
     /// The path's `{user_id}` is not the assertion's subject (403).
     #[error("the user in the path is not the authenticated user")]
     Forbidden,
@@ -32,9 +38,12 @@ pub enum ApiError {
     /// No such route (404).
     #[error("no such route")]
     RouteNotFound,
-    /// Right path, wrong method (405).
-    #[error("method not allowed")]
-    MethodNotAllowed,
+    /// Right path, wrong method (405); `allow` lists the methods the path takes.
+    #[error("method not allowed; allowed: {allow}")]
+    MethodNotAllowed {
+        /// The `Allow` header value.
+        allow: &'static str,
+    },
     /// The body is not JSON, or not a JSON object of the expected shape (400).
     #[error("{0}")]
     InvalidJson(String),
@@ -63,6 +72,17 @@ pub enum ApiError {
 
 impl warp::reject::Reject for ApiError {}
 
+impl From<AssertionError> for ApiError {
+    fn from(err: AssertionError) -> Self {
+        match err {
+            AssertionError::ReplayCacheFull { retry_after_secs } => {
+                Self::ReplayCacheFull { retry_after_secs }
+            }
+            other => Self::Unauthorized(other),
+        }
+    }
+}
+
 impl ApiError {
     /// The HTTP status for this error.
     pub fn status(&self) -> StatusCode {
@@ -70,13 +90,13 @@ impl ApiError {
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden => StatusCode::FORBIDDEN,
             Self::TaskNotFound | Self::RouteNotFound => StatusCode::NOT_FOUND,
-            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::InvalidJson(_) | Self::BadPath(_) | Self::InvalidQueryString => {
                 StatusCode::BAD_REQUEST
             }
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable | Self::ReplayCacheFull { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Store(_) | Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -87,11 +107,11 @@ impl ApiError {
             Self::Unauthorized(_) => "unauthorized",
             Self::Forbidden => "forbidden",
             Self::TaskNotFound | Self::RouteNotFound => "not_found",
-            Self::MethodNotAllowed => "method_not_allowed",
+            Self::MethodNotAllowed { .. } => "method_not_allowed",
             Self::InvalidJson(_) => "invalid_json",
             Self::BadPath(_) => "bad_request",
             Self::InvalidQueryString => "invalid_query",
-            Self::Unavailable => "service_unavailable",
+            Self::Unavailable | Self::ReplayCacheFull { .. } => "service_unavailable",
             Self::Validation(_) => "validation_error",
             Self::PayloadTooLarge(_) => "payload_too_large",
             Self::Store(_) | Self::Internal => "internal_error",
@@ -109,21 +129,33 @@ impl ApiError {
 }
 
 impl ApiError {
-    /// The full response: status, JSON body, and `WWW-Authenticate` on 401.
+    /// The full response: status, JSON body, `WWW-Authenticate` on 401, `Allow` on 405,
+    /// `Retry-After` when the replay record is full.
     pub fn to_response(&self) -> Response {
         match self {
             Self::Store(err) => tracing::error!(error = %err, "database error"),
             Self::Unauthorized(reason) => tracing::debug!(%reason, "assertion refused"),
+            Self::ReplayCacheFull { .. } => tracing::warn!("replay record full; request refused"),
             _ => {}
         }
         let status = self.status();
         let mut response =
             warp::reply::with_status(warp::reply::json(&self.body()), status).into_response();
-        if status == StatusCode::UNAUTHORIZED {
-            response.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static(WWW_AUTHENTICATE),
-            );
+        let headers = response.headers_mut();
+        match self {
+            Self::Unauthorized(_) => {
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static(WWW_AUTHENTICATE),
+                );
+            }
+            Self::MethodNotAllowed { allow } => {
+                headers.insert(header::ALLOW, HeaderValue::from_static(allow));
+            }
+            Self::ReplayCacheFull { retry_after_secs } => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+            }
+            _ => {}
         }
         response
     }
@@ -154,7 +186,9 @@ pub async fn recover(rejection: Rejection) -> Result<Response, Infallible> {
     let err = if rejection.is_not_found() {
         ApiError::RouteNotFound
     } else if rejection.find::<warp::reject::MethodNotAllowed>().is_some() {
-        ApiError::MethodNotAllowed
+        // Only the routes outside /api get here (/api does its own routing), and each
+        // of them takes GET alone.
+        ApiError::MethodNotAllowed { allow: "GET" }
     } else if rejection.find::<warp::reject::PayloadTooLarge>().is_some() {
         ApiError::PayloadTooLarge(BODY_LIMIT_BYTES)
     } else if rejection.find::<warp::reject::InvalidQuery>().is_some() {
@@ -179,6 +213,26 @@ mod tests {
         let body = err.body();
         assert_eq!(body.error, "internal_error");
         assert!(!body.message.contains("tasks"), "{}", body.message);
+    }
+
+    #[test]
+    fn method_not_allowed_carries_allow_and_a_full_record_retry_after() {
+        let response = ApiError::MethodNotAllowed { allow: "GET, POST" }.into_response();
+        assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(
+            response.headers().get(header::ALLOW),
+            Some(&HeaderValue::from_static("GET, POST"))
+        );
+        let response = ApiError::from(AssertionError::ReplayCacheFull {
+            retry_after_secs: 7,
+        })
+        .into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            response.headers().get(header::RETRY_AFTER),
+            Some(&HeaderValue::from_static("7"))
+        );
+        assert!(response.headers().get(header::WWW_AUTHENTICATE).is_none());
     }
 
     #[test]

@@ -1,15 +1,16 @@
-//! One function per route; the route is in its doc comment.
+//! The service's warp filters: the public routes, one function each (the route in its
+//! doc comment), and [`api`], which takes everything under `/api`.
 //!
-//! Every `/api` route runs, in order: path, method, authgate's assertion (401), path user
-//! against the assertion's subject (403), body size (413), then the handler. A catch-all
-//! makes any other `/api` request without a valid assertion a 401 as well.
+//! Under `/api` the assertion is checked first, once per request, whatever the path:
+//! each assertion may be used once, so it must not be looked at by several routes in
+//! turn. The task routes are then matched by [`crate::routing`].
 
 use std::convert::Infallible;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use futures_util::{Stream, StreamExt};
-use percent_encoding::percent_decode_str;
 use warp::filters::path::FullPath;
 use warp::filters::BoxedFilter;
 use warp::http::{HeaderMap, Method};
@@ -19,7 +20,8 @@ use warp::{Filter, Rejection};
 use crate::error::{self, ApiError};
 use crate::handlers;
 use crate::models::{Owner, BODY_LIMIT_BYTES};
-use crate::trust::{self, Identity};
+use crate::routing::{self, TaskRoute};
+use crate::trust::{self, Identity, RequestTarget};
 use crate::App;
 
 /// The whole service: every route, JSON errors, one access-log line per request.
@@ -27,19 +29,9 @@ pub fn routes(app: App) -> BoxedFilter<(Response,)> {
     healthz(app.clone())
         .or(openapi_json())
         .unify()
-        .or(list_tasks(app.clone()))
+        .or(crate::docs::routes())
         .unify()
-        .or(create_task(app.clone()))
-        .unify()
-        .or(get_task(app.clone()))
-        .unify()
-        .or(update_task(app.clone()))
-        .unify()
-        .or(delete_task(app.clone()))
-        .unify()
-        .or(toggle_task(app.clone()))
-        .unify()
-        .or(api_fallback(app))
+        .or(api(app))
         .unify()
         .recover(error::recover)
         .unify()
@@ -67,144 +59,81 @@ pub fn openapi_json() -> BoxedFilter<(Response,)> {
         .boxed()
 }
 
-/// `GET /api/{user_id}/tasks?status=all|pending|completed&limit=&offset=`
-pub fn list_tasks(app: App) -> BoxedFilter<(Response,)> {
-    as_owner(warp::path!("api" / String / "tasks").and(warp::get()), &app)
-        .and(warp::query::<Vec<(String, String)>>())
-        .and(with_app(app))
-        .then(handlers::list_tasks)
-        .map(error::respond)
-        .boxed()
-}
-
-/// `POST /api/{user_id}/tasks` with `{title, description?}` → 201
-pub fn create_task(app: App) -> BoxedFilter<(Response,)> {
-    as_owner(
-        warp::path!("api" / String / "tasks").and(warp::post()),
-        &app,
-    )
-    .and(body_bytes())
-    .and(with_app(app))
-    .then(handlers::create_task)
-    .map(error::respond)
-    .boxed()
-}
-
-/// `GET /api/{user_id}/tasks/{id}`
-pub fn get_task(app: App) -> BoxedFilter<(Response,)> {
-    as_task_owner(
-        warp::path!("api" / String / "tasks" / String).and(warp::get()),
-        &app,
-    )
-    .and(with_app(app))
-    .then(handlers::get_task)
-    .map(error::respond)
-    .boxed()
-}
-
-/// `PUT /api/{user_id}/tasks/{id}` with any of `{title, description, completed}`
-pub fn update_task(app: App) -> BoxedFilter<(Response,)> {
-    as_task_owner(
-        warp::path!("api" / String / "tasks" / String).and(warp::put()),
-        &app,
-    )
-    .and(body_bytes())
-    .and(with_app(app))
-    .then(handlers::update_task)
-    .map(error::respond)
-    .boxed()
-}
-
-/// `DELETE /api/{user_id}/tasks/{id}` → 204
-pub fn delete_task(app: App) -> BoxedFilter<(Response,)> {
-    as_task_owner(
-        warp::path!("api" / String / "tasks" / String).and(warp::delete()),
-        &app,
-    )
-    .and(with_app(app))
-    .then(handlers::delete_task)
-    .map(error::respond)
-    .boxed()
-}
-
-/// `PATCH /api/{user_id}/tasks/{id}/complete`
-pub fn toggle_task(app: App) -> BoxedFilter<(Response,)> {
-    as_task_owner(
-        warp::path!("api" / String / "tasks" / String / "complete").and(warp::patch()),
-        &app,
-    )
-    .and(with_app(app))
-    .then(handlers::toggle_task)
-    .map(error::respond)
-    .boxed()
-}
-
-/// `ANY /api/**` that no route above took: 401 without a valid assertion, else 404 (or
-/// the 405 another route reported).
-pub fn api_fallback(app: App) -> BoxedFilter<(Response,)> {
+/// `ANY /api/**`: the task API. In order: authgate's assertion, verified against this
+/// method, path and query and used up (401; exactly once per request, before any
+/// routing, so no route can look at it twice); the route table (404, or 405 with
+/// `Allow`); the path's `{user_id}` (400 unless it matches the pattern, 403 unless it
+/// is the assertion's subject); the body (413 over the limit); then the handler.
+pub fn api(app: App) -> BoxedFilter<(Response,)> {
     warp::path("api")
-        .and(authenticated(&app))
-        .and_then(|_identity: Identity| async { Err::<Response, _>(warp::reject::not_found()) })
-        .boxed()
-}
-
-/// The caller's identity from authgate's assertion, bound to this method and raw path.
-/// Nothing else in the request (in particular no `X-Auth-User-Id`) is read for identity.
-fn authenticated(app: &App) -> impl Filter<Extract = (Identity,), Error = Rejection> + Clone {
-    let verifier = app.verifier.clone();
-    warp::method()
+        .and(warp::method())
         .and(warp::path::full())
+        .and(raw_query())
         .and(warp::header::headers_cloned())
-        .and_then(move |method: Method, path: FullPath, headers: HeaderMap| {
-            let verifier = verifier.clone();
-            async move {
-                let assertion = trust::assertion_from_headers(&headers).map_err(ApiError::from)?;
-                let identity = verifier
-                    .verify(assertion, method.as_str(), path.as_str())
-                    .map_err(ApiError::from)?;
-                Ok::<_, Rejection>(identity)
-            }
-        })
-}
-
-/// `route` (which extracted the path's `{user_id}`), then authentication (401), then the
-/// owner check (403).
-fn as_owner<F>(route: F, app: &App) -> impl Filter<Extract = (Owner,), Error = Rejection> + Clone
-where
-    F: Filter<Extract = (String,), Error = Rejection> + Clone,
-{
-    route
-        .and(authenticated(app))
-        .and_then(|user_segment: String, identity: Identity| async move {
-            owner_matches_subject(&user_segment, identity).map_err(Rejection::from)
-        })
-}
-
-/// [`as_owner`] for routes that also extracted a task `{id}`.
-fn as_task_owner<F>(
-    route: F,
-    app: &App,
-) -> impl Filter<Extract = (Owner, String), Error = Rejection> + Clone
-where
-    F: Filter<Extract = (String, String), Error = Rejection> + Clone,
-{
-    route
-        .and(authenticated(app))
-        .and_then(
-            |user_segment: String, task_id: String, identity: Identity| async move {
-                let owner = owner_matches_subject(&user_segment, identity)?;
-                Ok::<_, Rejection>((owner, task_id))
+        .and(lazy_body())
+        .and(with_app(app))
+        .then(
+            |method: Method,
+             path: FullPath,
+             query: String,
+             headers: HeaderMap,
+             body: LazyBody,
+             app: App| async move {
+                let request = RequestTarget {
+                    method: method.as_str(),
+                    path: path.as_str(),
+                    query: &query,
+                };
+                error::respond(serve_api(request, &headers, body, app).await)
             },
         )
-        .untuple_one()
+        .boxed()
+}
+
+async fn serve_api(
+    request: RequestTarget<'_>,
+    headers: &HeaderMap,
+    body: LazyBody,
+    app: App,
+) -> Result<Response, ApiError> {
+    let assertion = trust::assertion_from_headers(headers)?;
+    let identity = app.verifier.verify(assertion, request)?;
+    let matched = routing::match_route(request.method, request.path)?;
+    let owner = owner_matches_subject(&matched.user_segment, identity)?;
+    match matched.route {
+        TaskRoute::List => {
+            let pairs = query_pairs(request.query)?;
+            handlers::list_tasks(owner, pairs, app).await
+        }
+        TaskRoute::Create => {
+            let body = body.read().await?;
+            handlers::create_task(owner, body, app).await
+        }
+        TaskRoute::Get(id) => handlers::get_task(owner, id, app).await,
+        TaskRoute::Update(id) => {
+            let body = body.read().await?;
+            handlers::update_task(owner, id, body, app).await
+        }
+        TaskRoute::Delete(id) => handlers::delete_task(owner, id, app).await,
+        TaskRoute::Toggle(id) => handlers::toggle_task(owner, id, app).await,
+    }
+}
+
+/// The raw query string (without `?`), empty when there is none.
+fn raw_query() -> impl Filter<Extract = (String,), Error = Infallible> + Clone {
+    warp::query::raw().or(warp::any().map(String::new)).unify()
+}
+
+/// The decoded `name=value` pairs of a raw query string.
+fn query_pairs(raw: &str) -> Result<Vec<(String, String)>, ApiError> {
+    serde_urlencoded::from_str(raw).map_err(|_| ApiError::InvalidQueryString)
 }
 
 /// The asserted user becomes the [`Owner`] only if the percent-decoded `{user_id}` path
-/// segment is exactly the assertion's `sub` (defence in depth: authgate checks it too).
+/// segment is a well-formed user id (400) and exactly the assertion's `sub` (403;
+/// defence in depth: authgate checks it too).
 fn owner_matches_subject(user_segment: &str, identity: Identity) -> Result<Owner, ApiError> {
-    let path_user = percent_decode_str(user_segment)
-        .decode_utf8()
-        .map_err(|_| ApiError::BadPath("user_id in the path is not valid UTF-8".to_owned()))?;
+    let path_user = routing::user_id(user_segment)?;
     if path_user != identity.user_id {
         return Err(ApiError::Forbidden);
     }
@@ -213,42 +142,53 @@ fn owner_matches_subject(user_segment: &str, identity: Identity) -> Result<Owner
     })
 }
 
-/// The request body, at most [`BODY_LIMIT_BYTES`]; larger is 413, whether or not the
-/// client sent `Content-Length`.
-fn body_bytes() -> impl Filter<Extract = (Bytes,), Error = Rejection> + Clone {
-    warp::header::optional::<u64>("content-length")
-        .and_then(|length: Option<u64>| async move {
-            match length {
-                Some(length) if length > BODY_LIMIT_BYTES => {
-                    Err(Rejection::from(ApiError::PayloadTooLarge(BODY_LIMIT_BYTES)))
-                }
-                _ => Ok(()),
-            }
-        })
-        .untuple_one()
-        .and(warp::body::stream())
-        .and_then(read_body_capped)
+/// A request body not read yet: only the routes that take one read it, after the
+/// owner check.
+struct LazyBody {
+    length: Option<u64>,
+    stream: Pin<Box<dyn Stream<Item = Result<Bytes, warp::Error>> + Send>>,
 }
 
-async fn read_body_capped<S, B>(stream: S) -> Result<Bytes, Rejection>
-where
-    S: Stream<Item = Result<B, warp::Error>>,
-    B: Buf,
-{
-    let mut stream = Box::pin(stream);
-    let mut body = BytesMut::new();
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|err| {
-            tracing::debug!(error = %err, "reading request body failed");
-            ApiError::InvalidJson("request body could not be read".to_owned())
-        })?;
-        let limit = usize::try_from(BODY_LIMIT_BYTES).unwrap_or(usize::MAX);
-        if body.len().saturating_add(chunk.remaining()) > limit {
-            return Err(ApiError::PayloadTooLarge(BODY_LIMIT_BYTES).into());
+fn lazy_body() -> impl Filter<Extract = (LazyBody,), Error = Rejection> + Clone {
+    warp::header::optional::<u64>("content-length")
+        .and(warp::body::stream())
+        .map(LazyBody::new)
+}
+
+impl LazyBody {
+    fn new<S, B>(length: Option<u64>, stream: S) -> Self
+    where
+        S: Stream<Item = Result<B, warp::Error>> + Send + 'static,
+        B: Buf,
+    {
+        Self {
+            length,
+            stream: Box::pin(
+                stream.map(|chunk| chunk.map(|mut buf| buf.copy_to_bytes(buf.remaining()))),
+            ),
         }
-        body.put(chunk);
     }
-    Ok(body.freeze())
+
+    /// The body, at most [`BODY_LIMIT_BYTES`]; larger is 413, whether or not the client
+    /// sent `Content-Length`.
+    async fn read(mut self) -> Result<Bytes, ApiError> {
+        if self.length.is_some_and(|length| length > BODY_LIMIT_BYTES) {
+            return Err(ApiError::PayloadTooLarge(BODY_LIMIT_BYTES));
+        }
+        let limit = usize::try_from(BODY_LIMIT_BYTES).unwrap_or(usize::MAX);
+        let mut body = BytesMut::new();
+        while let Some(chunk) = self.stream.next().await {
+            let chunk = chunk.map_err(|err| {
+                tracing::debug!(error = %err, "reading request body failed");
+                ApiError::InvalidJson("request body could not be read".to_owned())
+            })?;
+            if body.len().saturating_add(chunk.len()) > limit {
+                return Err(ApiError::PayloadTooLarge(BODY_LIMIT_BYTES));
+            }
+            body.put(chunk);
+        }
+        Ok(body.freeze())
+    }
 }
 
 fn with_app(app: App) -> impl Filter<Extract = (App,), Error = Infallible> + Clone {

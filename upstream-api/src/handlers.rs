@@ -18,6 +18,7 @@ use crate::models::{
     CreateTaskRequest, ErrorBody, Health, Owner, Task, TaskListQuery, UpdateTaskRequest,
     ValidationError,
 };
+use crate::routing::{TaskPath, UserPath};
 use crate::App;
 
 /// How long `GET /healthz` waits for the database.
@@ -30,7 +31,7 @@ const HEALTH_TIMEOUT: Duration = Duration::from_secs(2);
     tag = "health",
     security(()),
     responses(
-        (status = 200, description = "Service and database are up", body = Health),
+        (status = 200, description = "Service and database are up (through authgate, authgate answers this path itself, with the same body)", body = Health),
         (status = 503, description = "Database unreachable", body = ErrorBody),
     )
 )]
@@ -57,11 +58,9 @@ pub async fn health(app: App) -> Result<Response, ApiError> {
     path = "/api/{user_id}/tasks",
     tag = "tasks",
     security(("bearerAuth" = [])),
-    params(("user_id" = String, Path, description = "Must equal the authenticated user"), TaskListQuery),
+    params(UserPath, TaskListQuery),
     responses(
         (status = 200, description = "The user's tasks", body = [Task]),
-        (status = 401, description = "Missing or invalid authgate assertion", body = ErrorBody),
-        (status = 403, description = "Path user is not the authenticated user", body = ErrorBody),
         (status = 422, description = "Invalid status, limit or offset", body = ErrorBody),
     )
 )]
@@ -81,15 +80,12 @@ pub async fn list_tasks(
     path = "/api/{user_id}/tasks",
     tag = "tasks",
     security(("bearerAuth" = [])),
-    params(("user_id" = String, Path, description = "Must equal the authenticated user")),
+    params(UserPath),
     request_body = CreateTaskRequest,
     responses(
         (status = 201, description = "Task created", body = Task),
-        (status = 400, description = "Body is not valid JSON", body = ErrorBody),
-        (status = 401, description = "Missing or invalid authgate assertion", body = ErrorBody),
-        (status = 403, description = "Path user is not the authenticated user", body = ErrorBody),
         (status = 413, description = "Body larger than 64 KiB", body = ErrorBody),
-        (status = 422, description = "A field is invalid; `field` names it", body = ErrorBody),
+        (status = 422, description = "A field is invalid, null where not allowed, or unknown; `field` names it", body = ErrorBody),
     )
 )]
 pub async fn create_task(owner: Owner, body: Bytes, app: App) -> Result<Response, ApiError> {
@@ -104,15 +100,10 @@ pub async fn create_task(owner: Owner, body: Bytes, app: App) -> Result<Response
     path = "/api/{user_id}/tasks/{id}",
     tag = "tasks",
     security(("bearerAuth" = [])),
-    params(
-        ("user_id" = String, Path, description = "Must equal the authenticated user"),
-        ("id" = String, Path, format = "uuid", description = "Task id"),
-    ),
+    params(TaskPath),
     responses(
         (status = 200, description = "The task", body = Task),
-        (status = 401, description = "Missing or invalid authgate assertion", body = ErrorBody),
-        (status = 403, description = "Path user is not the authenticated user", body = ErrorBody),
-        (status = 404, description = "No such task for this user", body = ErrorBody),
+        (status = 404, description = "No such task for this user (or the id is not a UUID)", body = ErrorBody),
     )
 )]
 pub async fn get_task(owner: Owner, id: String, app: App) -> Result<Response, ApiError> {
@@ -131,19 +122,13 @@ pub async fn get_task(owner: Owner, id: String, app: App) -> Result<Response, Ap
     path = "/api/{user_id}/tasks/{id}",
     tag = "tasks",
     security(("bearerAuth" = [])),
-    params(
-        ("user_id" = String, Path, description = "Must equal the authenticated user"),
-        ("id" = String, Path, format = "uuid", description = "Task id"),
-    ),
+    params(TaskPath),
     request_body = UpdateTaskRequest,
     responses(
         (status = 200, description = "The updated task", body = Task),
-        (status = 400, description = "Body is not valid JSON", body = ErrorBody),
-        (status = 401, description = "Missing or invalid authgate assertion", body = ErrorBody),
-        (status = 403, description = "Path user is not the authenticated user", body = ErrorBody),
-        (status = 404, description = "No such task for this user", body = ErrorBody),
+        (status = 404, description = "No such task for this user (or the id is not a UUID)", body = ErrorBody),
         (status = 413, description = "Body larger than 64 KiB", body = ErrorBody),
-        (status = 422, description = "A field is invalid; `field` names it", body = ErrorBody),
+        (status = 422, description = "A field is invalid, null where not allowed, or unknown; `field` names it", body = ErrorBody),
     )
 )]
 pub async fn update_task(
@@ -168,15 +153,10 @@ pub async fn update_task(
     path = "/api/{user_id}/tasks/{id}",
     tag = "tasks",
     security(("bearerAuth" = [])),
-    params(
-        ("user_id" = String, Path, description = "Must equal the authenticated user"),
-        ("id" = String, Path, format = "uuid", description = "Task id"),
-    ),
+    params(TaskPath),
     responses(
         (status = 204, description = "Task deleted"),
-        (status = 401, description = "Missing or invalid authgate assertion", body = ErrorBody),
-        (status = 403, description = "Path user is not the authenticated user", body = ErrorBody),
-        (status = 404, description = "No such task for this user", body = ErrorBody),
+        (status = 404, description = "No such task for this user (or the id is not a UUID)", body = ErrorBody),
     )
 )]
 pub async fn delete_task(owner: Owner, id: String, app: App) -> Result<Response, ApiError> {
@@ -194,15 +174,10 @@ pub async fn delete_task(owner: Owner, id: String, app: App) -> Result<Response,
     path = "/api/{user_id}/tasks/{id}/complete",
     tag = "tasks",
     security(("bearerAuth" = [])),
-    params(
-        ("user_id" = String, Path, description = "Must equal the authenticated user"),
-        ("id" = String, Path, format = "uuid", description = "Task id"),
-    ),
+    params(TaskPath),
     responses(
         (status = 200, description = "The task with `completed` flipped", body = Task),
-        (status = 401, description = "Missing or invalid authgate assertion", body = ErrorBody),
-        (status = 403, description = "Path user is not the authenticated user", body = ErrorBody),
-        (status = 404, description = "No such task for this user", body = ErrorBody),
+        (status = 404, description = "No such task for this user (or the id is not a UUID)", body = ErrorBody),
     )
 )]
 pub async fn toggle_task(owner: Owner, id: String, app: App) -> Result<Response, ApiError> {

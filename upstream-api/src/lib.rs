@@ -4,23 +4,29 @@
 //! Layout (the shape of warp's todos example):
 //!
 //! - `main.rs` only wires: CLI → [`config::Config`] → [`db::Store`] → [`run`].
-//! - [`filters`]: one function per route, the route in its doc comment; authentication
-//!   and the owner check are filters, so handlers never see an unauthenticated request.
+//! - [`filters`]: the public routes, one function each, and `/api`, where authgate's
+//!   assertion is checked once per request before [`routing`] matches the task routes;
+//!   handlers never see an unauthenticated request.
 //! - [`handlers`]: plain async functions; [`models`]: wire types, limits and their
 //!   validation error (it imports nothing else of the crate).
 //! - [`db`]: the SQLite/PostgreSQL store; [`error`]: errors as JSON, DB detail hidden.
-//! - [`trust`]: verification of authgate's `X-Auth-Assertion`.
-//! - [`openapi`]: the OpenAPI 3.1 document served at `/openapi.json`.
+//! - [`trust`]: verification of authgate's `X-Auth-Assertion`; [`replay`]: its one-use
+//!   record of assertion ids.
+//! - [`openapi`]: the OpenAPI 3.1 document served at `/openapi.json`; [`docs`]: Swagger
+//!   UI over it at `/docs`, its assets embedded at build time.
 //!
 //! [`run`] takes its listener and a shutdown future, so tests bind `127.0.0.1:0`.
 
 pub mod config;
 pub mod db;
+pub mod docs;
 pub mod error;
 pub mod filters;
 pub mod handlers;
 pub mod models;
 pub mod openapi;
+pub mod replay;
+pub mod routing;
 pub mod trust;
 
 use std::future::Future;

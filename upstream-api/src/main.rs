@@ -82,11 +82,18 @@ async fn serve(config: Config) -> ExitCode {
         &config.secret,
         &config.assertion_issuer,
         &config.service_name,
-    );
+    )
+    .with_replay_capacity(config.replay_cache_capacity);
 
     // Machine-readable for tests and scripts: exactly this line on stdout, once bound.
     println!("upstream-api listening on {addr}");
-    tracing::info!(%addr, database = %describe(&config.database), "upstream-api listening");
+    tracing::info!(
+        %addr,
+        database = %describe(&config.database),
+        replay_cache_capacity = config.replay_cache_capacity,
+        swagger_ui = upstream_api::docs::SWAGGER_UI_VERSION.unwrap_or("not built in"),
+        "upstream-api listening"
+    );
 
     upstream_api::run(
         listener,

@@ -10,10 +10,25 @@ use utoipa::{IntoParams, ToSchema};
 /// Largest request body accepted, in bytes (64 KiB); larger is 413.
 pub const BODY_LIMIT_BYTES: u64 = 64 * 1024;
 
-/// Longest title, in characters, after trimming.
+/// Longest title, in characters (Unicode scalar values, as JSON Schema's `maxLength`).
 pub const TITLE_MAX_CHARS: usize = 200;
-/// Longest description, in characters, after trimming.
+/// Longest description, in characters.
 pub const DESCRIPTION_MAX_CHARS: usize = 1000;
+
+/// What a title must match: no NUL anywhere (PostgreSQL text cannot hold it) and at
+/// least one character that is not blank (see [`is_blank`]). The class lists the blank
+/// characters one by one, so every regex dialect (ECMA-262, Python) reads it alike.
+pub const TITLE_PATTERN: &str = r"^[^\u0000]*[^\u0000\t\n\u000b\f\r \u001c-\u001f\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff][^\u0000]*$";
+/// What a description must match: no NUL.
+pub const DESCRIPTION_PATTERN: &str = r"^[^\u0000]*$";
+
+/// Blank characters, trimmed from titles and descriptions: Unicode `White_Space`
+/// (Rust's `char::is_whitespace`), plus what other regex dialects call whitespace
+/// (U+001C..U+001F for Python, U+FEFF for ECMA-262), so the document's patterns and
+/// this check agree whichever dialect reads them.
+pub fn is_blank(c: char) -> bool {
+    c.is_whitespace() || matches!(c, '\u{1c}'..='\u{1f}' | '\u{feff}')
+}
 /// Page size when `limit` is not given.
 pub const DEFAULT_LIMIT: i64 = 50;
 /// Largest page size; larger `limit` values are capped to this.
@@ -71,44 +86,58 @@ pub struct Task {
     pub updated_at: String,
 }
 
-/// Body of `POST /api/{user_id}/tasks`.
+/// Body of `POST /api/{user_id}/tasks`. Unknown fields are refused (422).
 #[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CreateTaskRequest {
-    /// Title, 1–200 characters after trimming.
+    /// Title: 1–200 characters, not all blank, no NUL. Stored with blanks trimmed.
     #[schema(
         required = true,
         nullable = false,
         value_type = String,
         min_length = 1,
         max_length = 200,
+        pattern = r"^[^\u0000]*[^\u0000\t\n\u000b\f\r \u001c-\u001f\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff][^\u0000]*$",
         example = "Buy milk"
     )]
     pub title: Option<String>,
-    /// Optional description, at most 1000 characters.
-    #[schema(max_length = 1000)]
+    /// Optional description: at most 1000 characters, no NUL. Stored trimmed; blank
+    /// means none.
+    #[schema(max_length = 1000, pattern = r"^[^\u0000]*$")]
     pub description: Option<String>,
 }
 
 /// Body of `PUT /api/{user_id}/tasks/{id}`: fields left out are unchanged, at least one
-/// must be given. `"description": null` clears the description.
+/// must be given. `"description": null` clears the description; `title` and
+/// `completed` cannot be null. Unknown fields are refused (422). (`minProperties: 1` is
+/// set in `openapi.rs`: utoipa 5.5's `min_properties` writes `maxProperties`.)
 #[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct UpdateTaskRequest {
-    /// New title, 1–200 characters after trimming.
+    /// New title: 1–200 characters, not all blank, no NUL. Stored with blanks trimmed.
+    #[serde(default, deserialize_with = "present_or_null")]
     #[schema(
         required = false,
         nullable = false,
         value_type = String,
         min_length = 1,
-        max_length = 200
+        max_length = 200,
+        pattern = r"^[^\u0000]*[^\u0000\t\n\u000b\f\r \u001c-\u001f\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff][^\u0000]*$"
     )]
-    pub title: Option<String>,
-    /// New description (at most 1000 characters), or `null` to clear it.
+    pub title: Option<Option<String>>,
+    /// New description (at most 1000 characters, no NUL), or `null` to clear it.
     #[serde(default, deserialize_with = "present_or_null")]
-    #[schema(required = false, value_type = Option<String>, max_length = 1000)]
+    #[schema(
+        required = false,
+        value_type = Option<String>,
+        max_length = 1000,
+        pattern = r"^[^\u0000]*$"
+    )]
     pub description: Option<Option<String>>,
     /// New completion state.
+    #[serde(default, deserialize_with = "present_or_null")]
     #[schema(required = false, nullable = false, value_type = bool)]
-    pub completed: Option<bool>,
+    pub completed: Option<Option<bool>>,
 }
 
 /// A validated new task.
@@ -152,33 +181,61 @@ impl UpdateTaskRequest {
                 "give at least one of title, description, completed",
             ));
         }
-        let title = self.title.as_deref().map(validate_title).transpose()?;
+        let title = not_null("title", self.title)?
+            .as_deref()
+            .map(validate_title)
+            .transpose()?;
         let description = self
             .description
             .map(|d| validate_description(d.as_deref()))
             .transpose()?;
+        let completed = not_null("completed", self.completed)?;
         Ok(TaskChanges {
             title,
             description,
-            completed: self.completed,
+            completed,
         })
     }
 }
 
+/// A field that may be left out but not set to `null`.
+fn not_null<T>(field: &str, value: Option<Option<T>>) -> Result<Option<T>, ValidationError> {
+    match value {
+        Some(None) => Err(ValidationError::new(
+            field,
+            format!("{field} must not be null"),
+        )),
+        Some(Some(value)) => Ok(Some(value)),
+        None => Ok(None),
+    }
+}
+
+/// The checks [`TITLE_PATTERN`] and `maxLength` describe, then the trimmed title.
 fn validate_title(title: &str) -> Result<String, ValidationError> {
-    let title = title.trim();
     let chars = title.chars().count();
     if chars == 0 || chars > TITLE_MAX_CHARS {
         return Err(ValidationError::new(
             "title",
-            format!("title must be 1 to {TITLE_MAX_CHARS} characters after trimming"),
+            format!("title must be 1 to {TITLE_MAX_CHARS} characters"),
+        ));
+    }
+    if title.contains('\0') {
+        return Err(ValidationError::new("title", "title must not contain NUL"));
+    }
+    let title = title.trim_matches(is_blank);
+    if title.is_empty() {
+        return Err(ValidationError::new(
+            "title",
+            "title must contain a character that is not blank",
         ));
     }
     Ok(title.to_owned())
 }
 
+/// The checks [`DESCRIPTION_PATTERN`] and `maxLength` describe, then the trimmed
+/// description (`None` when blank).
 fn validate_description(description: Option<&str>) -> Result<Option<String>, ValidationError> {
-    let Some(description) = description.map(str::trim) else {
+    let Some(description) = description else {
         return Ok(None);
     };
     if description.chars().count() > DESCRIPTION_MAX_CHARS {
@@ -187,6 +244,13 @@ fn validate_description(description: Option<&str>) -> Result<Option<String>, Val
             format!("description must be at most {DESCRIPTION_MAX_CHARS} characters"),
         ));
     }
+    if description.contains('\0') {
+        return Err(ValidationError::new(
+            "description",
+            "description must not contain NUL",
+        ));
+    }
+    let description = description.trim_matches(is_blank);
     Ok((!description.is_empty()).then(|| description.to_owned()))
 }
 
@@ -299,7 +363,7 @@ pub struct ErrorBody {
     #[schema(example = "validation_error")]
     pub error: String,
     /// Human-readable explanation; never contains database detail.
-    #[schema(example = "title must be 1 to 200 characters after trimming")]
+    #[schema(example = "title must be 1 to 200 characters")]
     pub message: String,
     /// The offending body field or query parameter, for 422 validation errors.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -356,6 +420,112 @@ mod tests {
         }
         .validate()
         .is_ok());
+    }
+
+    #[test]
+    fn blank_and_nul_follow_the_documented_pattern() {
+        for blank in ["\u{85}", "\u{feff}", "\u{1c}\u{3000}", " \t\n"] {
+            let err = CreateTaskRequest {
+                title: Some(blank.to_owned()),
+                description: None,
+            }
+            .validate()
+            .expect_err("blank title");
+            assert_eq!(err.field, "title", "{blank:?}");
+        }
+        let ok = CreateTaskRequest {
+            title: Some("\u{85}x\u{feff}".into()),
+            description: Some("\u{1f}".into()),
+        }
+        .validate()
+        .expect("valid");
+        assert_eq!((ok.title.as_str(), ok.description), ("x", None));
+        for (title, description, field) in
+            [("a\0b", None, "title"), ("ok", Some("d\0"), "description")]
+        {
+            let err = CreateTaskRequest {
+                title: Some(title.into()),
+                description: description.map(str::to_owned),
+            }
+            .validate()
+            .expect_err("NUL");
+            assert_eq!(err.field, field);
+        }
+        // The length counts the title as sent, blanks included, as maxLength does.
+        let padded = format!(" {} ", "x".repeat(199));
+        assert!(CreateTaskRequest {
+            title: Some(padded),
+            description: None
+        }
+        .validate()
+        .is_err());
+    }
+
+    #[test]
+    fn the_blank_class_of_the_pattern_is_is_blank() {
+        // Every character listed in the pattern's class is blank (or NUL), and every
+        // blank character below U+10000 is listed.
+        let class = TITLE_PATTERN
+            .split_once("*[^")
+            .and_then(|(_, rest)| rest.split_once(']'))
+            .map(|(class, _)| class)
+            .expect("class");
+        let listed = parse_class(class);
+        for c in (0..=0xffff_u32).filter_map(char::from_u32) {
+            let in_class = listed.iter().any(|(lo, hi)| (*lo..=*hi).contains(&c));
+            assert_eq!(in_class, c == '\0' || is_blank(c), "U+{:04X}", c as u32);
+        }
+    }
+
+    /// The ranges of a regex class body made of `\uXXXX`, `\t`-style escapes, literal
+    /// characters and `a-b` ranges.
+    fn parse_class(class: &str) -> Vec<(char, char)> {
+        let mut chars = Vec::new();
+        let mut rest = class;
+        while let Some(c) = rest.chars().next() {
+            let (value, len) = match c {
+                '\\' if rest[1..].starts_with('u') => (
+                    u32::from_str_radix(&rest[2..6], 16)
+                        .ok()
+                        .and_then(char::from_u32),
+                    6,
+                ),
+                '\\' => (
+                    match &rest[1..2] {
+                        "t" => Some('\t'),
+                        "n" => Some('\n'),
+                        "f" => Some('\u{c}'),
+                        "r" => Some('\r'),
+                        _ => None,
+                    },
+                    2,
+                ),
+                '-' => (Some('-'), 1),
+                other => (Some(other), other.len_utf8()),
+            };
+            chars.push((value.expect("known escape"), &rest[..len] == "-"));
+            rest = &rest[len..];
+        }
+        let mut ranges = Vec::new();
+        let mut i = 0;
+        while i < chars.len() {
+            if i + 2 < chars.len() && chars[i + 1].1 {
+                ranges.push((chars[i].0, chars[i + 2].0));
+                i += 3;
+            } else {
+                ranges.push((chars[i].0, chars[i].0));
+                i += 1;
+            }
+        }
+        ranges
+    }
+
+    #[test]
+    fn update_refuses_null_title_and_completed() {
+        for body in [r#"{"title":null}"#, r#"{"completed":null,"title":"x"}"#] {
+            let request: UpdateTaskRequest = serde_json::from_str(body).expect("json");
+            assert!(request.validate().is_err(), "{body}");
+        }
     }
 
     #[test]

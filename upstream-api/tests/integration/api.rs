@@ -74,14 +74,22 @@ async fn create_returns_201_with_the_task() {
 }
 
 #[tokio::test]
-async fn user_id_in_body_or_query_is_ignored() {
+async fn user_id_in_body_is_refused_and_in_query_ignored() {
     let (_app, routes, _dir) = setup().await;
-    let task = create(
+    // Bodies refuse unknown fields, so a user id there never gets a say.
+    let response = call(
         &routes,
         "alice",
-        json!({"title": "mine", "user_id": "mallory"}),
+        "POST",
+        "/api/alice/tasks",
+        Some(r#"{"title": "mine", "user_id": "mallory"}"#),
     )
     .await;
+    assert_eq!(
+        assert_error(&response, 422, "validation_error")["field"],
+        "user_id"
+    );
+    let task = create(&routes, "alice", json!({"title": "mine"})).await;
     assert_eq!(task.user_id, "alice");
     create(&routes, "bob", json!({"title": "bob's"})).await;
     let listed = tasks_of(
@@ -483,11 +491,35 @@ async fn unknown_routes_and_methods() {
         404,
         "not_found",
     );
-    assert_error(
-        &call(&routes, "alice", "PATCH", "/api/alice/tasks", None).await,
-        405,
-        "method_not_allowed",
-    );
+    for (method, path, allow) in [
+        ("PATCH", "/api/alice/tasks", "GET, POST"),
+        ("TRACE", "/api/alice/tasks", "GET, POST"),
+        ("POST", "/api/alice/tasks/x", "GET, PUT, DELETE"),
+        ("DELETE", "/api/alice/tasks/x/complete", "PATCH"),
+    ] {
+        let response = call(&routes, "alice", method, path, None).await;
+        assert_error(&response, 405, "method_not_allowed");
+        assert_eq!(
+            response
+                .headers()
+                .get("allow")
+                .and_then(|v| v.to_str().ok()),
+            Some(allow),
+            "{method} {path}"
+        );
+    }
+    for path in ["/healthz", "/openapi.json"] {
+        let response = warp::test::request()
+            .method("DELETE")
+            .path(path)
+            .reply(&routes)
+            .await;
+        assert_error(&response, 405, "method_not_allowed");
+        assert_eq!(
+            response.headers().get("allow").map(|v| v.as_bytes()),
+            Some(&b"GET"[..])
+        );
+    }
     let response = warp::test::request()
         .method("GET")
         .path("/elsewhere")
@@ -539,21 +571,36 @@ async fn path_user_must_be_the_subject() {
 #[tokio::test]
 async fn path_user_is_percent_decoded() {
     let (_app, routes, _dir) = setup().await;
-    let path = "/api/alice%20smith/tasks";
-    let response = call(
-        &routes,
-        "alice smith",
-        "POST",
-        path,
-        Some(r#"{"title":"x"}"#),
-    )
-    .await;
+    let path = "/api/%61lice/tasks";
+    let response = call(&routes, "alice", "POST", path, Some(r#"{"title":"x"}"#)).await;
     assert_eq!(response.status(), 201);
     let task: Task = serde_json::from_slice(response.body()).expect("task");
-    assert_eq!(task.user_id, "alice smith");
+    assert_eq!(task.user_id, "alice");
     // Undecoded it would be a different user.
-    let response = call(&routes, "alice%20smith", "GET", path, None).await;
+    let response = call(&routes, "%61lice", "GET", path, None).await;
     assert_error(&response, 403, "forbidden");
+}
+
+#[tokio::test]
+async fn path_users_outside_the_pattern_are_400() {
+    let (_app, routes, _dir) = setup().await;
+    // Even when the assertion's subject is that very string.
+    for (sub, segment) in [
+        ("alice smith", "alice%20smith"),
+        ("al.ice", "al.ice"),
+        ("é", "%C3%A9"),
+        (&"x".repeat(129), &"x".repeat(129)),
+    ] {
+        let path = format!("/api/{segment}/tasks");
+        let response = call(&routes, sub, "GET", &path, None).await;
+        let body = assert_error(&response, 400, "bad_request");
+        assert!(
+            body["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("^[A-Za-z0-9_-]{1,128}$")),
+            "{body}"
+        );
+    }
 }
 
 /// Sends `GET /api/alice/tasks` with the given assertion header values.
@@ -668,14 +715,81 @@ async fn assertion_replayed_on_another_path_or_method_is_401() {
         .reply(&routes)
         .await;
     assert_unauthorized(&response);
-    // The task was not touched, and the query string is not part of htp.
+    // Replayed with a query it was not issued for: the query is bound too (htq).
     let response = warp::test::request()
         .method("GET")
         .path(&format!("{get_path}?x=1"))
         .header("x-auth-assertion", &get_token)
         .reply(&routes)
         .await;
-    assert_eq!(task_of(&response), task);
+    assert_unauthorized(&response);
+    // None of those used it up: it still works, once, for its own request, and the
+    // task was not touched.
+    let own = || {
+        warp::test::request()
+            .method("GET")
+            .path(&get_path)
+            .header("x-auth-assertion", &get_token)
+            .reply(&routes)
+    };
+    assert_eq!(task_of(&own().await), task);
+    assert_unauthorized(&own().await);
+}
+
+#[tokio::test]
+async fn an_assertion_is_accepted_once_whatever_the_answer() {
+    let (_app, routes, _dir) = setup().await;
+    let token = assertion("alice", "GET", "/api/alice/tasks");
+    assert_eq!(list_with(&routes, &[&token]).await.status(), 200);
+    let replayed = list_with(&routes, &[&token]).await;
+    assert_unauthorized(&replayed);
+    assert_eq!(json_of(&replayed)["message"], "assertion was already used");
+    // Used up by a request that failed after authentication, too: a 413 cannot be
+    // retried with a smaller body under the same assertion.
+    let big = json!({"title": "t", "description": "d".repeat(70 * 1024)}).to_string();
+    let token = assertion("alice", "POST", "/api/alice/tasks");
+    let post = |body: String| {
+        warp::test::request()
+            .method("POST")
+            .path("/api/alice/tasks")
+            .header("x-auth-assertion", &token)
+            .header("content-type", "application/json")
+            .body(body)
+            .reply(&routes)
+    };
+    assert_error(&post(big).await, 413, "payload_too_large");
+    assert_unauthorized(&post(r#"{"title":"small"}"#.to_owned()).await);
+}
+
+#[tokio::test]
+async fn the_query_is_bound_to_the_assertion() {
+    let (_app, routes, _dir) = setup().await;
+    create(&routes, "alice", json!({"title": "t"})).await;
+    let path = "/api/alice/tasks?status=completed";
+    assert_eq!(
+        tasks_of(&call(&routes, "alice", "GET", path, None).await),
+        vec![]
+    );
+    for (issued, sent) in [
+        ("/api/alice/tasks", "/api/alice/tasks?status=completed"),
+        (
+            "/api/alice/tasks?status=pending",
+            "/api/alice/tasks?status=completed",
+        ),
+        ("/api/alice/tasks?status=pending", "/api/alice/tasks"),
+        (
+            "/api/alice/tasks?limit=1",
+            "/api/alice/tasks?limit=1&limit=2",
+        ),
+    ] {
+        let response = warp::test::request()
+            .method("GET")
+            .path(sent)
+            .header("x-auth-assertion", assertion("alice", "GET", issued))
+            .reply(&routes)
+            .await;
+        assert_unauthorized(&response);
+    }
 }
 
 #[tokio::test]
@@ -713,7 +827,9 @@ async fn wrong_issuer_audience_or_missing_claims_are_401() {
         c[name] = value;
         variants.push(c);
     }
-    for name in ["iss", "aud", "sub", "iat", "exp", "htm", "htp", "jti"] {
+    for name in [
+        "iss", "aud", "sub", "iat", "exp", "htm", "htp", "htq", "jti",
+    ] {
         let mut c = base.clone();
         c.as_object_mut().expect("object").remove(name);
         variants.push(c);
@@ -824,4 +940,58 @@ async fn openapi_document_describes_every_endpoint() {
             "{method} {path} 422"
         );
     }
+}
+
+// ---- /docs ------------------------------------------------------------------------
+
+#[tokio::test]
+async fn docs_page_and_assets_come_from_this_service() {
+    let (_app, routes, _dir) = setup().await;
+    let get = |path: &'static str| warp::test::request().path(path).reply(&routes);
+    let page = get("/docs").await;
+    if upstream_api::docs::SWAGGER_UI_VERSION.is_none() {
+        // Built before `npm ci` in docs-ui: the page says how to get the assets.
+        assert_error(&page, 503, "docs_unavailable");
+        return;
+    }
+    assert_eq!(page.status(), 200);
+    let html = String::from_utf8_lossy(page.body()).into_owned();
+    assert!(
+        html.contains(r#"src="docs/swagger-ui-bundle.js""#),
+        "{html}"
+    );
+    assert!(!html.contains("://"), "no absolute URL to anywhere: {html}");
+    let csp = page.headers()["content-security-policy"]
+        .to_str()
+        .expect("csp");
+    assert!(
+        csp.contains("default-src 'none'") && csp.contains("script-src 'self'"),
+        "{csp}"
+    );
+    let mut bytes = 0;
+    for (path, content_type) in [
+        ("/docs/swagger-ui-bundle.js", "text/javascript"),
+        ("/docs/swagger-ui.css", "text/css"),
+        ("/docs/init.js", "text/javascript"),
+        ("/docs/LICENSE", "text/plain"),
+    ] {
+        let response = get(path).await;
+        assert_eq!(response.status(), 200, "{path}");
+        let got = response.headers()["content-type"].to_str().expect("type");
+        assert!(got.starts_with(content_type), "{path}: {got}");
+        assert!(!response.body().is_empty(), "{path}");
+        if path.contains("swagger-ui") {
+            bytes += response.body().len();
+        }
+    }
+    assert_eq!(bytes, upstream_api::docs::ASSET_BYTES);
+    let init = get("/docs/init.js").await;
+    assert!(String::from_utf8_lossy(init.body()).contains(r#"url: "openapi.json""#));
+    assert_error(&get("/docs/nothing.js").await, 404, "not_found");
+    let response = warp::test::request()
+        .method("POST")
+        .path("/docs")
+        .reply(&routes)
+        .await;
+    assert_error(&response, 405, "method_not_allowed");
 }

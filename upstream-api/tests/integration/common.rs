@@ -68,10 +68,11 @@ pub fn routes(store: Store) -> (App, BoxedFilter<(Response,)>) {
     (app, routes)
 }
 
-/// Claims of a valid assertion for `sub` doing `method` on `path` (query stripped).
+/// Claims of a valid assertion for `sub` doing `method` on `path` (which may carry a
+/// query: `htp` is the path before `?`, `htq` the hash of what follows). A fresh `jti`.
 pub fn claims(sub: &str, method: &str, path: &str) -> Value {
     let now = unix_now();
-    let path = path.split('?').next().unwrap_or(path);
+    let (path, query) = path.split_once('?').unwrap_or((path, ""));
     json!({
         "iss": ISSUER,
         "aud": AUDIENCE,
@@ -81,6 +82,7 @@ pub fn claims(sub: &str, method: &str, path: &str) -> Value {
         "exp": now + 30,
         "htm": method,
         "htp": path,
+        "htq": upstream_api::trust::query_hash(query),
         "jti": uuid::Uuid::new_v4().to_string(),
     })
 }

@@ -193,7 +193,9 @@ impl Route {
 pub struct RouteMatch<'r, 'p> {
     /// The matched rule; `None` means no rule matched (treated as `required`).
     pub route: Option<&'r Route>,
-    owner_value: Option<&'p str>,
+    /// The owner parameter's raw (still percent-encoded) path segment, when the rule
+    /// has an owner and matched.
+    pub owner_value: Option<&'p str>,
 }
 
 impl<'r> RouteMatch<'r, '_> {

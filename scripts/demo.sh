@@ -6,6 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/ensure-deps.sh
+scripts/ci/docs-assets.sh   # the /docs page's assets, embedded at build time
 cargo build --workspace --bins
 
 if [ -z "${BETTER_AUTH_SECRET:-}" ]; then
@@ -28,7 +29,7 @@ target/debug/authgate --config config.toml &
 pids+=($!)
 
 for _ in $(seq 1 100); do
-  curl -fsS http://127.0.0.1:8080/healthz >/dev/null 2>&1 && break
+  curl -fsS http://127.0.0.1:9901/readyz >/dev/null 2>&1 && break
   sleep 0.1
 done
 
@@ -46,6 +47,8 @@ Try:
   curl -s -H "Authorization: Bearer \$TOKEN" -H 'Content-Type: application/json' \\
        -d '{"title":"Buy milk"}' http://127.0.0.1:8080/api/alice/tasks             # 201
   curl -s -H "Authorization: Bearer \$TOKEN" http://127.0.0.1:8080/api/bob/tasks    # 403
+  curl -s http://127.0.0.1:9901/metrics | grep authgate_requests_total            # metrics
+  open http://127.0.0.1:8080/docs                                                  # API docs
 
 Press Ctrl-C to stop.
 MSG

@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/ensure-deps.sh
+scripts/ci/docs-assets.sh   # upstream-api embeds the /docs assets at build time
 cargo build --workspace --bins
 if [ -f tests/issuer/package-lock.json ]; then
   (cd tests/issuer && npm ci --no-audit --no-fund --loglevel=error)

@@ -17,6 +17,8 @@ use ipnet::IpNet;
 use pingora::http::RequestHeader;
 use std::net::IpAddr;
 
+use crate::identity::same_header;
+
 /// Client-sent forwarding headers, in every spelling.
 const FORWARDING: &[&str] = &[
     "x-forwarded-for",
@@ -64,21 +66,8 @@ const HOP_BY_HOP: &[&str] = &[
     "http2-settings",
 ];
 
-/// Whether `name` is `wanted` (lower case, `-`) in any case, `_` for `-`.
-fn same_name(wanted: &str, name: &str) -> bool {
-    wanted.len() == name.len()
-        && wanted.bytes().zip(name.bytes()).all(|(a, b)| {
-            let b = if b == b'_' {
-                b'-'
-            } else {
-                b.to_ascii_lowercase()
-            };
-            a == b
-        })
-}
-
 fn in_list(list: &[&str], name: &str) -> bool {
-    list.iter().any(|w| same_name(w, name))
+    list.iter().any(|w| same_header(w, name))
 }
 
 /// Removes every header whose name `doomed` selects.

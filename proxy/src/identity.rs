@@ -94,8 +94,9 @@ fn normalise(name: &str) -> String {
         .collect()
 }
 
-/// Whether two header names are the same once case and `_`/`-` are ignored.
-fn same_header(normalised: &str, name: &str) -> bool {
+/// Whether `name` is `normalised` (lower case, `-`) once case and `_`/`-` are
+/// ignored, as CGI, WSGI and nginx map both to the same variable.
+pub fn same_header(normalised: &str, name: &str) -> bool {
     normalised.len() == name.len()
         && normalised.bytes().zip(name.bytes()).all(|(a, b)| {
             let b = if b == b'_' {

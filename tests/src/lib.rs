@@ -4,6 +4,7 @@
 //! tests use it too (as a dev-dependency), so there is one harness for binaries.
 
 pub mod echo;
+pub mod gated;
 pub mod issuer;
 pub mod postgres;
 pub mod process;

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 use authgate_tests::echo::{self, header_values};
+use authgate_tests::gated::ROUTES;
 use authgate_tests::process::Authgate;
 use authgate_tests::raw::{self, RawResponse};
 use authgate_tests::tokens::{claims, hs256};
@@ -14,17 +15,6 @@ use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-const ROUTES: &str = r#"
-[[routes]]
-path = "/public/**"
-auth = "public"
-
-[[routes]]
-path = "/api/{user_id}/**"
-auth = "required"
-owner = "user_id"
-"#;
 
 fn base_config(extra_server: &str) -> String {
     format!(

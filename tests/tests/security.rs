@@ -3,8 +3,9 @@
 
 #![allow(clippy::unwrap_used)]
 
-use authgate_tests::echo::{self, header_values, Echo};
-use authgate_tests::process::{authgate_check, Authgate, Service};
+use authgate_tests::echo::{self, header_values};
+use authgate_tests::gated::{Gated, ROUTES};
+use authgate_tests::process::{authgate_check, Authgate};
 use authgate_tests::raw::{self, RawResponse};
 use authgate_tests::tokens::{claims, hs256, now};
 use authgate_tests::{ASSERTION_SECRET, BETTER_AUTH_SECRET};
@@ -13,45 +14,24 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-const ROUTES: &str = r#"
-[[routes]]
-path = "/public/**"
-auth = "public"
-
-[[routes]]
-path = "/api/{user_id}/**"
-auth = "required"
-owner = "user_id"
-"#;
-
 fn config(extra: &str) -> String {
     format!(
         "[server]\nthreads = 1\ngrace_period_secs = 1\n\n[[auth.sources]]\ntype = \"shared_secret\"\nissuer = [\"https://auth.example\"]\naudience = [\"https://auth.example\"]\n{extra}\n{ROUTES}"
     )
 }
 
-struct Fixture {
-    echo: Echo,
-    proxy: Service,
-    _dir: tempfile::TempDir,
-}
+type Fixture = Gated;
 
 async fn start(config: &str) -> Fixture {
-    let echo = echo::start().await;
-    let (proxy, dir) = Authgate::new(config, echo.addr).start();
-    Fixture {
-        echo,
-        proxy,
-        _dir: dir,
-    }
+    Gated::start(config).await
 }
 
 fn send(f: &Fixture, request: &[u8]) -> RawResponse {
-    raw::send(f.proxy.addr, request).expect("a response")
+    f.send(request)
 }
 
 fn get(f: &Fixture, path: &str, headers: &[(&str, &str)]) -> RawResponse {
-    send(f, &raw::get(path, headers))
+    f.get(path, headers)
 }
 
 fn pinned_claims(sub: &str) -> serde_json::Value {

@@ -305,11 +305,19 @@ mod tests {
 
     #[test]
     fn canonical_form_is_a_fixed_point() {
-        for p in ["/a/../b/./c//d/", "/%41%2f", "/x/%7E/y%20z", "/a/b/.."] {
-            if let Ok(once) = canon(p) {
-                assert_eq!(canon(&once).unwrap(), once, "{p}");
-            }
+        // Every input here is accepted: the fixed point is checked for each one.
+        for (p, want) in [
+            ("/a/../b/./c//d/", "/b/c/d/"),
+            ("/%41%2e", "/A."),
+            ("/x/%7E/y%20z", "/x/~/y%20z"),
+            ("/a/b/..", "/a/"),
+        ] {
+            let once = canon(p).unwrap_or_else(|e| panic!("{p} refused: {e}"));
+            assert_eq!(once, want, "{p}");
+            assert_eq!(canon(&once).unwrap(), once, "{p}");
         }
+        // And refused inputs stay refused, whatever the fixed point.
+        assert!(canon("/%41%2f").is_err());
     }
 
     #[test]

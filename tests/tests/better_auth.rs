@@ -226,10 +226,34 @@ async fn known_keys_keep_working_while_the_jwks_is_down() {
     };
     assert_eq!(alice_status(), 200);
     issuer.stop();
-    // Let a few periodic refreshes fail.
-    tokio::time::sleep(Duration::from_millis(3500)).await;
+    // Wait (bounded) until at least two periodic refreshes have failed, as the
+    // admin metrics count them.
+    let admin = proxy.admin.expect("admin listener");
+    let failed_fetches = || {
+        let metrics = authgate_tests::raw::send(admin, &authgate_tests::raw::get("/metrics", &[]))
+            .map(|r| r.body)
+            .unwrap_or_default();
+        metrics
+            .lines()
+            .filter(|l| {
+                l.starts_with("authgate_jwks_fetches_total{") && l.contains("result=\"error\"")
+            })
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum::<f64>()
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while failed_fetches() < 2.0 {
+        assert!(
+            Instant::now() < deadline,
+            "refreshes were never attempted: {}",
+            proxy.stderr()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     assert!(
-        proxy.stderr().contains("JWKS fetch failed"),
+        proxy
+            .stderr_containing("JWKS fetch failed", Duration::from_secs(5))
+            .contains("JWKS fetch failed"),
         "refreshes were attempted"
     );
     // Bob's token was never seen (not cached): verified with the last good keys.

@@ -40,8 +40,16 @@ fn header_safe_string(value: &Value) -> Result<Option<String>, TokenError> {
         Value::String(s) if is_header_safe(s) => Ok(Some(s.clone())),
         Value::String(_) => Err(TokenError::BadClaim),
         Value::Bool(_) | Value::Number(_) => Ok(Some(value.to_string())),
-        // serde_json escapes control characters inside strings, so compact JSON is safe.
-        Value::Array(_) | Value::Object(_) => Ok(Some(value.to_string())),
+        // serde_json escapes the C0 controls inside strings but not DEL (0x7f), which
+        // no header value may hold: check the rendering too.
+        Value::Array(_) | Value::Object(_) => {
+            let rendered = value.to_string();
+            if is_header_safe(&rendered) {
+                Ok(Some(rendered))
+            } else {
+                Err(TokenError::BadClaim)
+            }
+        }
     }
 }
 
@@ -199,6 +207,9 @@ mod tests {
         let c = map(json!({"sub":"u","exp":1,"name":["x\ny"]}));
         let id = Identity::from_claims(&c, &fwd).unwrap();
         assert_eq!(id.claims[0].1, r#"["x\ny"]"#);
+        // DEL is not escaped by serde_json: refused rather than sent (found by fuzzing).
+        let c = map(json!({"sub":"u","exp":1,"name":["x\u{7f}y"]}));
+        assert_eq!(Identity::from_claims(&c, &fwd), Err(TokenError::BadClaim));
     }
 
     #[test]

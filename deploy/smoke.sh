@@ -76,6 +76,8 @@ cleanup() {
   # kube play keeps the ConfigMap and the Secret as volumes.
   podman volume rm --force authgate-config authgate-secrets >/dev/null 2>&1
   podman secret rm authgate-secrets authgate-secrets-env >/dev/null 2>&1
+  # The images the last run tagged become dangling (the storage is this project's own).
+  podman image prune -f >/dev/null 2>&1
   [ -n "$issuer_pid" ] && kill "$issuer_pid" 2>/dev/null && wait "$issuer_pid" 2>/dev/null
   if [ $rc -ne 0 ]; then
     for f in "$work"/*.log; do
@@ -247,7 +249,8 @@ services:
       AUTHGATE_UPSTREAM: http://127.0.0.1:$up
 $( [ $contract = 1 ] || echo "      AUTHGATE_ASSERTION_SECRET: \${AUTHGATE_ASSERTION_SECRET}" )
     healthcheck:
-      test: ["CMD", "/usr/local/bin/authgate", "probe", "http://127.0.0.1:$adm/readyz"]
+      # !override: compose merges lists by appending.
+      test: !override ["CMD", "/usr/local/bin/authgate", "probe", "http://127.0.0.1:$adm/readyz"]
   upstream-api:
     network_mode: host
     expose: !reset []
@@ -261,7 +264,10 @@ export BETTER_AUTH_URL="$issuer" AUTHGATE_SECRETS_DIR="$work/secrets" \
 ready_checks "127.0.0.1:$ag" "127.0.0.1:$adm"
 if [ $contract = 1 ]; then
   # podman runs healthchecks from systemd timers, which this machine lacks: run it once.
-  podman healthcheck run "${project}_authgate_1" >/dev/null || fail "authgate's compose healthcheck failed"
+  if ! podman healthcheck run "${project}_authgate_1" >"$work/healthcheck.log" 2>&1; then
+    podman inspect --format '{{json .State.Health}}' "${project}_authgate_1" >>"$work/healthcheck.log" 2>&1
+    fail "authgate's compose healthcheck failed"
+  fi
   log "  compose healthcheck (authgate probe): healthy"
 fi
 drive "http://127.0.0.1:$ag"

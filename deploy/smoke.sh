@@ -244,14 +244,19 @@ services:
     healthcheck:
       # !override: compose merges lists by appending.
       test: !override ["CMD", "/usr/local/bin/authgate", "probe", "http://127.0.0.1:$adm/readyz"]
+    # podman has no healthcheck timers here (no systemd), so "healthy" would never
+    # come: no start-up ordering here (podman-compose 1.6 cannot override a mapping);
+    # readiness below waits for both, and each healthcheck is run once by hand.
+    depends_on: !reset {}
   upstream-api:
     network_mode: host
     expose: !reset []
     environment:
       UPSTREAM_API_LISTEN: 127.0.0.1:$up
+    healthcheck:
+      test: !override ["CMD", "/usr/local/bin/upstream-api", "probe", "http://127.0.0.1:$up/healthz"]
 EOF
-export BETTER_AUTH_URL="$issuer" AUTHGATE_SECRETS_DIR="$work/secrets" \
-  AUTHGATE_ASSERTION_SECRET="$assertion_secret"
+export BETTER_AUTH_URL="$issuer" AUTHGATE_SECRETS_DIR="$work/secrets"
 "${compose[@]}" config >"$work/compose-config.out" 2>&1 || fail "podman-compose config failed"
 "${compose[@]}" up -d >"$work/compose-up.log" 2>&1 || fail "podman-compose up failed"
 ready_checks "127.0.0.1:$adm"
@@ -261,6 +266,11 @@ if ! podman healthcheck run "${project}_authgate_1" >"$work/healthcheck.log" 2>&
   fail "authgate's compose healthcheck failed"
 fi
 log "  compose healthcheck (authgate probe): healthy"
+if ! podman healthcheck run "${project}_upstream-api_1" >>"$work/healthcheck.log" 2>&1; then
+  podman inspect --format '{{json .State.Health}}' "${project}_upstream-api_1" >>"$work/healthcheck.log" 2>&1
+  fail "upstream-api's compose healthcheck failed"
+fi
+log "  compose healthcheck (upstream-api probe): healthy"
 drive "http://127.0.0.1:$ag"
 podman logs "${project}_authgate_1" >"$work/compose-authgate.log" 2>&1
 grep -q "$alice_token" "$work/compose-authgate.log" && fail "authgate logged a token"

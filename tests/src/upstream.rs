@@ -16,6 +16,7 @@ pub const READY_PREFIX: &str = "upstream-api listening on ";
 /// Environment variables upstream-api reads; cleared so the caller's shell cannot leak in.
 pub const ENV_VARS: &[&str] = &[
     "AUTHGATE_ASSERTION_SECRET",
+    "AUTHGATE_ASSERTION_SECRET_FILE",
     "DATABASE_URL",
     "UPSTREAM_API_LISTEN",
     "UPSTREAM_API_SQLITE_PATH",

@@ -26,6 +26,10 @@ pub const SECRET_ENV: &str = "AUTHGATE_ASSERTION_SECRET";
     after_help = "Environment:\n  AUTHGATE_ASSERTION_SECRET  HS256 key shared with authgate (required, at least 32 bytes)\n  RUST_LOG                   log filter (default: info)"
 )]
 pub struct Cli {
+    /// Without a subcommand upstream-api serves.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
     /// Address to listen on; port 0 picks a free port.
     #[arg(long, env = "UPSTREAM_API_LISTEN", default_value = "127.0.0.1:8000")]
     pub listen: SocketAddr,
@@ -69,6 +73,47 @@ pub struct Cli {
     pub replay_cache_capacity: usize,
 }
 
+/// Subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// GET an http:// URL (e.g. http://127.0.0.1:8000/healthz); exit 0 on 200, else 1.
+    /// A container health check without curl in the image.
+    Probe {
+        /// The URL.
+        url: String,
+    },
+}
+
+/// Where the secret may also come from: a file this variable names (the Docker and
+/// Kubernetes secrets convention); one trailing newline is trimmed.
+pub const SECRET_FILE_ENV: &str = "AUTHGATE_ASSERTION_SECRET_FILE";
+
+/// The secret from [`SECRET_FILE_ENV`]'s file or from [`SECRET_ENV`]; setting both is
+/// an error (which one would win is not obvious).
+pub fn secret_from_env(
+    file: Option<OsString>,
+    value: Option<OsString>,
+) -> Result<Option<OsString>, ConfigError> {
+    match (file, value) {
+        (Some(_), Some(_)) => Err(ConfigError::TwoSecrets),
+        (Some(path), None) => {
+            let mut bytes = std::fs::read(&path).map_err(|e| {
+                ConfigError::SecretFile(format!("{}: {e}", PathBuf::from(&path).display()))
+            })?;
+            if bytes.last() == Some(&b'\n') {
+                bytes.pop();
+                if bytes.last() == Some(&b'\r') {
+                    bytes.pop();
+                }
+            }
+            String::from_utf8(bytes)
+                .map(|s| Some(OsString::from(s)))
+                .map_err(|_| ConfigError::SecretNotUtf8)
+        }
+        (None, value) => Ok(value),
+    }
+}
+
 /// Validated configuration.
 #[derive(Debug)]
 pub struct Config {
@@ -104,6 +149,12 @@ pub enum ConfigError {
     /// An issuer or service name is empty.
     #[error("--{0} must not be empty")]
     Empty(&'static str),
+    /// Both the secret and a secret file are set.
+    #[error("set {SECRET_ENV} or {SECRET_FILE_ENV}, not both")]
+    TwoSecrets,
+    /// The secret file cannot be read.
+    #[error("cannot read {SECRET_FILE_ENV} ({0})")]
+    SecretFile(String),
 }
 
 impl Config {
@@ -111,6 +162,7 @@ impl Config {
     pub fn from_cli(cli: Cli, secret: Option<OsString>) -> Result<Self, ConfigError> {
         // Destructured whole so a new flag cannot be forgotten here.
         let Cli {
+            command: _,
             listen,
             database_url,
             sqlite_path,

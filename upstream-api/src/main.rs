@@ -7,7 +7,7 @@ use clap::Parser;
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
-use upstream_api::config::{Cli, Config, SECRET_ENV};
+use upstream_api::config::{secret_from_env, Cli, Command, Config, SECRET_ENV, SECRET_FILE_ENV};
 use upstream_api::db::Store;
 use upstream_api::trust::AssertionVerifier;
 use upstream_api::App;
@@ -27,7 +27,14 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
-    let config = match Config::from_cli(cli, std::env::var_os(SECRET_ENV)) {
+    if let Some(Command::Probe { url }) = &cli.command {
+        return probe(url);
+    }
+    let secret = secret_from_env(
+        std::env::var_os(SECRET_FILE_ENV),
+        std::env::var_os(SECRET_ENV),
+    );
+    let config = match secret.and_then(|secret| Config::from_cli(cli, secret)) {
         Ok(config) => config,
         Err(err) => {
             eprintln!("upstream-api: configuration error: {err}");
@@ -54,6 +61,43 @@ fn main() -> ExitCode {
         }
     };
     runtime.block_on(serve(config))
+}
+
+/// `upstream-api probe URL`: one GET over plain HTTP; success only on 200.
+fn probe(url: &str) -> ExitCode {
+    use std::io::{BufRead, BufReader, Write};
+    use std::net::{TcpStream, ToSocketAddrs};
+    use std::time::Duration;
+    let Some(rest) = url.strip_prefix("http://") else {
+        eprintln!("upstream-api: probe: only http:// URLs");
+        return ExitCode::from(EXIT_USAGE);
+    };
+    let (host, path) = rest
+        .split_once('/')
+        .map_or((rest, "/".to_string()), |(h, p)| (h, format!("/{p}")));
+    let answer = (|| -> std::io::Result<bool> {
+        let addr = host
+            .to_socket_addrs()?
+            .next()
+            .ok_or(std::io::ErrorKind::NotFound)?;
+        let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
+        stream.set_read_timeout(Some(Duration::from_secs(2)))?;
+        write!(
+            stream,
+            "GET {path} HTTP/1.0\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+        )?;
+        let mut line = String::new();
+        BufReader::new(stream).read_line(&mut line)?;
+        Ok(line.split_whitespace().nth(1) == Some("200"))
+    })();
+    match answer {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("upstream-api: probe {url}: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 async fn serve(config: Config) -> ExitCode {

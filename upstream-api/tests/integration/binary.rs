@@ -163,3 +163,55 @@ fn short_secret_and_bad_flags_exit_64() {
     .expect("run");
     assert_eq!(output.status.code(), Some(64));
 }
+
+#[test]
+fn the_secret_can_come_from_a_file_and_probe_checks_health() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("assertion-secret");
+    std::fs::write(&file, format!("{SECRET}\n")).expect("write secret");
+    let file = file.display().to_string();
+    // Both a file and a value: refused rather than guessed.
+    let output = command(
+        &[
+            ("AUTHGATE_ASSERTION_SECRET_FILE", &file),
+            ("AUTHGATE_ASSERTION_SECRET", SECRET),
+        ],
+        &["--listen", "127.0.0.1:0"],
+    )
+    .output()
+    .expect("run");
+    assert_eq!(output.status.code(), Some(64));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("not both"));
+    // The file alone (its trailing newline trimmed): assertions signed with the
+    // secret verify.
+    let database = Database::sqlite();
+    let mut cmd = upstream::command(Path::new(env!("CARGO_BIN_EXE_upstream-api")), &database);
+    cmd.env_remove("AUTHGATE_ASSERTION_SECRET")
+        .env("AUTHGATE_ASSERTION_SECRET_FILE", &file);
+    let service = upstream::spawn(cmd);
+    let token = assertion("alice", "GET", "/api/alice/tasks");
+    let (status, _) = http(
+        service.addr,
+        "GET",
+        "/api/alice/tasks",
+        &[("X-Auth-Assertion", &token)],
+    );
+    assert_eq!(status, 200);
+    // `probe` exits 0 on 200 and 1 otherwise.
+    let probe = |url: String| {
+        command(&[], &["probe", &url])
+            .status()
+            .expect("run probe")
+            .code()
+    };
+    assert_eq!(probe(format!("http://{}/healthz", service.addr)), Some(0));
+    assert_eq!(
+        probe(format!("http://{}/no-such-path", service.addr)),
+        Some(1)
+    );
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    assert_eq!(probe(format!("http://{closed}/healthz")), Some(1));
+}

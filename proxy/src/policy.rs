@@ -129,11 +129,13 @@ impl Pattern {
             match seg {
                 Segment::Rest => return Some(captured),
                 Segment::Literal(lit) => {
-                    let part = parts.next()?;
+                    // Compared decoded, as an upstream that decodes before routing
+                    // reads it: `%40me` is the literal `@me` (found by fuzzing).
+                    let part = decode_segment(parts.next()?)?;
                     let same = if fold_case {
                         part.eq_ignore_ascii_case(lit)
                     } else {
-                        part == lit
+                        part == lit.as_str()
                     };
                     if !same {
                         return None;
@@ -289,6 +291,36 @@ mod tests {
             route("/public/**", &[], AuthMode::Public, None),
             route("/feed/*", &["GET"], AuthMode::Optional, None),
         ])
+    }
+
+    #[test]
+    fn literals_match_their_percent_encoded_spelling() {
+        let t = RouteTable::new(vec![
+            route("/users/@me/**", &[], AuthMode::Required, None),
+            route(
+                "/users/{user_id}/**",
+                &[],
+                AuthMode::Required,
+                Some("user_id"),
+            ),
+            route(
+                "/api/{user_id}/tasks:export",
+                &[],
+                AuthMode::Required,
+                Some("user_id"),
+            ),
+        ]);
+        // `%40me` is `@me` to an upstream that decodes: the same rule applies.
+        assert_eq!(
+            t.lookup("GET", "/users/%40me/profile").label(),
+            "/users/@me/**"
+        );
+        let m = t.lookup("GET", "/api/bob/tasks%3Aexport");
+        assert_eq!(m.label(), "/api/{user_id}/tasks:export");
+        assert!(
+            !m.owner_matches_subject("alice"),
+            "the owner rule still applies"
+        );
     }
 
     #[test]

@@ -2,7 +2,7 @@
 # directory) and the real authgate (the repository's config.toml) in front of it, both
 # on free loopback ports, and stops exactly those two processes on exit.
 #
-# After `start_stack`: AUTHGATE_URL, UPSTREAM_URL, STACK_DIR (logs: authgate.log,
+# After `start_stack`: AUTHGATE_URL, AUTHGATE_ADMIN_URL, UPSTREAM_URL, STACK_DIR (logs: authgate.log,
 # upstream.log), and `mint_token SUB` prints a bearer token for SUB. AUTHGATE_BIN and
 # UPSTREAM_API_BIN override the binaries (default: the workspace's debug builds).
 
@@ -72,12 +72,15 @@ start_stack() {
   wait_for_ok "$UPSTREAM_URL/healthz"
 
   env -u AUTHGATE_CONFIG RUST_LOG=info "$AUTHGATE_BIN" --config "$root/config.toml" \
-    --listen 127.0.0.1:0 --upstream "$UPSTREAM_URL" >"$STACK_DIR/authgate.out" 2>"$STACK_DIR/authgate.log" &
+    --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 --upstream "$UPSTREAM_URL" \
+    >"$STACK_DIR/authgate.out" 2>"$STACK_DIR/authgate.log" &
   STACK_PIDS+=($!)
-  local proxy
+  local proxy admin
   proxy=$(wait_for_line "$STACK_DIR/authgate.out" "authgate listening on ") || { cat "$STACK_DIR/authgate.log" >&2; return 1; }
+  admin=$(wait_for_line "$STACK_DIR/authgate.out" "authgate admin listening on ") || { cat "$STACK_DIR/authgate.log" >&2; return 1; }
   AUTHGATE_URL="http://$proxy"
-  wait_for_ok "$AUTHGATE_URL/readyz"
+  AUTHGATE_ADMIN_URL="http://$admin"
+  wait_for_ok "$AUTHGATE_ADMIN_URL/readyz"
   echo "stack: authgate $AUTHGATE_URL -> upstream-api $UPSTREAM_URL (logs in $STACK_DIR)" >&2
 }
 

@@ -86,7 +86,10 @@ impl JoseHeader {
     /// `none`), and `jku`, `jwk`, `x5u`, `x5c` and `crit` are refused.
     pub fn parse(encoded: &str) -> Result<Self, TokenError> {
         let bytes = decode_part(encoded)?;
-        let raw: RawHeader = serde_json::from_slice(&bytes).map_err(|_| TokenError::Malformed)?;
+        // RFC 7515 §4: the header is UTF-8 JSON, also in members we ignore (serde
+        // skips those without checking them; found by fuzzing).
+        let text = std::str::from_utf8(&bytes).map_err(|_| TokenError::Malformed)?;
+        let raw: RawHeader = serde_json::from_str(text).map_err(|_| TokenError::Malformed)?;
         if raw.jku.is_some() || raw.jwk.is_some() || raw.x5u.is_some() || raw.x5c.is_some() {
             return Err(TokenError::EmbeddedKey);
         }
@@ -107,6 +110,26 @@ impl JoseHeader {
             kid: text(raw.kid)?,
             typ: text(raw.typ)?,
         })
+    }
+}
+
+#[cfg(test)]
+mod header_text_tests {
+    use super::*;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+    #[test]
+    fn a_header_must_be_utf8_json_even_where_it_is_ignored() {
+        let mut raw = br#"{"alg":"HS256","x":""#.to_vec();
+        raw.extend_from_slice(b"\xff\xfe");
+        raw.extend_from_slice(br#""}"#);
+        let encoded = URL_SAFE_NO_PAD.encode(&raw);
+        assert_eq!(
+            JoseHeader::parse(&encoded).err(),
+            Some(TokenError::Malformed)
+        );
+        let fine = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","x":"\u00e9"}"#);
+        assert!(JoseHeader::parse(&fine).is_ok());
     }
 }
 

@@ -171,6 +171,29 @@ fn rsa_components<'k>(n: &'k [u8], e: &'k [u8]) -> Result<(&'k [u8], &'k [u8]), 
 }
 
 fn build_key(raw: RawJwk, cx: &JwkContext<'_>) -> Result<Arc<VerifyingKey>, String> {
+    check_use(&raw)?;
+    let alg = pinned_alg(&raw, cx)?;
+    let fingerprint = fingerprint(&raw, alg);
+    // An unchanged key keeps its prepared material (and its cache entries).
+    if let Some(prev) = cx
+        .previous
+        .and_then(|p| p.iter().find(|k| k.fingerprint == fingerprint))
+    {
+        return Ok(prev.clone());
+    }
+    let material = material(&raw, alg)?;
+    Ok(Arc::new(VerifyingKey::new(
+        raw.kid,
+        alg,
+        material,
+        cx.rules.clone(),
+        cx.source.clone(),
+        fingerprint,
+    )))
+}
+
+/// Only signature keys: `use` must be `sig` and `key_ops` must allow `verify`, when set.
+fn check_use(raw: &RawJwk) -> Result<(), String> {
     if let Some(u) = raw.use_.as_deref() {
         if u != "sig" {
             return Err(format!("use = {u}"));
@@ -181,10 +204,16 @@ fn build_key(raw: RawJwk, cx: &JwkContext<'_>) -> Result<Arc<VerifyingKey>, Stri
             return Err("key_ops lacks verify".into());
         }
     }
+    Ok(())
+}
+
+/// The one algorithm this key verifies: its `alg` (or the one its curve implies),
+/// consistent with its `kty`/`crv`, and allowed for the source. Never symmetric.
+fn pinned_alg(raw: &RawJwk, cx: &JwkContext<'_>) -> Result<KeyAlg, String> {
     if raw.kty == "oct" {
         return Err("symmetric keys are never taken from a JWKS".into());
     }
-    let inferred = infer_alg(&raw);
+    let inferred = infer_alg(raw);
     let alg = match raw.alg.as_deref() {
         Some(a) => KeyAlg::parse(a).ok_or_else(|| format!("unsupported alg {a}"))?,
         None => inferred.clone()?,
@@ -210,7 +239,12 @@ fn build_key(raw: RawJwk, cx: &JwkContext<'_>) -> Result<Arc<VerifyingKey>, Stri
     if !cx.allowed.contains(&alg) {
         return Err(format!("alg {} not allowed for this source", alg.as_str()));
     }
-    let fingerprint = format!(
+    Ok(alg)
+}
+
+/// Everything that makes the key what it is, to recognise it on the next refresh.
+fn fingerprint(raw: &RawJwk, alg: KeyAlg) -> String {
+    format!(
         "{}|{}|{}|{}|{}|{}|{}|{}",
         raw.kty,
         raw.crv.as_deref().unwrap_or(""),
@@ -220,14 +254,12 @@ fn build_key(raw: RawJwk, cx: &JwkContext<'_>) -> Result<Arc<VerifyingKey>, Stri
         raw.y.as_deref().unwrap_or(""),
         raw.n.as_deref().unwrap_or(""),
         raw.e.as_deref().unwrap_or(""),
-    );
-    if let Some(prev) = cx
-        .previous
-        .and_then(|p| p.iter().find(|k| k.fingerprint == fingerprint))
-    {
-        return Ok(prev.clone());
-    }
-    let material = match alg {
+    )
+}
+
+/// The verifying material for `alg` from the key's coordinates or modulus.
+fn material(raw: &RawJwk, alg: KeyAlg) -> Result<Material, String> {
+    Ok(match alg {
         KeyAlg::EdDSA => {
             coordinate(&raw.x, "x", 32)?;
             let x = raw.x.as_deref().unwrap_or_default();
@@ -256,15 +288,7 @@ fn build_key(raw: RawJwk, cx: &JwkContext<'_>) -> Result<Arc<VerifyingKey>, Stri
             let (n, e) = rsa_components(&n, &e)?;
             Material::Jwt(DecodingKey::from_rsa_raw_components(n, e))
         }
-    };
-    Ok(Arc::new(VerifyingKey::new(
-        raw.kid,
-        alg,
-        material,
-        cx.rules.clone(),
-        cx.source.clone(),
-        fingerprint,
-    )))
+    })
 }
 
 #[cfg(test)]

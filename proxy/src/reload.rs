@@ -5,6 +5,7 @@
 //! change (listeners, threads, limits) are logged as such and keep their value.
 
 use arc_swap::ArcSwap;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use tokio::sync::watch;
@@ -26,19 +27,17 @@ pub struct Reloader {
 
 /// Names of the server settings that differ and need a restart.
 fn needs_restart(running: &ServerSettings, new: &ServerSettings) -> Vec<&'static str> {
-    let mut changed = Vec::new();
     // Port 0 was made concrete at start: only a different request counts.
-    if new.listen.port() != 0 && new.listen != running.listen
-        || new.listen.ip() != running.listen.ip()
-    {
-        changed.push("server.listen");
-    }
-    if new.admin_listen.port() != 0 && new.admin_listen != running.admin_listen
-        || new.admin_listen.ip() != running.admin_listen.ip()
-    {
-        changed.push("admin.listen");
-    }
+    let moved = |running: SocketAddr, new: SocketAddr| {
+        new.ip() != running.ip() || new.port() != 0 && new.port() != running.port()
+    };
+    let mut changed = Vec::new();
     for (name, differs) in [
+        ("server.listen", moved(running.listen, new.listen)),
+        (
+            "admin.listen",
+            moved(running.admin_listen, new.admin_listen),
+        ),
         ("server.threads", new.threads != running.threads),
         ("server.log_format", new.log_format != running.log_format),
         (

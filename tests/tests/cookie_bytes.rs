@@ -5,6 +5,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+use authgate_tests::gated::ROUTES;
 use authgate_tests::process::{Authgate, Service};
 use authgate_tests::raw::{self, RawResponse};
 use authgate_tests::tokens::{hs256, now};
@@ -14,26 +15,11 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-const CONFIG: &str = r#"
-[server]
-threads = 1
-grace_period_secs = 1
-
-[[auth.sources]]
-type = "shared_secret"
-
-[auth.session_cookie]
-enabled = true
-
-[[routes]]
-path = "/public/**"
-auth = "public"
-
-[[routes]]
-path = "/api/{user_id}/**"
-auth = "required"
-owner = "user_id"
-"#;
+fn config() -> String {
+    format!(
+        "[server]\nthreads = 1\ngrace_period_secs = 1\n\n[[auth.sources]]\ntype = \"shared_secret\"\n\n[auth.session_cookie]\nenabled = true\n{ROUTES}"
+    )
+}
 
 /// An upstream that keeps each request head exactly as it arrived.
 struct Recorder {
@@ -95,7 +81,7 @@ impl Recorder {
 
 async fn start() -> (Recorder, Service, tempfile::TempDir) {
     let recorder = Recorder::start().await;
-    let (proxy, dir) = Authgate::new(CONFIG, recorder.addr).start();
+    let (proxy, dir) = Authgate::new(&config(), recorder.addr).start();
     (recorder, proxy, dir)
 }
 

@@ -22,8 +22,11 @@ BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_DIR="$(cd "$BENCH_DIR/.." && pwd)"
 TARGET_DIR="${CARGO_TARGET_DIR:-$REPO_DIR/target}"
 SCRIPT_ARGS="$*"
+SCRIPT_NAME=run.sh
+# shellcheck source=bench/lib.sh
+. "$BENCH_DIR/lib.sh"
 
-ALL_SCENARIOS="direct authgate-public authgate-hs256 authgate-hs256-log authgate-eddsa authgate-eddsa-many authgate-rs256 haproxy-hs256 haproxy-rs256 nginx"
+ALL_SCENARIOS="direct authgate-public authgate-hs256 authgate-hs256-nolog authgate-hs256-tuned authgate-eddsa authgate-eddsa-many authgate-rs256 haproxy-hs256-log haproxy-hs256 haproxy-rs256 nginx"
 
 usage() {
     cat <<EOF
@@ -41,8 +44,8 @@ Usage: bench/run.sh [options]
   --tokens N            distinct EdDSA tokens of authgate-eddsa-many (default 10000)
   --layouts L           comma list of pinned,unpinned (default both)
   --scenarios L         comma list (default all): $ALL_SCENARIOS
-  --access-log          keep authgate's per-request access log on (to a file); off by
-                        default, as for HAProxy and nginx
+  --no-access-log       run every authgate scenario with its access log off
+                        (RUST_LOG=warn); by default they run as shipped, log on
   --output FILE         where to write the results (default bench/RESULTS.md)
   --no-install          never call apt-get; fail if a tool is missing
   --no-build            use the binaries already in \$CARGO_TARGET_DIR/release
@@ -65,16 +68,11 @@ OPEN_DURATION=""
 TOKENS=10000
 LAYOUTS="pinned,unpinned"
 SCENARIOS="${ALL_SCENARIOS// /,}"
-ACCESS_LOG=0
+ACCESS_LOG=1
 OUTPUT=""
 INSTALL=1
 BUILD=1
 KEEP=0
-
-die() {
-    echo "run.sh: $*" >&2
-    exit 1
-}
 
 need_value() {
     [[ $# -ge 2 && -n "$2" ]] || die "$1 needs a value (see --help)"
@@ -93,7 +91,7 @@ while [[ $# -gt 0 ]]; do
         --tokens) need_value "$@"; TOKENS="$2"; shift ;;
         --layouts) need_value "$@"; LAYOUTS="$2"; shift ;;
         --scenarios) need_value "$@"; SCENARIOS="$2"; shift ;;
-        --access-log) ACCESS_LOG=1 ;;
+        --no-access-log) ACCESS_LOG=0 ;;
         --output) need_value "$@"; OUTPUT="$2"; shift ;;
         --no-install) INSTALL=0 ;;
         --no-build) BUILD=0 ;;
@@ -148,27 +146,12 @@ if [[ " ${LAYOUT_LIST[*]} " == *" pinned "* ]] && ((NPROC < 2)); then
     LAYOUT_LIST=(unpinned)
 fi
 
-log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-
 # ---------------------------------------------------------------- cleanup
 # "pid:signal" of every long-running process we started. authgate (Pingora) exits at
 # once on SIGINT; SIGTERM would wait for its grace period.
 PIDS=()
 WORK=""
 POLICY_RC_CREATED=0
-
-descendants() {
-    local c
-    for c in $(pgrep -P "$1" 2>/dev/null || true); do
-        echo "$c"
-        descendants "$c"
-    done
-}
-
-alive() {
-    # A zombie counts as gone: it has exited and only waits to be reaped.
-    [[ -r /proc/$1/stat ]] && [[ "$(awk '{ sub(/.*\) /, ""); print $1 }' "/proc/$1/stat" 2>/dev/null)" != Z ]]
-}
 
 stop_pid() {
     local pid="$1" sig="$2" kids i
@@ -227,6 +210,8 @@ install_tools() {
     command -v curl >/dev/null || missing+=(curl)
     command -v taskset >/dev/null || missing+=(util-linux)
     command -v pgrep >/dev/null || missing+=(procps)
+    # Pingora's zlib-ng build needs cmake.
+    if [[ $BUILD == 1 ]]; then command -v cmake >/dev/null || missing+=(cmake); fi
     ((${#missing[@]} == 0)) && return 0
     [[ $INSTALL == 1 ]] || die "missing ${missing[*]} and --no-install was given"
     local sudo=()
@@ -283,40 +268,9 @@ RAW="$WORK/raw.jsonl"
 : >"$RAW"
 
 log "generating keys, tokens (1 + $TOKENS EdDSA) and configs in $WORK"
-BETTER_AUTH_SECRET="$(openssl rand -hex 32)"
-AUTHGATE_ASSERTION_SECRET="$(openssl rand -hex 32)"
-export BETTER_AUTH_SECRET AUTHGATE_ASSERTION_SECRET
-openssl genpkey -algorithm ed25519 -out "$WORK/ed25519.pem" 2>/dev/null
-openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$WORK/rsa.pem" 2>/dev/null
-openssl pkey -in "$WORK/ed25519.pem" -outform DER -out "$WORK/ed25519.der"
-openssl rsa -in "$WORK/rsa.pem" -traditional -outform DER -out "$WORK/rsa.der" 2>/dev/null
-openssl pkey -in "$WORK/rsa.pem" -pubout -out "$WORK/rsa-public.pem"
-"$BIN/bench-tokens" --out-dir "$WORK" --ed25519-der "$WORK/ed25519.der" --rsa-der "$WORK/rsa.der" \
-    --count "$TOKENS" --ttl-secs 7200 >&2
+make_keys_and_tokens "$WORK" "$TOKENS" "$BIN/bench-tokens"
 
 CACHE_ENTRIES=$((TOKENS / 10))
-render() { # template output [KEY=VALUE...]
-    local tpl="$1" out="$2" expr=(-e "") kv
-    shift 2
-    for kv in "$@"; do
-        expr+=(-e "s|@${kv%%=*}@|${kv#*=}|g")
-    done
-    sed "${expr[@]}" "$tpl" >"$out"
-    ! grep -q '@[A-Z_]*@' "$out" || die "unfilled placeholder in $out"
-}
-free_port() {
-    # Below the ephemeral range, so no client socket of a previous run sits on it.
-    local p i
-    for ((i = 0; i < 200; i++)); do
-        p=$((20000 + RANDOM % 12000))
-        if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-            echo "$p"
-            return 0
-        fi
-    done
-    die "no free port found"
-}
-
 # The JWKS is served over HTTP by a bench-upstream of its own (started with the shared
 # upstreams), as Better Auth serves it.
 JWKS_PORT="$(free_port)"
@@ -473,32 +427,35 @@ start_server() {
             launch "$name" TERM "${PIN_LOAD[@]}" "$BIN/bench-upstream" --listen "127.0.0.1:$port" --threads "$THREADS"
             ;;
         authgate-*)
-            local cfg="$WORK/authgate-hs256.toml" rust_log=warn
+            # As shipped: the CPUs available as threads (one when pinned to CPU 0), the
+            # access log on (RUST_LOG's default, info), written to the log file.
+            local cfg="$WORK/authgate-hs256.toml" rust_log=info threads=()
             ADMIN_PORT="$(free_port)"
             case "$s" in
                 authgate-public) SERVER_URL="http://127.0.0.1:$port/public/bench" ;;
                 authgate-hs256) TOKEN_NAME=hs256 ;;
-                # The same with the access log on (one INFO line per request, to a file).
-                authgate-hs256-log) TOKEN_NAME=hs256; rust_log=info ;;
+                authgate-hs256-nolog) TOKEN_NAME=hs256; rust_log=warn ;;
+                authgate-hs256-tuned) TOKEN_NAME=hs256; rust_log=warn; threads=(--threads 1) ;;
                 authgate-eddsa) TOKEN_NAME=eddsa; cfg="$WORK/authgate-jwks.toml" ;;
                 authgate-eddsa-many) TOKEN_NAME=eddsa; TOKEN_FILE="$WORK/eddsa-many.tokens"; cfg="$JWKS_MANY_CONFIG" ;;
                 authgate-rs256) TOKEN_NAME=rs256; cfg="$WORK/authgate-jwks.toml" ;;
             esac
-            [[ $ACCESS_LOG == 1 ]] && rust_log=info
+            [[ $ACCESS_LOG == 0 ]] && rust_log=warn
             SERVER_SIG=INT
             launch "$name" INT "${PIN_SERVER[@]}" env RUST_LOG="$rust_log" "$AUTHGATE" --config "$cfg" \
                 --listen "127.0.0.1:$port" --admin-listen "127.0.0.1:$ADMIN_PORT" \
-                --upstream "http://127.0.0.1:$UPORT" --threads "$THREADS"
+                --upstream "http://127.0.0.1:$UPORT" "${threads[@]}"
             ;;
         haproxy-*)
-            local alg key
-            if [[ $s == haproxy-hs256 ]]; then
-                alg=HS256; key="$BETTER_AUTH_SECRET"; TOKEN_NAME=hs256
-            else
+            local alg=HS256 key="$BETTER_AUTH_SECRET" logline="no log"
+            TOKEN_NAME=hs256
+            if [[ $s == haproxy-rs256 ]]; then
                 alg=RS256; key="$WORK/rsa-public.pem"; TOKEN_NAME=rs256
             fi
+            # option httplog to stdout, which goes to the log file as authgate's stderr does.
+            [[ $s == haproxy-hs256-log ]] && logline="log stdout format raw local0"
             render "$BENCH_DIR/templates/haproxy-jwt.cfg" "$WORK/$name.cfg" "THREADS=$THREADS" \
-                "PORT=$port" "UPORT=$UPORT" "ALG=$alg" "KEY=$key" "LEEWAY=30"
+                "PORT=$port" "UPORT=$UPORT" "ALG=$alg" "KEY=$key" "LEEWAY=30" "LOG=$logline"
             SERVER_SIG=TERM
             launch "$name" TERM "${PIN_SERVER[@]}" haproxy -f "$WORK/$name.cfg" -db
             ;;
@@ -766,7 +723,7 @@ fi
         echo "- peak RSS pass at 256 connections: not run (--quick or --rss-connections 0)"
     fi
     echo "- authgate-eddsa-many: $TOKENS distinct EdDSA tokens cycled, verified-token cache of $CACHE_ENTRIES entries"
-    echo "- authgate access log: $([[ $ACCESS_LOG == 1 ]] && echo on || echo off); HAProxy and nginx logging: off"
+    echo "- authgate: as shipped (default threads: the CPUs available, 1 when pinned; access log $([[ $ACCESS_LOG == 1 ]] && echo on || echo off)) except the -nolog and -tuned rows; HAProxy log on only in haproxy-hs256-log; nginx logging off"
     for n in "${NOTES[@]}"; do
         echo "- note: $n"
     done

@@ -8,78 +8,97 @@ use std::fmt::Write as _;
 
 use crate::stats::median;
 
-/// One scenario: its id in `raw.jsonl`, its label, and the HAProxy run it compares with.
+/// One scenario: its id in `raw.jsonl`, its label, and the run it compares with.
 #[derive(Debug, Clone, Copy)]
 pub struct Scenario {
     /// Id used by `run.sh`.
     pub id: &'static str,
     /// What the table shows.
     pub label: &'static str,
-    /// The HAProxy scenario it is compared with, if a comparison means something.
-    pub haproxy_ref: Option<&'static str>,
+    /// The scenario it is compared with (HAProxy doing the same job, or nginx for the
+    /// pass-through), if a comparison means something.
+    pub reference: Option<&'static str>,
 }
 
 /// Id of the direct-to-upstream run (the ceiling).
 pub const DIRECT: &str = "direct";
 /// Id of authgate on a public route (pass-through cost).
 pub const AUTHGATE_PUBLIC: &str = "authgate-public";
+/// Id of HAProxy verifying HS256, its log on.
+pub const HAPROXY_HS256_LOG: &str = "haproxy-hs256-log";
 /// Id of HAProxy verifying HS256.
 pub const HAPROXY_HS256: &str = "haproxy-hs256";
 /// Id of HAProxy verifying RS256.
 pub const HAPROXY_RS256: &str = "haproxy-rs256";
+/// Id of plain nginx.
+pub const NGINX: &str = "nginx";
 
-/// Every scenario, in table order.
+const fn scenario(
+    id: &'static str,
+    label: &'static str,
+    reference: Option<&'static str>,
+) -> Scenario {
+    Scenario {
+        id,
+        label,
+        reference,
+    }
+}
+
+/// Every scenario, in table order. "As shipped": default threads, access log on.
 pub const SCENARIOS: &[Scenario] = &[
-    Scenario {
-        id: DIRECT,
-        label: "direct to upstream (ceiling)",
-        haproxy_ref: None,
-    },
-    Scenario {
-        id: AUTHGATE_PUBLIC,
-        label: "authgate, public route",
-        haproxy_ref: None,
-    },
-    Scenario {
-        id: "authgate-hs256",
-        label: "authgate, HS256",
-        haproxy_ref: Some(HAPROXY_HS256),
-    },
-    Scenario {
-        id: "authgate-hs256-log",
-        label: "authgate, HS256, access log on",
-        haproxy_ref: Some(HAPROXY_HS256),
-    },
-    Scenario {
-        id: "authgate-eddsa",
-        label: "authgate, EdDSA JWKS, one token",
-        haproxy_ref: Some(HAPROXY_RS256),
-    },
-    Scenario {
-        id: "authgate-eddsa-many",
-        label: "authgate, EdDSA JWKS, distinct tokens",
-        haproxy_ref: Some(HAPROXY_RS256),
-    },
-    Scenario {
-        id: "authgate-rs256",
-        label: "authgate, RS256 JWKS, one token",
-        haproxy_ref: Some(HAPROXY_RS256),
-    },
-    Scenario {
-        id: HAPROXY_HS256,
-        label: "HAProxy jwt_verify HS256 + exp",
-        haproxy_ref: Some(HAPROXY_HS256),
-    },
-    Scenario {
-        id: HAPROXY_RS256,
-        label: "HAProxy jwt_verify RS256 + exp",
-        haproxy_ref: Some(HAPROXY_RS256),
-    },
-    Scenario {
-        id: "nginx",
-        label: "nginx reverse proxy (reference)",
-        haproxy_ref: None,
-    },
+    scenario(DIRECT, "direct to upstream (ceiling)", None),
+    scenario(
+        AUTHGATE_PUBLIC,
+        "authgate, public route, as shipped",
+        Some(NGINX),
+    ),
+    scenario(
+        "authgate-hs256",
+        "authgate, HS256, as shipped (access log on)",
+        Some(HAPROXY_HS256_LOG),
+    ),
+    scenario(
+        "authgate-hs256-nolog",
+        "authgate, HS256, access log off",
+        Some(HAPROXY_HS256),
+    ),
+    scenario(
+        "authgate-hs256-tuned",
+        "authgate, HS256, tuned (1 thread, log off)",
+        Some(HAPROXY_HS256),
+    ),
+    scenario(
+        "authgate-eddsa",
+        "authgate, EdDSA JWKS, one token",
+        Some(HAPROXY_RS256),
+    ),
+    scenario(
+        "authgate-eddsa-many",
+        "authgate, EdDSA JWKS, distinct tokens",
+        Some(HAPROXY_RS256),
+    ),
+    scenario(
+        "authgate-rs256",
+        "authgate, RS256 JWKS, one token",
+        Some(HAPROXY_RS256),
+    ),
+    scenario(
+        HAPROXY_HS256_LOG,
+        "HAProxy jwt_verify HS256 + exp, log on",
+        Some(HAPROXY_HS256_LOG),
+    ),
+    scenario(
+        HAPROXY_HS256,
+        "HAProxy jwt_verify HS256 + exp, log off",
+        Some(HAPROXY_HS256),
+    ),
+    scenario(
+        HAPROXY_RS256,
+        "HAProxy jwt_verify RS256 + exp",
+        Some(HAPROXY_RS256),
+    ),
+    scenario(NGINX, "nginx reverse proxy (reference)", Some(NGINX)),
 ];
 
 /// Counters and latencies `wrk/report.lua` prints for one closed-loop run.
@@ -297,11 +316,13 @@ fn mib(kb: f64) -> String {
     format!("{:.1}", kb / 1024.0)
 }
 
-fn short_alg(haproxy_id: &str) -> &'static str {
-    if haproxy_id == HAPROXY_RS256 {
-        "RS256"
-    } else {
-        "HS256"
+/// How a ratio names the scenario it divides by.
+fn short_ref(reference: &str) -> &'static str {
+    match reference {
+        HAPROXY_RS256 => "RS256",
+        HAPROXY_HS256_LOG => "HS256 log",
+        NGINX => "nginx",
+        _ => "HS256",
     }
 }
 
@@ -353,7 +374,7 @@ pub fn render(records: &[RawRecord], opts: &RenderOptions) -> String {
             if runs == 1 { "" } else { "s" }
         );
         out.push_str(
-            "| scenario | req/s | ÷ direct | ÷ authgate public | ÷ HAProxy (alg) | p50 ms | p99 ms | server CPU µs/req | CPU ÷ HAProxy (alg) | server CPU % | peak RSS MiB | steal % |\n",
+            "| scenario | req/s | ÷ direct | ÷ authgate public | ÷ reference | p50 ms | p99 ms | server CPU µs/req | CPU ÷ reference | server CPU % | peak RSS MiB | steal % |\n",
         );
         out.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
         let rps_of = |id: &str| medians.get(id).map(|m| m.rps);
@@ -369,12 +390,12 @@ pub fn render(records: &[RawRecord], opts: &RenderOptions) -> String {
                 );
                 continue;
             };
-            let (vs_haproxy, cpu_vs_haproxy) = match s.haproxy_ref {
-                Some(h) => (
-                    format!("{} {}", ratio(m.rps, rps_of(h)), short_alg(h)),
-                    format!("{} {}", ratio(m.cpu_us_per_req, cpu_of(h)), short_alg(h)),
+            let (vs_haproxy, cpu_vs_haproxy) = match s.reference {
+                Some(h) if medians.contains_key(h) => (
+                    format!("{} {}", ratio(m.rps, rps_of(h)), short_ref(h)),
+                    format!("{} {}", ratio(m.cpu_us_per_req, cpu_of(h)), short_ref(h)),
                 ),
-                None => ("—".into(), "—".into()),
+                _ => ("—".into(), "—".into()),
             };
             let warn = if m.errors > 0 {
                 format!(" ⚠ {} errors/non-2xx", m.errors)
@@ -595,7 +616,7 @@ mod tests {
             closed("pinned", AUTHGATE_PUBLIC, 20_000, 100),
             closed("pinned", AUTHGATE_PUBLIC, 22_000, 100),
             closed("pinned", AUTHGATE_PUBLIC, 99_000, 100),
-            closed("pinned", "authgate-hs256", 10_000, 100),
+            closed("pinned", "authgate-hs256-nolog", 10_000, 100),
             closed("pinned", HAPROXY_HS256, 20_000, 100),
             r#"{"kind":"skipped","scenario":"authgate-rs256","reason":"jwks_file not supported"}"#
                 .into(),
@@ -612,7 +633,7 @@ mod tests {
         );
         // Median of 20 000, 22 000, 99 000 is 22 000: 0.55 of direct.
         assert!(
-            md.contains("| authgate, public route | 22000 | 0.55× | 1.00× |"),
+            md.contains("| authgate, public route, as shipped | 22000 | 0.55× | 1.00× | — |"),
             "{md}"
         );
         // HS256: 10 000 req/s, 1 s of CPU → 100 µs/req; HAProxy 50 µs/req.

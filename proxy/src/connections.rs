@@ -121,15 +121,29 @@ pub struct HeadDeadline {
     tail: [u8; 3],
 }
 
-/// Whether `tail` + `data` contain the end of a request head, and the new tail.
+/// Whether `tail` + `data` contain the end of a request head (`\n\n` or `\n\r\n`),
+/// and the new tail. Only the line feeds are visited (memchr), not every byte.
 fn find_head_end(tail: [u8; 3], data: &[u8]) -> (bool, [u8; 3]) {
-    let mut window = tail;
-    for &b in data {
-        if b == b'\n' && (window[2] == b'\n' || window[1..] == *b"\n\r") {
+    // The byte `back` places before `data[i]`, reaching into `tail`.
+    let before = |i: usize, back: usize| {
+        if i >= back {
+            data[i - back]
+        } else {
+            tail[3 + i - back]
+        }
+    };
+    for i in memchr::memchr_iter(b'\n', data) {
+        let prev = before(i, 1);
+        if prev == b'\n' || (prev == b'\r' && before(i, 2) == b'\n') {
             return (true, [0; 3]);
         }
-        window = [window[1], window[2], b];
     }
+    let mut joined = [0u8; 6];
+    joined[..3].copy_from_slice(&tail);
+    let n = data.len().min(3);
+    joined[3..3 + n].copy_from_slice(&data[data.len() - n..]);
+    let mut window = [0u8; 3];
+    window.copy_from_slice(&joined[n..n + 3]);
     (false, window)
 }
 
@@ -253,6 +267,41 @@ impl Peek for HeadDeadline {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn head_ends_match_a_byte_by_byte_scan_at_every_split() {
+        fn naive(tail: [u8; 3], data: &[u8]) -> (bool, [u8; 3]) {
+            let mut w = tail;
+            for &b in data {
+                if b == b'\n' && (w[2] == b'\n' || w[1..] == *b"\n\r") {
+                    return (true, [0; 3]);
+                }
+                w = [w[1], w[2], b];
+            }
+            (false, w)
+        }
+        let heads: [&[u8]; 5] = [
+            b"GET / HTTP/1.1\r\nHost: x\r\n\r\nBODY",
+            b"GET / HTTP/1.0\nA: b\n\n",
+            b"GET / HTTP/1.1\r\nA: \r\r\n\rB: c\r\n",
+            b"\n\r\n",
+            b"x\r\n\r",
+        ];
+        for head in heads {
+            for cut in 0..=head.len() {
+                let (a, b) = head.split_at(cut);
+                let first = find_head_end([0; 3], a);
+                assert_eq!(first, naive([0; 3], a), "{head:?} cut at {cut}");
+                if !first.0 {
+                    assert_eq!(
+                        find_head_end(first.1, b),
+                        naive(first.1, b),
+                        "{head:?} {cut}"
+                    );
+                }
+            }
+        }
+    }
 
     #[test]
     fn head_ends_are_found_across_reads() {

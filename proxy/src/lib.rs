@@ -16,9 +16,12 @@
 //!   SIGHUP; `background` runs their JWKS refresh, DNS and health tasks;
 //! - `connections`: connection cap and head deadline; `lifecycle`, `shutdown`:
 //!   draining and exit; `admin`, `metrics`: the admin listener;
+//! - `telemetry`: logging set-up; `log_sink`: the batched stderr writer;
+//!   `access_log`: the per-request line;
 //! - `config`: file → validated settings, one resolver per section;
 //! - `cli`, `commands`: the command line and the subcommands besides running.
 
+pub mod access_log;
 pub mod admin;
 pub mod assertion;
 pub mod auth;
@@ -36,6 +39,7 @@ pub mod generation;
 pub mod identity;
 pub mod inbound;
 pub mod lifecycle;
+pub mod log_sink;
 pub mod metrics;
 pub mod outbound;
 pub mod path;

@@ -93,7 +93,7 @@ fn run(cli: &Cli) -> ExitCode {
         eprintln!("authgate: cannot handle SIGHUP: {e}");
         return ExitCode::FAILURE;
     }
-    tracing::info!(listen = %settings.server.listen, admin = %settings.server.admin_listen, upstream = %settings.upstream.address, "authgate starting");
+    tracing::info!(listen = %settings.server.listen, admin = %settings.server.admin_listen, upstream = %settings.upstream.address, threads = settings.server.threads, "authgate starting");
     println!("authgate listening on {}", settings.server.listen);
     println!(
         "authgate admin listening on {}",

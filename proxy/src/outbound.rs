@@ -227,7 +227,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(claims["htp"], "/api/alice/tasks");
-        assert_eq!(claims["htq"], crate::assertion::query_hash(b"x=1"));
+        assert_eq!(
+            claims["htq"],
+            crate::assertion::query_hash(b"x=1", &mut [0; 43])
+        );
     }
 
     #[test]

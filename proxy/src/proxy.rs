@@ -10,6 +10,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use http::Method;
 use pingora::http::ResponseHeader;
+use pingora::modules::http::HttpModules;
 use pingora::prelude::{HttpPeer, ProxyHttp, Session};
 use pingora::proxy::FailToProxy;
 use pingora::{Error, ErrorSource, ErrorType};
@@ -17,6 +18,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::access_log;
 use crate::auth::Identity;
 use crate::decision::Decision;
 use crate::forwarding::trusted_request_id;
@@ -194,6 +196,10 @@ impl AuthGate {
 impl ProxyHttp for AuthGate {
     type CTX = RequestCtx;
 
+    // None: authgate never compresses responses, and Pingora's default (a disabled
+    // compression module) still builds and consults a module context per request.
+    fn init_downstream_modules(&self, _modules: &mut HttpModules) {}
+
     fn new_ctx(&self) -> Self::CTX {
         RequestCtx {
             started: Instant::now(),
@@ -365,29 +371,25 @@ impl ProxyHttp for AuthGate {
             .or(ctx.refused_subject.as_deref())
             .unwrap_or("");
         // Health probes of the proxy port are logged at DEBUG, requests at INFO.
-        // Borrowed strings and integers only: nothing is formatted unless the line
-        // is written, and then by the (non-blocking) writer's formatter.
-        macro_rules! access {
-            ($level:ident) => {
-                tracing::$level!(
-                    target: "authgate::access",
-                    request_id = %ctx.request_id,
-                    method = %req.method,
-                    path = %path,
-                    status,
-                    decision = %ctx.decision.as_str(),
-                    reason = %reason,
-                    rule = %ctx.rule.as_ref().map_or("", Rule::as_str),
-                    subject = %subject,
-                    latency_us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
-                    error = %e.map_or("", |e| e.etype().as_str()),
-                )
-            };
-        }
-        if ctx.decision == Decision::Health {
-            access!(debug);
+        let level = if ctx.decision == Decision::Health {
+            access_log::Level::Debug
         } else {
-            access!(info);
-        }
+            access_log::Level::Info
+        };
+        access_log::log(
+            level,
+            &access_log::Entry {
+                request_id: &ctx.request_id,
+                method: req.method.as_str(),
+                path,
+                status,
+                decision: ctx.decision.as_str(),
+                reason,
+                rule: ctx.rule.as_ref().map_or("", Rule::as_str),
+                subject,
+                latency_us: u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
+                error: e.map_or("", |e| e.etype().as_str()),
+            },
+        );
     }
 }

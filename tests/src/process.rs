@@ -230,6 +230,7 @@ pub struct Authgate {
     env: Vec<(String, String)>,
     args: Vec<String>,
     wait_path: &'static str,
+    cpus: Option<String>,
 }
 
 impl Authgate {
@@ -250,6 +251,7 @@ impl Authgate {
             ],
             args: Vec::new(),
             wait_path: "/healthz",
+            cpus: None,
         }
     }
 
@@ -271,12 +273,26 @@ impl Authgate {
         self
     }
 
+    /// Runs it with its CPU affinity set to `cpus` (a `taskset -c` list).
+    pub fn on_cpus(mut self, cpus: &str) -> Self {
+        self.cpus = Some(cpus.into());
+        self
+    }
+
     /// Starts it and waits until the admin `/healthz` (or `/readyz`) answers 200.
     pub fn start(self) -> (Service, tempfile::TempDir) {
         let dir = tempfile::tempdir().expect("temp dir");
         let config = dir.path().join("authgate.toml");
         std::fs::write(&config, &self.config).expect("write config");
-        let mut cmd = Command::new(binary("authgate"));
+        // taskset sets the affinity and execs authgate: same pid, same signals.
+        let mut cmd = match &self.cpus {
+            Some(cpus) => {
+                let mut c = Command::new("taskset");
+                c.arg("-c").arg(cpus).arg(binary("authgate"));
+                c
+            }
+            None => Command::new(binary("authgate")),
+        };
         cmd.arg("--config")
             .arg(&config)
             .arg("--listen")

@@ -38,6 +38,24 @@ fn sample(text: &str, line_start: &str) -> Option<f64> {
         .and_then(|v| v.parse().ok())
 }
 
+/// Without `threads`, authgate runs one worker thread per CPU it may use: one when
+/// its affinity is a single CPU (as `taskset`, a cpuset or a CPU quota would make it),
+/// every CPU otherwise.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn threads_default_to_the_cpus_the_process_may_use() {
+    let echo = echo::start().await;
+    let config = format!("[server]\n[[auth.sources]]\ntype = \"shared_secret\"\n{ROUTES}");
+    let (pinned, _d1) = Authgate::new(&config, echo.addr).on_cpus("0").start();
+    let log = pinned.stderr_containing("authgate starting", Duration::from_secs(5));
+    assert!(log.contains("threads=1"), "{log}");
+    assert_eq!(get(pinned.addr, "/public/x", &[]).status, 200);
+
+    let cpus = std::thread::available_parallelism().unwrap().get();
+    let (free, _d2) = Authgate::new(&config, echo.addr).start();
+    let log = free.stderr_containing("authgate starting", Duration::from_secs(5));
+    assert!(log.contains(&format!("threads={cpus}")), "{log}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admin_listener_serves_metrics_with_bounded_labels() {
     let echo = echo::start().await;

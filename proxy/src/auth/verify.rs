@@ -7,7 +7,7 @@
 use serde_json::{Map, Value};
 use std::sync::Arc;
 
-use super::cache::{Lookup, VerifiedCache};
+use super::cache::{Lookup, TokenRef, VerifiedCache};
 use super::header::{decode_part, split, Compact, JoseHeader, SESSION_CACHE_TYP};
 use super::jwks::RemoteJwks;
 use super::keys::{ClaimMode, KeyAlg, KeySet, VerifyingKey};
@@ -126,7 +126,7 @@ impl Verifier {
         let cache_key = self
             .cache
             .as_ref()
-            .map(|_| VerifiedCache::key(purpose as u8, token));
+            .map(|_| TokenRef::new(purpose as u8, token));
         if let (Some(cache), Some(key)) = (&self.cache, &cache_key) {
             match cache.get(key, now) {
                 Lookup::Hit(identity) => {

@@ -39,7 +39,8 @@ fn the_sample_config_is_valid() {
 #[test]
 fn defaults_apply_to_a_minimal_file() {
     let s = load_text(MINIMAL).unwrap();
-    assert_eq!(s.server.threads, 2);
+    let cpus = std::thread::available_parallelism().unwrap().get();
+    assert_eq!(s.server.threads, cpus, "the CPUs this process may use");
     assert_eq!(s.server.grace_period, Duration::from_secs(10));
     // The proxy port answers no health path of its own: the upstream's stay reachable.
     assert_eq!(s.server.health_path, None);

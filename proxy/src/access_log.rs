@@ -1,0 +1,290 @@
+//! The access log: one line per request, target `authgate::access`, INFO (DEBUG for
+//! health probes of the proxy port). The line is formatted here, straight into a
+//! per-thread buffer that is reused, and handed to the [`LogSink`] with the other
+//! log lines: no `tracing` event, no allocation per line. It reads as the `tracing`
+//! formatter would have written it (text or JSON), and `RUST_LOG` still decides
+//! whether it is written (`authgate::access=off` turns it off).
+
+use std::cell::RefCell;
+use std::io::Write;
+use std::sync::OnceLock;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::config::LogFormat;
+use crate::log_sink::LogSink;
+
+/// One request, as logged. Strings are borrowed from the request's context.
+#[derive(Debug, Clone, Copy)]
+pub struct Entry<'a> {
+    pub request_id: &'a str,
+    pub method: &'a str,
+    pub path: &'a str,
+    pub status: u16,
+    pub decision: &'a str,
+    pub reason: &'a str,
+    pub rule: &'a str,
+    pub subject: &'a str,
+    pub latency_us: u64,
+    pub error: &'a str,
+}
+
+/// The line's level: probes of the proxy port's health path are DEBUG.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Info,
+    Debug,
+}
+
+impl Level {
+    fn padded(self) -> &'static str {
+        match self {
+            Self::Info => " INFO",
+            Self::Debug => "DEBUG",
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::Info => "INFO",
+            Self::Debug => "DEBUG",
+        }
+    }
+}
+
+const TARGET: &str = "authgate::access";
+
+/// The format chosen at start-up (`server.log_format`, restart-only).
+static FORMAT: OnceLock<LogFormat> = OnceLock::new();
+
+/// Sets the format of every line (once, by `telemetry::init`).
+pub fn set_format(format: LogFormat) {
+    let _ = FORMAT.set(format);
+}
+
+/// Whether `RUST_LOG` lets access lines of `level` through.
+pub fn enabled(level: Level) -> bool {
+    match level {
+        Level::Info => tracing::enabled!(target: "authgate::access", tracing::Level::INFO),
+        Level::Debug => tracing::enabled!(target: "authgate::access", tracing::Level::DEBUG),
+    }
+}
+
+struct LineBuf {
+    line: Vec<u8>,
+    /// The second `second_text` was formatted for.
+    second: u64,
+    /// `YYYY-MM-DDTHH:MM:SS` of `second`.
+    second_text: [u8; 19],
+}
+
+thread_local! {
+    static BUF: RefCell<LineBuf> = const {
+        RefCell::new(LineBuf { line: Vec::new(), second: u64::MAX, second_text: [0; 19] })
+    };
+}
+
+/// Logs `entry` at `level`, if enabled.
+pub fn log(level: Level, entry: &Entry<'_>) {
+    if !enabled(level) {
+        return;
+    }
+    let format = FORMAT.get().copied().unwrap_or(LogFormat::Text);
+    BUF.with(|buf| {
+        let Ok(mut buf) = buf.try_borrow_mut() else {
+            return;
+        };
+        let buf = &mut *buf;
+        format_line(buf, level, format, entry);
+        LogSink::global().append(&buf.line);
+        if buf.line.capacity() > 16 << 10 {
+            buf.line = Vec::new();
+        }
+    });
+}
+
+fn format_line(buf: &mut LineBuf, level: Level, format: LogFormat, entry: &Entry<'_>) {
+    buf.line.clear();
+    match format {
+        LogFormat::Text => {
+            timestamp(buf);
+            text(&mut buf.line, level, entry);
+        }
+        LogFormat::Json => {
+            buf.line.extend_from_slice(br#"{"timestamp":""#);
+            timestamp(buf);
+            json(&mut buf.line, level, entry);
+        }
+    }
+}
+
+/// RFC 3339 in UTC with microseconds, as `tracing-subscriber` writes it; the date
+/// and time of day are formatted once a second.
+fn timestamp(buf: &mut LineBuf) {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    let second = now.as_secs();
+    if second != buf.second {
+        let when = i64::try_from(second)
+            .ok()
+            .and_then(|s| chrono::DateTime::from_timestamp(s, 0))
+            .unwrap_or_default();
+        let mut text = [0u8; 19];
+        let _ = write!(&mut text[..], "{}", when.format("%Y-%m-%dT%H:%M:%S"));
+        buf.second_text = text;
+        buf.second = second;
+    }
+    buf.line.extend_from_slice(&buf.second_text);
+    let micros = now.subsec_micros();
+    let mut digits = [b'0'; 6];
+    let mut itoa = itoa::Buffer::new();
+    let printed = itoa.format(micros).as_bytes();
+    digits[6 - printed.len()..].copy_from_slice(printed);
+    buf.line.push(b'.');
+    buf.line.extend_from_slice(&digits);
+    buf.line.push(b'Z');
+}
+
+/// `<ts>  INFO authgate::access: request_id=… method=… … error=…`
+fn text(out: &mut Vec<u8>, level: Level, e: &Entry<'_>) {
+    out.push(b' ');
+    out.extend_from_slice(level.padded().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(TARGET.as_bytes());
+    out.push(b':');
+    let mut status = itoa::Buffer::new();
+    let mut latency = itoa::Buffer::new();
+    for (name, value) in [
+        ("request_id", e.request_id),
+        ("method", e.method),
+        ("path", e.path),
+        ("status", status.format(e.status)),
+        ("decision", e.decision),
+        ("reason", e.reason),
+        ("rule", e.rule),
+        ("subject", e.subject),
+        ("latency_us", latency.format(e.latency_us)),
+        ("error", e.error),
+    ] {
+        out.push(b' ');
+        out.extend_from_slice(name.as_bytes());
+        out.push(b'=');
+        text_value(out, value);
+    }
+    out.push(b'\n');
+}
+
+/// A value as is, with control characters escaped so a line stays one line.
+fn text_value(out: &mut Vec<u8>, value: &str) {
+    if !value.bytes().any(|b| b.is_ascii_control()) {
+        out.extend_from_slice(value.as_bytes());
+        return;
+    }
+    for c in value.chars() {
+        if c.is_ascii_control() {
+            let _ = write!(out, "{}", c.escape_default());
+        } else {
+            let mut utf8 = [0u8; 4];
+            out.extend_from_slice(c.encode_utf8(&mut utf8).as_bytes());
+        }
+    }
+}
+
+/// `{"timestamp":…,"level":…,<fields>,"target":"authgate::access"}`, as the
+/// `tracing` JSON formatter with `flatten_event` writes it; the opening and the
+/// timestamp are already written.
+fn json(out: &mut Vec<u8>, level: Level, e: &Entry<'_>) {
+    out.extend_from_slice(br#"","level":""#);
+    out.extend_from_slice(level.name().as_bytes());
+    out.push(b'"');
+    for (name, value) in [
+        ("request_id", e.request_id),
+        ("method", e.method),
+        ("path", e.path),
+    ] {
+        json_field(out, name, value);
+    }
+    out.extend_from_slice(br#","status":"#);
+    out.extend_from_slice(itoa::Buffer::new().format(e.status).as_bytes());
+    for (name, value) in [
+        ("decision", e.decision),
+        ("reason", e.reason),
+        ("rule", e.rule),
+        ("subject", e.subject),
+    ] {
+        json_field(out, name, value);
+    }
+    out.extend_from_slice(br#","latency_us":"#);
+    out.extend_from_slice(itoa::Buffer::new().format(e.latency_us).as_bytes());
+    json_field(out, "error", e.error);
+    json_field(out, "target", TARGET);
+    out.extend_from_slice(b"}\n");
+}
+
+fn json_field(out: &mut Vec<u8>, name: &str, value: &str) {
+    out.extend_from_slice(b",\"");
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b"\":");
+    // Writing a &str into a Vec cannot fail; serde_json does the escaping.
+    let _ = serde_json::to_writer(&mut *out, value);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry() -> Entry<'static> {
+        Entry {
+            request_id: "0b7c2c8e-1111-4222-8333-444455556666",
+            method: "GET",
+            path: "/api/alice/tasks",
+            status: 200,
+            decision: "allow",
+            reason: "",
+            rule: "/api/{user_id}/**",
+            subject: "ali\"ce\n",
+            latency_us: 1234,
+            error: "",
+        }
+    }
+
+    fn line(format: LogFormat) -> String {
+        let mut buf = LineBuf {
+            line: Vec::new(),
+            second: u64::MAX,
+            second_text: [0; 19],
+        };
+        format_line(&mut buf, Level::Info, format, &entry());
+        String::from_utf8(buf.line).unwrap()
+    }
+
+    #[test]
+    fn text_lines_read_as_tracing_writes_them() {
+        let l = line(LogFormat::Text);
+        let (ts, rest) = l.split_at(27);
+        assert!(ts.ends_with('Z') && ts.as_bytes()[19] == b'.', "{ts}");
+        assert!(chrono::DateTime::parse_from_rfc3339(ts).is_ok(), "{ts}");
+        assert_eq!(
+            rest,
+            "  INFO authgate::access: request_id=0b7c2c8e-1111-4222-8333-444455556666 method=GET \
+             path=/api/alice/tasks status=200 decision=allow reason= rule=/api/{user_id}/** \
+             subject=ali\"ce\\n latency_us=1234 error=\n"
+        );
+    }
+
+    #[test]
+    fn json_lines_parse_with_every_field() {
+        let l = line(LogFormat::Json);
+        assert!(l.ends_with("}\n") && l.matches('\n').count() == 1, "{l}");
+        let v: serde_json::Value = serde_json::from_str(&l).unwrap();
+        assert_eq!(v["level"], "INFO");
+        assert_eq!(v["target"], "authgate::access");
+        assert_eq!(v["status"], 200);
+        assert_eq!(v["latency_us"], 1234);
+        assert_eq!(v["subject"], "ali\"ce\n");
+        assert_eq!(v["rule"], "/api/{user_id}/**");
+        assert_eq!(v["reason"], "");
+        let ts = v["timestamp"].as_str().unwrap();
+        assert!(chrono::DateTime::parse_from_rfc3339(ts).is_ok(), "{ts}");
+    }
+}

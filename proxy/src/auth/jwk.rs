@@ -11,7 +11,9 @@ use serde_json::Value;
 use std::sync::Arc;
 
 use super::header::decode_part;
-use super::keys::{p521_material, ClaimRules, KeyAlg, KeySet, Material, VerifyingKey};
+use super::keys::{
+    ed25519_material, p521_material, ClaimRules, KeyAlg, KeySet, Material, VerifyingKey,
+};
 
 #[derive(Deserialize)]
 struct JwkSetDoc {
@@ -261,9 +263,9 @@ fn fingerprint(raw: &RawJwk, alg: KeyAlg) -> String {
 fn material(raw: &RawJwk, alg: KeyAlg) -> Result<Material, String> {
     Ok(match alg {
         KeyAlg::EdDSA => {
-            coordinate(&raw.x, "x", 32)?;
-            let x = raw.x.as_deref().unwrap_or_default();
-            Material::Jwt(DecodingKey::from_ed_components(x).map_err(|e| e.to_string())?)
+            let x = coordinate(&raw.x, "x", 32)?;
+            ed25519_material(&x)
+                .ok_or("`x` is not an Ed25519 key (off the curve or small order)")?
         }
         KeyAlg::ES256 | KeyAlg::ES384 => {
             let len = if alg == KeyAlg::ES256 { 32 } else { 48 };
@@ -365,6 +367,40 @@ mod tests {
             assert!(
                 parse_jwks(doc.as_bytes(), &cx(&KeyAlg::ASYMMETRIC, &rules, &source)).is_err(),
                 "{doc}"
+            );
+        }
+    }
+
+    /// Small-order Ed25519 keys (the identity, a point of order 8) verify forged
+    /// signatures under a cofactorless check; they are skipped at load, and a key
+    /// off the curve too.
+    #[test]
+    fn small_order_and_off_curve_ed25519_keys_are_skipped() {
+        let rules = Arc::new(ClaimRules::default());
+        let source: Arc<str> = "test".into();
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        // y = 0: a point of order 4.
+        let order4 = [0u8; 32];
+        // y = 2 is not on the curve.
+        let mut off = [0u8; 32];
+        off[0] = 2;
+        // y = p + 3: a large-order point, encoded non-canonically.
+        let mut non_canonical = [0xffu8; 32];
+        non_canonical[0] = 0xf0;
+        non_canonical[31] = 0x7f;
+        for x in [identity, order4, off, non_canonical] {
+            let doc = json!({"keys":[{"kty":"OKP","crv":"Ed25519","x":b64(&x),"kid":"k"}]});
+            let parsed = parse_jwks(
+                doc.to_string().as_bytes(),
+                &cx(&KeyAlg::ASYMMETRIC, &rules, &source),
+            )
+            .unwrap();
+            assert!(parsed.keys.is_empty(), "{x:?}");
+            assert!(
+                parsed.skipped[0].contains("not an Ed25519 key"),
+                "{:?}",
+                parsed.skipped
             );
         }
     }

@@ -14,13 +14,10 @@
 # the two runs (per request, exclusive cost).
 set -euo pipefail
 
-BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-REPO_DIR="$(cd "$BENCH_DIR/.." && pwd)"
-TARGET_DIR="${CARGO_TARGET_DIR:-$REPO_DIR/target}"
 SCRIPT_ARGS="$*"
 SCRIPT_NAME=callgrind.sh
 # shellcheck source=bench/lib.sh
-. "$BENCH_DIR/lib.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 ALL_SCENARIOS="authgate-hs256 authgate-hs256-nolog authgate-public authgate-eddsa-many haproxy-hs256-log haproxy-hs256 haproxy-rs256 nginx"
 
@@ -88,21 +85,10 @@ done
 if [[ $BUILD == 1 ]]; then command -v cmake >/dev/null || missing+=(cmake); fi
 if ((${#missing[@]} > 0)); then
     [[ $INSTALL == 1 ]] || die "missing ${missing[*]} and --no-install was given"
-    sudo=()
-    [[ $(id -u) == 0 ]] || sudo=(sudo)
-    log "installing with apt: ${missing[*]}"
-    "${sudo[@]}" apt-get update -qq
-    # policy-rc.d keeps the packages' services (nginx on port 80) from starting.
-    printf '#!/bin/sh\nexit 101\n' | "${sudo[@]}" tee /usr/sbin/policy-rc.d >/dev/null
-    "${sudo[@]}" chmod +x /usr/sbin/policy-rc.d
-    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends \
-        "${missing[@]}" >&2 || { "${sudo[@]}" rm -f /usr/sbin/policy-rc.d; die "apt-get failed"; }
-    "${sudo[@]}" rm -f /usr/sbin/policy-rc.d
+    apt_install "${missing[@]}"
 fi
-BIN="$TARGET_DIR/release"
 if [[ $BUILD == 1 ]]; then
-    log "building release binaries (authgate, bench crate)"
-    (cd "$REPO_DIR" && cargo build --release -p authgate -p authgate-bench) >&2
+    build_release
 fi
 AUTHGATE="$BIN/authgate"
 for b in "$AUTHGATE" "$BIN/bench-upstream" "$BIN/bench-tokens"; do
@@ -115,6 +101,7 @@ WORK="$(mktemp -d /tmp/authgate-callgrind.XXXXXX)"
 cleanup() {
     local rc=$? p
     trap - EXIT INT TERM
+    remove_policy_rc
     for p in "${PIDS[@]}"; do
         kill -KILL "$p" 2>/dev/null || true
         wait "$p" 2>/dev/null || true

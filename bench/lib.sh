@@ -1,5 +1,13 @@
 # Shell helpers shared by bench/run.sh and bench/callgrind.sh (sourced, not run).
-# The sourcing script sets SCRIPT_NAME first, for its error messages.
+# The sourcing script sets SCRIPT_NAME first, for its error messages. Sets BENCH_DIR,
+# REPO_DIR, TARGET_DIR (CARGO_TARGET_DIR or <repo>/target) and BIN (its release/).
+
+BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO_DIR="$(cd "$BENCH_DIR/.." && pwd)"
+TARGET_DIR="${CARGO_TARGET_DIR:-$REPO_DIR/target}"
+BIN="$TARGET_DIR/release"
+# 1 while apt_install's policy-rc.d is in place: a script's exit trap removes it.
+POLICY_RC_CREATED=0
 
 die() {
     echo "${SCRIPT_NAME:-bench}: $*" >&2
@@ -19,6 +27,41 @@ descendants() {
 alive() {
     # A zombie counts as gone: it has exited and only waits to be reaped.
     [[ -r /proc/$1/stat ]] && [[ "$(awk '{ sub(/.*\) /, ""); print $1 }' "/proc/$1/stat" 2>/dev/null)" != Z ]]
+}
+
+# apt_install PACKAGE...: installs with apt (sudo unless root), with policy-rc.d
+# keeping the packages' services (nginx on port 80) from being started.
+apt_install() {
+    local sudo=() rc=0
+    if [[ $(id -u) != 0 ]]; then
+        command -v sudo >/dev/null || die "missing $*: run as root or install them"
+        sudo=(sudo)
+    fi
+    log "installing with apt: $*"
+    if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+        printf '#!/bin/sh\nexit 101\n' | "${sudo[@]}" tee /usr/sbin/policy-rc.d >/dev/null
+        "${sudo[@]}" chmod +x /usr/sbin/policy-rc.d
+        POLICY_RC_CREATED=1
+    fi
+    "${sudo[@]}" apt-get update -qq &&
+        DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq \
+            --no-install-recommends "$@" >&2 || rc=$?
+    remove_policy_rc
+    ((rc == 0)) || die "apt-get install $* failed ($rc)"
+}
+
+# Removes the policy-rc.d apt_install put in place, if it is still there.
+remove_policy_rc() {
+    if [[ $POLICY_RC_CREATED == 1 ]]; then
+        if [[ $(id -u) == 0 ]]; then rm -f /usr/sbin/policy-rc.d; else sudo rm -f /usr/sbin/policy-rc.d; fi
+        POLICY_RC_CREATED=0
+    fi
+}
+
+# The release binaries both scripts run (authgate and the bench crate's).
+build_release() {
+    log "building release binaries (authgate, bench crate) into $TARGET_DIR"
+    (cd "$REPO_DIR" && cargo build --release -p authgate -p authgate-bench) >&2
 }
 
 render() { # template output [KEY=VALUE...]

@@ -18,13 +18,10 @@
 # script starts is stopped on exit, including Ctrl-C.
 set -euo pipefail
 
-BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-REPO_DIR="$(cd "$BENCH_DIR/.." && pwd)"
-TARGET_DIR="${CARGO_TARGET_DIR:-$REPO_DIR/target}"
 SCRIPT_ARGS="$*"
 SCRIPT_NAME=run.sh
 # shellcheck source=bench/lib.sh
-. "$BENCH_DIR/lib.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 ALL_SCENARIOS="direct authgate-public authgate-hs256 authgate-hs256-nolog authgate-hs256-tuned authgate-eddsa authgate-eddsa-many authgate-rs256 haproxy-hs256-log haproxy-hs256 haproxy-rs256 nginx"
 
@@ -151,7 +148,6 @@ fi
 # once on SIGINT; SIGTERM would wait for its grace period.
 PIDS=()
 WORK=""
-POLICY_RC_CREATED=0
 
 stop_pid() {
     local pid="$1" sig="$2" kids i
@@ -184,9 +180,7 @@ cleanup() {
     for e in "${PIDS[@]}"; do
         stop_pid "${e%%:*}" "${e#*:}"
     done
-    if [[ $POLICY_RC_CREATED == 1 ]]; then
-        rm -f /usr/sbin/policy-rc.d
-    fi
+    remove_policy_rc
     if [[ -n $WORK && -d $WORK ]]; then
         if [[ $KEEP == 1 || $rc != 0 ]]; then
             echo "run.sh: work directory kept: $WORK" >&2
@@ -214,24 +208,7 @@ install_tools() {
     if [[ $BUILD == 1 ]]; then command -v cmake >/dev/null || missing+=(cmake); fi
     ((${#missing[@]} == 0)) && return 0
     [[ $INSTALL == 1 ]] || die "missing ${missing[*]} and --no-install was given"
-    local sudo=()
-    if [[ $(id -u) != 0 ]]; then
-        command -v sudo >/dev/null || die "missing ${missing[*]}: run as root or install them"
-        sudo=(sudo)
-    fi
-    log "installing with apt: ${missing[*]}"
-    # Keep the packages' services (nginx on port 80) from being started by the install.
-    if [[ ! -e /usr/sbin/policy-rc.d && $(id -u) == 0 ]]; then
-        printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
-        chmod +x /usr/sbin/policy-rc.d
-        POLICY_RC_CREATED=1
-    fi
-    "${sudo[@]}" apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
-    if [[ $POLICY_RC_CREATED == 1 ]]; then
-        rm -f /usr/sbin/policy-rc.d
-        POLICY_RC_CREATED=0
-    fi
+    apt_install "${missing[@]}"
 }
 
 install_tools
@@ -251,10 +228,8 @@ else
 fi
 
 # ---------------------------------------------------------------- build
-BIN="$TARGET_DIR/release"
 if [[ $BUILD == 1 ]]; then
-    log "building release binaries (authgate, bench crate) into $TARGET_DIR"
-    (cd "$REPO_DIR" && cargo build --release -p authgate -p authgate-bench) >&2
+    build_release
 fi
 AUTHGATE="$BIN/authgate"
 for b in "$AUTHGATE" "$BIN/bench-upstream" "$BIN/bench-tokens" "$BIN/bench-openloop" "$BIN/bench-report"; do

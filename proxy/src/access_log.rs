@@ -64,8 +64,8 @@ pub fn set_format(format: LogFormat) {
 /// Whether `RUST_LOG` lets access lines of `level` through.
 pub fn enabled(level: Level) -> bool {
     match level {
-        Level::Info => tracing::enabled!(target: "authgate::access", tracing::Level::INFO),
-        Level::Debug => tracing::enabled!(target: "authgate::access", tracing::Level::DEBUG),
+        Level::Info => tracing::enabled!(target: TARGET, tracing::Level::INFO),
+        Level::Debug => tracing::enabled!(target: TARGET, tracing::Level::DEBUG),
     }
 }
 
@@ -145,6 +145,29 @@ fn timestamp(buf: &mut LineBuf) {
     buf.line.push(b'Z');
 }
 
+/// A field's value: text, or a number (bare in JSON).
+enum Value<'a> {
+    Str(&'a str),
+    Num(u64),
+}
+
+/// The fields of a line, in the order they are written.
+fn fields<'a>(e: &Entry<'a>) -> [(&'static str, Value<'a>); 10] {
+    use Value::{Num, Str};
+    [
+        ("request_id", Str(e.request_id)),
+        ("method", Str(e.method)),
+        ("path", Str(e.path)),
+        ("status", Num(e.status.into())),
+        ("decision", Str(e.decision)),
+        ("reason", Str(e.reason)),
+        ("rule", Str(e.rule)),
+        ("subject", Str(e.subject)),
+        ("latency_us", Num(e.latency_us)),
+        ("error", Str(e.error)),
+    ]
+}
+
 /// `<ts>  INFO authgate::access: request_id=… method=… … error=…`
 fn text(out: &mut Vec<u8>, level: Level, e: &Entry<'_>) {
     out.push(b' ');
@@ -152,24 +175,14 @@ fn text(out: &mut Vec<u8>, level: Level, e: &Entry<'_>) {
     out.push(b' ');
     out.extend_from_slice(TARGET.as_bytes());
     out.push(b':');
-    let mut status = itoa::Buffer::new();
-    let mut latency = itoa::Buffer::new();
-    for (name, value) in [
-        ("request_id", e.request_id),
-        ("method", e.method),
-        ("path", e.path),
-        ("status", status.format(e.status)),
-        ("decision", e.decision),
-        ("reason", e.reason),
-        ("rule", e.rule),
-        ("subject", e.subject),
-        ("latency_us", latency.format(e.latency_us)),
-        ("error", e.error),
-    ] {
+    for (name, value) in fields(e) {
         out.push(b' ');
         out.extend_from_slice(name.as_bytes());
         out.push(b'=');
-        text_value(out, value);
+        match value {
+            Value::Str(v) => text_value(out, v),
+            Value::Num(n) => out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes()),
+        }
     }
     out.push(b'\n');
 }
@@ -197,36 +210,24 @@ fn json(out: &mut Vec<u8>, level: Level, e: &Entry<'_>) {
     out.extend_from_slice(br#"","level":""#);
     out.extend_from_slice(level.name().as_bytes());
     out.push(b'"');
-    for (name, value) in [
-        ("request_id", e.request_id),
-        ("method", e.method),
-        ("path", e.path),
-    ] {
+    for (name, value) in fields(e) {
         json_field(out, name, value);
     }
-    out.extend_from_slice(br#","status":"#);
-    out.extend_from_slice(itoa::Buffer::new().format(e.status).as_bytes());
-    for (name, value) in [
-        ("decision", e.decision),
-        ("reason", e.reason),
-        ("rule", e.rule),
-        ("subject", e.subject),
-    ] {
-        json_field(out, name, value);
-    }
-    out.extend_from_slice(br#","latency_us":"#);
-    out.extend_from_slice(itoa::Buffer::new().format(e.latency_us).as_bytes());
-    json_field(out, "error", e.error);
-    json_field(out, "target", TARGET);
+    json_field(out, "target", Value::Str(TARGET));
     out.extend_from_slice(b"}\n");
 }
 
-fn json_field(out: &mut Vec<u8>, name: &str, value: &str) {
+fn json_field(out: &mut Vec<u8>, name: &str, value: Value<'_>) {
     out.extend_from_slice(b",\"");
     out.extend_from_slice(name.as_bytes());
     out.extend_from_slice(b"\":");
-    // Writing a &str into a Vec cannot fail; serde_json does the escaping.
-    let _ = serde_json::to_writer(&mut *out, value);
+    match value {
+        // Writing a &str into a Vec cannot fail; serde_json does the escaping.
+        Value::Str(v) => {
+            let _ = serde_json::to_writer(&mut *out, v);
+        }
+        Value::Num(n) => out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes()),
+    }
 }
 
 #[cfg(test)]

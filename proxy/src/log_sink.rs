@@ -34,7 +34,9 @@ pub struct LogSink {
     wake: Condvar,
     /// Signals appenders waiting for space.
     drained: Condvar,
-    /// Serialises writes to stderr between the writer thread and [`LogSink::flush`].
+    /// Held from taking a batch until it is written (taken while `state` is held,
+    /// by the writer thread and [`LogSink::flush`] alike), so batches reach stderr in
+    /// the order they were taken.
     output: Mutex<()>,
     /// No writer thread could be started: lines are written as they come.
     synchronous: AtomicBool,
@@ -46,13 +48,7 @@ impl LogSink {
     /// The process-wide sink; its writer thread starts with the first call.
     pub fn global() -> &'static LogSink {
         SINK.get_or_init(|| {
-            let sink: &'static LogSink = Box::leak(Box::new(LogSink {
-                state: Mutex::new(State::default()),
-                wake: Condvar::new(),
-                drained: Condvar::new(),
-                output: Mutex::new(()),
-                synchronous: AtomicBool::new(false),
-            }));
+            let sink: &'static LogSink = Box::leak(Box::new(LogSink::new()));
             let spawned = std::thread::Builder::new()
                 .name("authgate-log".into())
                 .spawn(move || sink.run());
@@ -64,6 +60,16 @@ impl LogSink {
         })
     }
 
+    fn new() -> Self {
+        Self {
+            state: Mutex::new(State::default()),
+            wake: Condvar::new(),
+            drained: Condvar::new(),
+            output: Mutex::new(()),
+            synchronous: AtomicBool::new(false),
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -71,7 +77,8 @@ impl LogSink {
     /// Appends `line` (one or more whole lines).
     pub fn append(&self, line: &[u8]) {
         if self.synchronous.load(Ordering::Relaxed) {
-            return self.write_out(line);
+            let _order = self.lock_output();
+            return write_out(line);
         }
         let mut state = self.lock();
         while !state.lines.is_empty() && state.lines.len() + line.len() > MAX_BUFFERED {
@@ -87,25 +94,22 @@ impl LogSink {
 
     /// Writes out everything buffered now (before the process exits).
     pub fn flush(&self) {
-        let lines = std::mem::take(&mut self.lock().lines);
-        self.write_out(&lines);
+        let (lines, _order) = {
+            let mut state = self.lock();
+            (std::mem::take(&mut state.lines), self.lock_output())
+        };
         self.drained.notify_all();
+        write_out(&lines);
     }
 
-    fn write_out(&self, lines: &[u8]) {
-        if lines.is_empty() {
-            return;
-        }
-        let _serial = self.output.lock().unwrap_or_else(|e| e.into_inner());
-        let mut err = std::io::stderr().lock();
-        // Nowhere left to report a failed write to stderr.
-        let _ = err.write_all(lines).and_then(|()| err.flush());
+    fn lock_output(&self) -> MutexGuard<'_, ()> {
+        self.output.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn run(&self) {
         let mut spare = Vec::new();
         loop {
-            {
+            let _order = {
                 let mut state = self.lock();
                 while state.lines.is_empty() {
                     state.idle = true;
@@ -119,9 +123,10 @@ impl LogSink {
                         .map_or_else(|e| e.into_inner().0, |(s, _)| s);
                 }
                 std::mem::swap(&mut state.lines, &mut spare);
-            }
+                self.lock_output()
+            };
             self.drained.notify_all();
-            self.write_out(&spare);
+            write_out(&spare);
             spare.clear();
             // Keep the capacity of a normal batch, give back that of a burst.
             if spare.capacity() > HIGH_WATER * 4 {
@@ -129,6 +134,15 @@ impl LogSink {
             }
         }
     }
+}
+
+fn write_out(lines: &[u8]) {
+    if lines.is_empty() {
+        return;
+    }
+    let mut err = std::io::stderr().lock();
+    // Nowhere left to report a failed write to stderr.
+    let _ = err.write_all(lines).and_then(|()| err.flush());
 }
 
 /// `io::Write` into the global sink: what the `tracing` formatter writes through.
@@ -153,13 +167,7 @@ mod tests {
 
     #[test]
     fn lines_are_kept_in_order_and_flush_empties_the_buffer() {
-        let sink = LogSink {
-            state: Mutex::new(State::default()),
-            wake: Condvar::new(),
-            drained: Condvar::new(),
-            output: Mutex::new(()),
-            synchronous: AtomicBool::new(false),
-        };
+        let sink = LogSink::new();
         sink.append(b"one\n");
         sink.append(b"two\n");
         assert_eq!(sink.lock().lines, b"one\ntwo\n");

@@ -187,20 +187,20 @@ fn text(out: &mut Vec<u8>, level: Level, e: &Entry<'_>) {
     out.push(b'\n');
 }
 
-/// A value as is, with control characters escaped so a line stays one line.
+/// A value as is when it is one plain token (printable ASCII without `"`, `=` or
+/// `\\`), else quoted and escaped as `tracing` writes a `?`-recorded string. So no
+/// value (a token's `sub`, say) can add a field, end the line or hide in look-alike
+/// characters (U+2028 and other non-printable characters are escaped).
 fn text_value(out: &mut Vec<u8>, value: &str) {
-    if !value.bytes().any(|b| b.is_ascii_control()) {
+    if value.bytes().all(is_plain) {
         out.extend_from_slice(value.as_bytes());
-        return;
+    } else {
+        let _ = write!(out, "{value:?}");
     }
-    for c in value.chars() {
-        if c.is_ascii_control() {
-            let _ = write!(out, "{}", c.escape_default());
-        } else {
-            let mut utf8 = [0u8; 4];
-            out.extend_from_slice(c.encode_utf8(&mut utf8).as_bytes());
-        }
-    }
+}
+
+fn is_plain(b: u8) -> bool {
+    b.is_ascii_graphic() && !matches!(b, b'"' | b'=' | b'\\')
 }
 
 /// `{"timestamp":…,"level":…,<fields>,"target":"authgate::access"}`, as the
@@ -269,8 +269,46 @@ mod tests {
             rest,
             "  INFO authgate::access: request_id=0b7c2c8e-1111-4222-8333-444455556666 method=GET \
              path=/api/alice/tasks status=200 decision=allow reason= rule=/api/{user_id}/** \
-             subject=ali\"ce\\n latency_us=1234 error=\n"
+             subject=\"ali\\\"ce\\n\" latency_us=1234 error=\n"
         );
+    }
+
+    #[test]
+    fn a_text_value_cannot_forge_fields_or_lines() {
+        let forged = Entry {
+            subject: "mallory decision=reject reason=expired status=500",
+            ..entry()
+        };
+        let mut buf = LineBuf {
+            line: Vec::new(),
+            second: u64::MAX,
+            second_text: [0; 19],
+        };
+        format_line(&mut buf, Level::Info, LogFormat::Text, &forged);
+        let l = String::from_utf8(buf.line).unwrap();
+        // The field names outside quoted values: each exactly once.
+        let mut names = Vec::new();
+        let mut quoted = false;
+        let mut escaped = false;
+        for (i, c) in l.char_indices() {
+            match c {
+                _ if escaped => escaped = false,
+                '\\' if quoted => escaped = true,
+                '"' => quoted = !quoted,
+                '=' if !quoted => names.push(l[..i].rsplit(' ').next().unwrap()),
+                _ => {}
+            }
+        }
+        let unique: std::collections::BTreeSet<_> = names.iter().collect();
+        assert_eq!(names.len(), 10, "{l}");
+        assert_eq!(unique.len(), 10, "{l}");
+        assert!(
+            l.contains(r#"subject="mallory decision=reject reason=expired status=500""#),
+            "{l}"
+        );
+        let mut out = Vec::new();
+        text_value(&mut out, "a\u{2028}b\u{85}c");
+        assert_eq!(String::from_utf8(out).unwrap(), r#""a\u{2028}b\u{85}c""#);
     }
 
     #[test]

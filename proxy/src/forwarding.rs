@@ -19,7 +19,10 @@ use std::net::IpAddr;
 
 use crate::identity::same_header;
 
-/// Client-sent forwarding headers, in every spelling.
+/// Client-sent forwarding headers, in every spelling: the ones authgate writes,
+/// then the ones it does not write but that frameworks, servers and CDNs read for
+/// the scheme or the client address (Rack reads `X-Forwarded-Ssl: on` before
+/// `X-Forwarded-Proto`; apps behind a CDN read `True-Client-IP`).
 const FORWARDING: &[&str] = &[
     "x-forwarded-for",
     "x-forwarded-proto",
@@ -28,15 +31,59 @@ const FORWARDING: &[&str] = &[
     "x-real-ip",
     "x-request-id",
     "forwarded",
+    "x-forwarded-ssl",
+    "x-forwarded-scheme",
+    "x-forwarded-protocol",
+    "x-scheme",
+    "front-end-https",
+    "x-url-scheme",
+    "x-forwarded-server",
+    "x-forwarded-by",
+    "x-host",
+    "x-original-host",
+    "client-ip",
+    "x-client-ip",
+    "true-client-ip",
+    "cf-connecting-ip",
+    "fastly-client-ip",
+    "x-cluster-client-ip",
+    "x-original-forwarded-for",
+    "x-forwarded",
+    "forwarded-for",
+    "x-proxyuser-ip",
+    "x-azure-clientip",
+    "x-azure-socketip",
 ];
 
 /// Of [`FORWARDING`], those kept as they are from a trusted proxy (the others are
-/// rewritten: appended to, or checked).
+/// rewritten: appended to, or checked). From any other peer all are removed.
 const KEPT_FROM_TRUSTED: &[&str] = &[
     "x-forwarded-proto",
     "x-forwarded-host",
     "x-forwarded-port",
     "x-real-ip",
+    "x-forwarded-ssl",
+    "x-forwarded-scheme",
+    "x-forwarded-protocol",
+    "x-scheme",
+    "front-end-https",
+    "x-url-scheme",
+    "x-forwarded-server",
+    "x-forwarded-by",
+    "x-host",
+    "x-original-host",
+    "client-ip",
+    "x-client-ip",
+    "true-client-ip",
+    "cf-connecting-ip",
+    "fastly-client-ip",
+    "x-cluster-client-ip",
+    "x-original-forwarded-for",
+    "x-forwarded",
+    "forwarded-for",
+    "x-proxyuser-ip",
+    "x-azure-clientip",
+    "x-azure-socketip",
 ];
 
 /// Headers that make some frameworks and servers route or dispatch on something
@@ -132,6 +179,39 @@ pub fn strip_routing_overrides(req: &mut RequestHeader) {
         .any(|n| in_list(ROUTING_OVERRIDES, n.as_str()))
     {
         remove_where(req, |n| in_list(ROUTING_OVERRIDES, n));
+    }
+}
+
+/// The scheme a client used to reach the site.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    /// Plain HTTP.
+    Http,
+    /// HTTP over TLS.
+    Https,
+}
+
+impl Scheme {
+    /// `http` or `https`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Http => "http",
+            Self::Https => "https",
+        }
+    }
+}
+
+/// The scheme the client used: the listener's, unless a trusted proxy in front says
+/// otherwise with exactly one `X-Forwarded-Proto` of `http` or `https`.
+pub fn client_scheme(req: &RequestHeader, peer_trusted: bool, listener: Scheme) -> Scheme {
+    if !peer_trusted {
+        return listener;
+    }
+    let mut values = req.headers.get_all("x-forwarded-proto").iter();
+    match (values.next().map(|v| v.as_bytes()), values.next()) {
+        (Some(b"https"), None) => Scheme::Https,
+        (Some(b"http"), None) => Scheme::Http,
+        _ => listener,
     }
 }
 
@@ -267,6 +347,37 @@ mod tests {
             .iter()
             .map(|v| v.to_str().unwrap())
             .collect()
+    }
+
+    #[test]
+    fn foreign_forwarding_headers_pass_only_from_trusted_proxies() {
+        let foreign = [
+            ("X-Forwarded-Ssl", "on"),
+            ("X_Forwarded_Scheme", "https"),
+            ("Front-End-Https", "on"),
+            ("X-Url-Scheme", "https"),
+            ("X-Forwarded-Server", "evil"),
+            ("X-Host", "evil"),
+            ("Client-IP", "1.2.3.4"),
+            ("X-Client-IP", "1.2.3.4"),
+            ("True-Client-IP", "1.2.3.4"),
+            ("CF-Connecting-IP", "1.2.3.4"),
+            ("X-Cluster-Client-IP", "1.2.3.4"),
+            ("X-Original-Forwarded-For", "1.2.3.4"),
+        ];
+        let mut req = request(&foreign);
+        set_forwarding_headers(&mut req, Some("10.0.0.9"), false, "id").unwrap();
+        for (name, _) in foreign {
+            assert!(req.headers.get(name).is_none(), "{name} passed");
+            assert!(
+                req.headers.get(name.replace('_', "-")).is_none(),
+                "{name} passed"
+            );
+        }
+        let mut req = request(&[("True-Client-IP", "1.2.3.4"), ("X-Forwarded-Ssl", "on")]);
+        set_forwarding_headers(&mut req, Some("10.0.0.9"), true, "id").unwrap();
+        assert_eq!(all(&req, "true-client-ip"), ["1.2.3.4"]);
+        assert_eq!(all(&req, "x-forwarded-ssl"), ["on"]);
     }
 
     #[test]

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use crate::auth::cookie::find_session_data;
 use crate::auth::{bearer_token, Identity, Purpose, TokenError, Verifier};
+use crate::forwarding::Scheme;
 use crate::policy::{AuthMode, RouteTable};
 use crate::reject::Rejection;
 
@@ -74,11 +75,11 @@ fn is_safe_method(method: &Method) -> bool {
 }
 
 /// Whether a cookie-authenticated request comes from where it may (CSRF defence):
-/// `Sec-Fetch-Site: same-origin`, or an `Origin` that is this host or allowed.
-/// Without either header the request is refused: browsers send `Origin` on every
-/// cross-site unsafe request, so a client that sends neither is not a browser
-/// page and should use a bearer token.
-fn same_origin_or_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
+/// `Sec-Fetch-Site: same-origin`, or an `Origin` that is this site (the request's
+/// scheme and host) or allowed. Without either header the request is refused:
+/// browsers send `Origin` on every cross-site unsafe request, so a client that
+/// sends neither is not a browser page and should use a bearer token.
+fn same_origin_or_allowed(headers: &HeaderMap, allowed: &[String], scheme: Scheme) -> bool {
     let fetch_site = headers.get("sec-fetch-site").map(|v| v.as_bytes());
     if fetch_site == Some(b"same-origin".as_slice()) {
         return true;
@@ -90,10 +91,11 @@ fn same_origin_or_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
     if allowed.contains(&origin) {
         return true;
     }
-    // Same origin: the Origin's authority is the Host the request was sent to.
+    // Same origin: the Origin's scheme is the request's and its authority the Host
+    // the request was sent to (`http://app` is another origin than `https://app`).
     let authority = origin
-        .strip_prefix("https://")
-        .or_else(|| origin.strip_prefix("http://"));
+        .strip_prefix(scheme.as_str())
+        .and_then(|o| o.strip_prefix("://"));
     let host = headers
         .get(http::header::HOST)
         .and_then(|v| v.to_str().ok())
@@ -129,12 +131,14 @@ impl Gate {
         &self.verifier
     }
 
-    /// Decides whether the request may pass. `path` must be canonical.
+    /// Decides whether the request may pass. `path` must be canonical; `scheme` is
+    /// the one the client used.
     pub async fn admit(
         &self,
         method: &Method,
         path: &str,
         headers: &HeaderMap,
+        scheme: Scheme,
     ) -> Result<Admission, Box<Rejection>> {
         if self.cors_preflight && is_cors_preflight(method, headers) {
             return Ok(Admission {
@@ -174,7 +178,7 @@ impl Gate {
         })?;
         if purpose == Purpose::SessionCookie
             && !is_safe_method(method)
-            && !same_origin_or_allowed(headers, &self.allowed_origins)
+            && !same_origin_or_allowed(headers, &self.allowed_origins, scheme)
         {
             return Err(Box::new(Rejection::cross_site()));
         }
@@ -214,6 +218,17 @@ mod tests {
     use std::time::Duration;
 
     const SECRET: &str = "test-secret-test-secret-test-secret!";
+
+    impl Gate {
+        async fn admit_http(
+            &self,
+            method: &Method,
+            path: &str,
+            headers: &HeaderMap,
+        ) -> Result<Admission, Box<Rejection>> {
+            self.admit(method, path, headers, Scheme::Http).await
+        }
+    }
 
     fn gate(cors: bool) -> Gate {
         let rules = Arc::new(ClaimRules {
@@ -285,12 +300,12 @@ mod tests {
     async fn owner_rule_allows_owner_and_forbids_others() {
         let g = gate(false);
         let ok = g
-            .admit(&Method::GET, "/api/alice/tasks", &bearer("alice"))
+            .admit_http(&Method::GET, "/api/alice/tasks", &bearer("alice"))
             .await
             .unwrap();
         assert_eq!(ok.identity.unwrap().subject, "alice");
         let err = g
-            .admit(&Method::GET, "/api/alice/tasks/1", &bearer("bob"))
+            .admit_http(&Method::GET, "/api/alice/tasks/1", &bearer("bob"))
             .await
             .unwrap_err();
         assert_eq!(err.status, 403);
@@ -300,13 +315,16 @@ mod tests {
     async fn missing_and_invalid_tokens() {
         let g = gate(false);
         let err = g
-            .admit(&Method::GET, "/api/alice/tasks", &HeaderMap::new())
+            .admit_http(&Method::GET, "/api/alice/tasks", &HeaderMap::new())
             .await
             .unwrap_err();
         assert_eq!((err.status, err.reason), (401, "missing_token"));
         let h = headers(&[("authorization", "Bearer not.a.jwt")]);
         assert_eq!(
-            g.admit(&Method::GET, "/x", &h).await.unwrap_err().status,
+            g.admit_http(&Method::GET, "/x", &h)
+                .await
+                .unwrap_err()
+                .status,
             401
         );
         let two = headers(&[
@@ -314,7 +332,10 @@ mod tests {
             ("authorization", &format!("Bearer {}", token("a"))),
         ]);
         assert_eq!(
-            g.admit(&Method::GET, "/x", &two).await.unwrap_err().status,
+            g.admit_http(&Method::GET, "/x", &two)
+                .await
+                .unwrap_err()
+                .status,
             400
         );
     }
@@ -323,27 +344,27 @@ mod tests {
     async fn public_optional_and_unmatched() {
         let g = gate(false);
         assert!(g
-            .admit(&Method::GET, "/openapi.json", &HeaderMap::new())
+            .admit_http(&Method::GET, "/openapi.json", &HeaderMap::new())
             .await
             .unwrap()
             .identity
             .is_none());
         assert!(g
-            .admit(&Method::GET, "/feed/x", &HeaderMap::new())
+            .admit_http(&Method::GET, "/feed/x", &HeaderMap::new())
             .await
             .unwrap()
             .identity
             .is_none());
         let bad = headers(&[("authorization", "Bearer a.b.c")]);
         assert_eq!(
-            g.admit(&Method::GET, "/feed/x", &bad)
+            g.admit_http(&Method::GET, "/feed/x", &bad)
                 .await
                 .unwrap_err()
                 .status,
             401
         );
         assert_eq!(
-            g.admit(&Method::GET, "/feed/x", &bearer("u"))
+            g.admit_http(&Method::GET, "/feed/x", &bearer("u"))
                 .await
                 .unwrap()
                 .identity
@@ -352,7 +373,7 @@ mod tests {
             "u"
         );
         assert_eq!(
-            g.admit(&Method::GET, "/unlisted", &HeaderMap::new())
+            g.admit_http(&Method::GET, "/unlisted", &HeaderMap::new())
                 .await
                 .unwrap_err()
                 .status,
@@ -373,11 +394,14 @@ mod tests {
             "cookie",
             &format!("theme=dark; better-auth.session_data={cookie}"),
         )]);
-        let ok = g.admit(&Method::GET, "/api/alice/tasks", &h).await.unwrap();
+        let ok = g
+            .admit_http(&Method::GET, "/api/alice/tasks", &h)
+            .await
+            .unwrap();
         assert_eq!(ok.identity.unwrap().subject, "alice");
         let h = headers(&[("cookie", "better-auth.session_data=bad.cookie.value")]);
         assert_eq!(
-            g.admit(&Method::GET, "/api/alice/tasks", &h)
+            g.admit_http(&Method::GET, "/api/alice/tasks", &h)
                 .await
                 .unwrap_err()
                 .status,
@@ -392,12 +416,12 @@ mod tests {
             ("access-control-request-method", "GET"),
         ]);
         assert!(gate(true)
-            .admit(&Method::OPTIONS, "/api/alice/tasks", &pre)
+            .admit_http(&Method::OPTIONS, "/api/alice/tasks", &pre)
             .await
             .is_ok());
         assert_eq!(
             gate(false)
-                .admit(&Method::OPTIONS, "/api/alice/tasks", &pre)
+                .admit_http(&Method::OPTIONS, "/api/alice/tasks", &pre)
                 .await
                 .unwrap_err()
                 .status,
@@ -406,11 +430,56 @@ mod tests {
         let half = headers(&[("origin", "https://app")]);
         assert_eq!(
             gate(true)
-                .admit(&Method::OPTIONS, "/api/alice/tasks", &half)
+                .admit_http(&Method::OPTIONS, "/api/alice/tasks", &half)
                 .await
                 .unwrap_err()
                 .status,
             401
+        );
+    }
+
+    #[tokio::test]
+    async fn a_cookie_from_another_scheme_is_cross_site() {
+        let g = gate(false);
+        let cookie = encode(
+            &Header::default(),
+            &json!({"session": {"userId": "alice"}, "user": {"id": "alice"}, "exp": jsonwebtoken::get_current_timestamp() + 60}),
+            &EncodingKey::from_secret(SECRET.as_bytes()),
+        )
+        .unwrap();
+        let cookie = format!("better-auth.session_data={cookie}");
+        let from = |origin: &str| {
+            headers(&[
+                ("cookie", &cookie),
+                ("origin", origin),
+                ("host", "app.example"),
+            ])
+        };
+        async fn post(g: &Gate, h: HeaderMap, scheme: Scheme) -> Result<(), &'static str> {
+            g.admit(&Method::POST, "/api/alice/tasks", &h, scheme)
+                .await
+                .map_err(|r| r.reason)
+                .map(|_| ())
+        }
+        assert_eq!(
+            post(&g, from("https://app.example"), Scheme::Https).await,
+            Ok(())
+        );
+        assert_eq!(
+            post(&g, from("http://app.example"), Scheme::Http).await,
+            Ok(())
+        );
+        assert_eq!(
+            post(&g, from("http://app.example"), Scheme::Https).await,
+            Err("csrf")
+        );
+        assert_eq!(
+            post(&g, from("https://app.example"), Scheme::Http).await,
+            Err("csrf")
+        );
+        assert_eq!(
+            post(&g, from("https://evil.example"), Scheme::Https).await,
+            Err("csrf")
         );
     }
 }

@@ -102,6 +102,8 @@ pub struct Generation {
     pub trusted_proxies: TrustedProxies,
     /// Idle keep-alive timeout, seconds.
     pub keepalive_secs: u64,
+    /// Time for a whole request body.
+    pub body_read_timeout: Duration,
 }
 
 impl Generation {
@@ -142,6 +144,7 @@ impl Generation {
             ready_path: settings.server.ready_path.clone(),
             trusted_proxies: TrustedProxies::new(settings.server.trusted_proxies.clone()),
             keepalive_secs: settings.server.keepalive_timeout.as_secs(),
+            body_read_timeout: settings.server.body_read_timeout,
         })
     }
 

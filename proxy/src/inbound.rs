@@ -27,15 +27,6 @@ pub fn refusal(req: &RequestHeader, raw_head: Option<&[u8]>) -> Option<Rejection
     None
 }
 
-/// The request-target exactly as the client sent it on the request line.
-pub fn raw_request_target(raw_head: &[u8]) -> Option<&[u8]> {
-    let line = raw_head.split(|&b| b == b'\n').next()?;
-    let line = line.strip_suffix(b"\r").unwrap_or(line);
-    let start = line.iter().position(|&b| b == b' ')? + 1;
-    let end = line.iter().rposition(|&b| b == b' ')?;
-    (start < end).then(|| &line[start..end])
-}
-
 /// `Upgrade` is hop-by-hop: without `Connection: upgrade` the client did not ask
 /// this hop to switch protocols, and Pingora must not treat the request as an
 /// upgrade (it would tunnel whatever follows).
@@ -80,16 +71,6 @@ mod tests {
         assert!(refusal(&old_with_host, None).is_none());
         let framing = request("POST", Version::HTTP_11, &[("Content-Length", "1, 1")]);
         assert_eq!(refusal(&framing, None).unwrap().reason, "bad_framing");
-    }
-
-    #[test]
-    fn the_raw_target_keeps_what_the_uri_dropped() {
-        assert_eq!(
-            raw_request_target(b"GET /api/bob#/alice HTTP/1.1\r\nHost: x\r\n\r\n"),
-            Some(&b"/api/bob#/alice"[..])
-        );
-        assert_eq!(raw_request_target(b"GET /a HTTP/1.0\n\n"), Some(&b"/a"[..]));
-        assert_eq!(raw_request_target(b"garbage"), None);
     }
 
     #[test]

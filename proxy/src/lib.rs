@@ -36,6 +36,8 @@ pub mod forwarding;
 pub mod framing;
 pub mod gate;
 pub mod generation;
+pub mod head_deadline;
+pub mod http1_head;
 pub mod identity;
 pub mod inbound;
 pub mod lifecycle;
@@ -74,19 +76,21 @@ pub use crate::generation::StartError;
 
 /// Pingora's server configuration derived from ours (users never write Pingora YAML).
 pub fn server_conf(settings: &Settings) -> ServerConf {
+    // authgate's own exit watcher ends the grace period (`shutdown.rs`): Pingora's
+    // timer runs a second longer, so it never cuts a request before then.
     let grace = settings.server.grace_period.as_secs();
-    // Pingora waits the whole grace period (authgate exits earlier once idle),
-    // then gives runtimes a final timeout: split our budget so that SIGTERM
-    // completes within `grace_period_secs` whatever is still running.
-    let final_step = grace.min(1);
     ServerConf {
         threads: settings.server.threads,
-        grace_period_seconds: Some(grace - final_step),
-        graceful_shutdown_timeout_seconds: Some(final_step),
+        grace_period_seconds: Some(grace + 1),
+        graceful_shutdown_timeout_seconds: Some(1),
         upstream_keepalive_pool_size: settings.upstream.keepalive_pool_size,
         // Connect errors are answered with 502 at once rather than retried blindly.
         max_retries: 1,
-        work_stealing: false,
+        // With one runtime per thread, Pingora 0.9's upstream pool races its own
+        // idle watcher (cloudflare/pingora#998): about one pooled connection in ten
+        // was dropped as "not reusable" and a new one opened. Work stealing keeps
+        // the watcher and the next request apart in practice.
+        work_stealing: true,
         ..ServerConf::default()
     }
 }
@@ -143,14 +147,32 @@ pub fn build_server(settings: &Settings) -> Result<Built, StartError> {
         current: current.clone(),
         lifecycle: lifecycle.clone(),
     };
+    // The admin port gets the same head deadline and a cap of its own: it may
+    // listen on 0.0.0.0 in a pod, and shares the process's file descriptors.
+    let admin_limits = Limits {
+        max_connections: settings.server.admin_max_connections,
+        ..limits
+    };
+    let admin = Limited::new(admin, admin_limits);
     let mut admin_service = Service::new("authgate-admin".to_string(), admin);
     admin_service.add_tcp(&settings.server.admin_listen.to_string());
     server.add_service(admin_service);
     Ok(Built {
         server,
-        shutdown: Shutdown::new(lifecycle.clone(), settings.server.drain_delay),
+        shutdown: Shutdown::new(
+            lifecycle.clone(),
+            settings.server.drain_delay,
+            settings.server.grace_period,
+        ),
         current,
         generations,
         lifecycle,
     })
+}
+
+/// What the fuzz targets drive (`fuzz/`): the hand-written parsers, each held to the
+/// one it shadows. Not an API.
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use crate::http1_head::{request_target, HeadScanner};
 }

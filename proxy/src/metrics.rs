@@ -33,6 +33,13 @@ pub struct KindLabel {
     pub kind: &'static str,
 }
 
+/// `{reused}` of an upstream connection a request went out on.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReusedLabel {
+    /// `true` for a kept-alive connection from the pool, `false` for a new one.
+    pub reused: &'static str,
+}
+
 /// Every metric authgate exports.
 #[derive(Debug)]
 pub struct Metrics {
@@ -40,6 +47,7 @@ pub struct Metrics {
     requests: Family<RequestLabels, Counter>,
     duration: Histogram,
     upstream_errors: Family<KindLabel, Counter>,
+    upstream_connections: Family<ReusedLabel, Counter>,
     config_reloads: Family<ResultLabel, Counter>,
     /// Verification, cache and JWKS metrics, handed to the key sources.
     pub auth: AuthMetrics,
@@ -72,6 +80,12 @@ impl Metrics {
             "Failures to proxy to the upstream by kind (connect, timeout, other)",
             upstream_errors.clone(),
         );
+        let upstream_connections = Family::<ReusedLabel, Counter>::default();
+        registry.register(
+            "upstream_connections",
+            "Upstream connections requests went out on, by whether a kept-alive one was reused",
+            upstream_connections.clone(),
+        );
         let config_reloads = Family::<ResultLabel, Counter>::default();
         registry.register(
             "config_reloads",
@@ -90,6 +104,7 @@ impl Metrics {
             requests,
             duration,
             upstream_errors,
+            upstream_connections,
             config_reloads,
             auth,
         }
@@ -105,6 +120,14 @@ impl Metrics {
     pub fn record_upstream_error(&self, kind: &'static str) {
         self.upstream_errors
             .get_or_create(&KindLabel { kind })
+            .inc();
+    }
+
+    /// Counts the upstream connection a request went out on.
+    pub fn record_upstream_connection(&self, reused: bool) {
+        let reused = if reused { "true" } else { "false" };
+        self.upstream_connections
+            .get_or_create(&ReusedLabel { reused })
             .inc();
     }
 
@@ -149,6 +172,7 @@ mod tests {
             Duration::from_micros(300),
         );
         m.record_upstream_error("connect");
+        m.record_upstream_connection(true);
         m.record_reload(true);
         m.auth.record_cache(false);
         m.auth.record_fetch("http://a/jwks", Ok(1), 5);
@@ -157,6 +181,7 @@ mod tests {
             "authgate_requests_total{decision=\"reject\",reason=\"expired\"}",
             "authgate_request_duration_seconds_bucket{le=\"0.0005\"}",
             "authgate_upstream_errors_total{kind=\"connect\"}",
+            "authgate_upstream_connections_total{reused=\"true\"}",
             "authgate_token_cache_lookups_total{result=\"miss\"}",
             "authgate_jwks_fetches_total{source=\"http://a/jwks\",result=\"ok\"}",
             "authgate_jwks_keys{source=\"http://a/jwks\"}",

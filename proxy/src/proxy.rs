@@ -21,13 +21,15 @@ use std::time::Instant;
 use crate::access_log;
 use crate::auth::Identity;
 use crate::decision::Decision;
-use crate::forwarding::trusted_request_id;
+use crate::forwarding::{client_scheme, trusted_request_id, Scheme};
 use crate::gate::Rule;
 use crate::generation::Generation;
+use crate::http1_head;
 use crate::inbound;
 use crate::lifecycle::{InFlight, Lifecycle};
 use crate::metrics::metrics;
 use crate::outbound::Admitted;
+use crate::path::PathError;
 use crate::reject::Rejection;
 use crate::target::{parse_target, Target};
 
@@ -50,6 +52,9 @@ pub struct RequestCtx {
     refused_subject: Option<String>,
     /// Whether the TCP peer is a trusted proxy.
     peer_trusted: bool,
+    /// When the whole request body must have arrived (`server.body_read_timeout_secs`);
+    /// `None` without a body.
+    body_deadline: Option<Instant>,
     decision: Decision,
     _in_flight: InFlight,
 }
@@ -69,6 +74,19 @@ fn peer_ip(session: &Session) -> Option<IpAddr> {
         .map(|a| a.ip())
 }
 
+/// Starts the clock of `server.body_read_timeout_secs` for a request with a body:
+/// Pingora times out single reads only, so a body sent a byte at a time would hold
+/// the connection for ever. The drain of a refused request's body is bounded too.
+fn arm_body_deadline(session: &mut Session, ctx: &mut RequestCtx) {
+    let timeout = ctx.generation.body_read_timeout;
+    let downstream = session.as_downstream_mut();
+    downstream.set_total_drain_timeout(Some(timeout));
+    if !downstream.is_body_empty() {
+        ctx.body_deadline = Some(Instant::now() + timeout);
+        downstream.set_read_timeout(Some(timeout));
+    }
+}
+
 impl AuthGate {
     /// Asks the gate about a request whose target was accepted; a refusal is
     /// answered here.
@@ -81,9 +99,11 @@ impl AuthGate {
     ) -> pingora::Result<bool> {
         let generation = ctx.generation.clone();
         let req = session.req_header();
+        // The listener is plaintext HTTP/1 today.
+        let scheme = client_scheme(req, ctx.peer_trusted, Scheme::Http);
         match generation
             .gate
-            .admit(&req.method, &path, &req.headers)
+            .admit(&req.method, &path, &req.headers, scheme)
             .await
         {
             Ok(admission) => {
@@ -211,6 +231,7 @@ impl ProxyHttp for AuthGate {
             rule: None,
             refused_subject: None,
             peer_trusted: false,
+            body_deadline: None,
             decision: Decision::Undecided,
             _in_flight: self.lifecycle.track(),
         }
@@ -221,6 +242,7 @@ impl ProxyHttp for AuthGate {
         session: &mut Session,
         ctx: &mut Self::CTX,
     ) -> pingora::Result<bool> {
+        arm_body_deadline(session, ctx);
         ctx.peer_trusted = ctx.generation.trusted_proxies.contains(peer_ip(session));
         if ctx.peer_trusted {
             if let Some(id) = trusted_request_id(session.req_header()) {
@@ -235,7 +257,18 @@ impl ProxyHttp for AuthGate {
             return self.reject(session, ctx, rejection).await;
         }
         inbound::drop_unrequested_upgrade(session.req_header_mut());
-        let raw_target = raw_head.as_deref().and_then(inbound::raw_request_target);
+        // The raw head is read as the parser read it; a head without a readable
+        // request line is refused rather than judged by the parsed URI.
+        let raw_target = match raw_head.as_deref() {
+            Some(head) => match http1_head::request_target(head) {
+                Some(target) => Some(target),
+                None => {
+                    let rejection = Rejection::bad_path(PathError::NotOriginForm);
+                    return self.reject(session, ctx, rejection).await;
+                }
+            },
+            None => None,
+        };
         let target = raw_target.unwrap_or_else(|| session.req_header().raw_path());
         let Target {
             path,
@@ -257,12 +290,61 @@ impl ProxyHttp for AuthGate {
         self.admit(session, ctx, path, rewritten_target).await
     }
 
+    async fn request_body_filter(
+        &self,
+        session: &mut Session,
+        _body: &mut Option<Bytes>,
+        end_of_stream: bool,
+        ctx: &mut Self::CTX,
+    ) -> pingora::Result<()> {
+        let Some(deadline) = ctx.body_deadline.filter(|_| !end_of_stream) else {
+            return Ok(());
+        };
+        // Each read may wait only what is left of the whole body's time.
+        match deadline.checked_duration_since(Instant::now()) {
+            Some(left) if !left.is_zero() => {
+                session.as_downstream_mut().set_read_timeout(Some(left));
+                Ok(())
+            }
+            _ => {
+                let mut e = Error::explain(ErrorType::ReadTimedout, "request body deadline");
+                e.as_down();
+                Err(e)
+            }
+        }
+    }
+
     async fn upstream_peer(
         &self,
         _session: &mut Session,
         ctx: &mut Self::CTX,
     ) -> pingora::Result<Box<HttpPeer>> {
         Ok(Box::new(ctx.generation.upstream.peer()))
+    }
+
+    /// What Pingora's own error lines say about the request: the id that ties them
+    /// to the access line, the method and the canonical path (never the query,
+    /// which may carry an application's secrets).
+    fn request_summary(&self, session: &Session, ctx: &Self::CTX) -> String {
+        format!(
+            "request_id={} {} {}",
+            ctx.request_id,
+            session.req_header().method,
+            ctx.path.as_deref().unwrap_or("-")
+        )
+    }
+
+    async fn connected_to_upstream(
+        &self,
+        _session: &mut Session,
+        reused: bool,
+        _peer: &HttpPeer,
+        _fd: std::os::unix::io::RawFd,
+        _digest: Option<&pingora::protocols::Digest>,
+        _ctx: &mut Self::CTX,
+    ) -> pingora::Result<()> {
+        metrics().record_upstream_connection(reused);
+        Ok(())
     }
 
     async fn upstream_request_filter(
@@ -315,6 +397,10 @@ impl ProxyHttp for AuthGate {
                 (502, "connect")
             }
             (ErrorSource::Upstream, _) => (502, "other"),
+            // The only client read left once the head is in is the body's.
+            (ErrorSource::Downstream, ReadTimedout) if ctx.body_deadline.is_some() => {
+                (408, "body_timeout")
+            }
             (
                 ErrorSource::Downstream,
                 ReadError | WriteError | ConnectionClosed | ReadTimedout | WriteTimedout,
@@ -325,11 +411,20 @@ impl ProxyHttp for AuthGate {
         if e.esource() == &ErrorSource::Upstream {
             metrics().record_upstream_error(kind);
         }
-        if ctx.decision != Decision::Health && !matches!(ctx.decision, Decision::Reject(_)) {
+        if status == 408 {
+            ctx.decision = Decision::Reject(kind);
+        } else if ctx.decision != Decision::Health && !matches!(ctx.decision, Decision::Reject(_)) {
             ctx.decision = Decision::UpstreamError(kind);
         }
         if status > 0 && session.response_written().is_none() {
-            let rejection = Rejection::for_status(status);
+            // The connection is not reused after a failure (`can_reuse_downstream`
+            // below): say so, so the client does not send its next request into a
+            // closing connection (RFC 9112 §9.6).
+            session.set_keepalive(None);
+            let rejection = match status {
+                408 => Rejection::body_timeout(),
+                _ => Rejection::for_status(status),
+            };
             if let Err(write_error) = self
                 .respond(session, ctx, &rejection, rejection.body())
                 .await

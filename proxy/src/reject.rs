@@ -178,6 +178,48 @@ impl Rejection {
         }
     }
 
+    /// 400: a head Pingora could not read (bad syntax, `Content-Length: abc`, a
+    /// `Transfer-Encoding` not ending in `chunked`, HTTP/1.0 with one …).
+    pub fn unreadable_head() -> Self {
+        Self {
+            reason: "bad_request",
+            ..Self::new(400, "bad_request", "malformed request head")
+        }
+    }
+
+    /// 408: the request head did not arrive within `server.header_read_timeout_secs`.
+    pub fn head_timeout() -> Self {
+        Self {
+            reason: "head_timeout",
+            ..Self::new(
+                408,
+                "request_timeout",
+                "the request head was not received in time",
+            )
+        }
+    }
+
+    /// 408: the request body did not arrive within `server.body_read_timeout_secs`.
+    pub fn body_timeout() -> Self {
+        Self {
+            reason: "body_timeout",
+            ..Self::new(
+                408,
+                "request_timeout",
+                "the request body was not received in time",
+            )
+        }
+    }
+
+    /// 503: `server.max_connections` connections are open already.
+    pub fn too_many_connections() -> Self {
+        Self {
+            retry_after: Some(1),
+            reason: "connection_limit",
+            ..Self::new(503, "service_unavailable", "too many connections")
+        }
+    }
+
     /// 400/5xx for failures inside the proxy machinery, by status.
     pub fn for_status(status: u16) -> Self {
         match status {
@@ -214,6 +256,31 @@ impl Rejection {
         let body = serde_json::json!({ "error": self.error, "message": self.message });
         Bytes::from(body.to_string())
     }
+
+    /// The whole HTTP/1.1 response, for a connection authgate answers itself
+    /// before or outside a request Pingora hands it; it always closes.
+    pub fn to_http1(&self, request_id: &str) -> Vec<u8> {
+        let body = self.body();
+        let reason = http::StatusCode::from_u16(self.status)
+            .ok()
+            .and_then(|s| s.canonical_reason())
+            .unwrap_or("");
+        let mut head = format!(
+            "HTTP/1.1 {} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nCache-Control: no-store\r\nX-Request-Id: {request_id}\r\nConnection: close\r\n",
+            self.status,
+            body.len()
+        );
+        if let Some(secs) = self.retry_after {
+            head.push_str(&format!("Retry-After: {secs}\r\n"));
+        }
+        if let Some(allow) = self.allow {
+            head.push_str(&format!("Allow: {allow}\r\n"));
+        }
+        head.push_str("\r\n");
+        let mut bytes = head.into_bytes();
+        bytes.extend_from_slice(&body);
+        bytes
+    }
 }
 
 #[cfg(test)]
@@ -244,6 +311,23 @@ mod tests {
             Rejection::bad_path(PathError::EncodedSlash).www_authenticate("x"),
             None
         );
+    }
+
+    #[test]
+    fn raw_responses_are_complete_and_close() {
+        let bytes = Rejection::too_many_connections().to_http1("abc");
+        let text = String::from_utf8(bytes).unwrap();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap();
+        assert!(
+            head.starts_with("HTTP/1.1 503 Service Unavailable\r\n"),
+            "{head}"
+        );
+        assert!(head.contains("\r\nConnection: close"));
+        assert!(head.contains("\r\nRetry-After: 1"));
+        assert!(head.contains("\r\nX-Request-Id: abc"));
+        assert!(head.contains(&format!("\r\nContent-Length: {}", body.len())));
+        let v: serde_json::Value = serde_json::from_str(body).unwrap();
+        assert_eq!(v["message"], "too many connections");
     }
 
     #[test]

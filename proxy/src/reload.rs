@@ -56,6 +56,10 @@ fn needs_restart(running: &ServerSettings, new: &ServerSettings) -> Vec<&'static
             "server.max_connections",
             new.max_connections != running.max_connections,
         ),
+        (
+            "admin.max_connections",
+            new.admin_max_connections != running.admin_max_connections,
+        ),
     ] {
         if differs {
             changed.push(name);

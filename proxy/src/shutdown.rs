@@ -1,14 +1,14 @@
 //! Shutdown on signals, replacing Pingora's watcher:
 //! - SIGTERM (and SIGQUIT): `/readyz` turns 503 at once; connections are still
 //!   accepted for `server.drain_delay_secs`; then Pingora stops accepting and the
-//!   requests in flight finish; the process exits as soon as none is left,
-//!   bounded by `grace_period_secs` (Pingora's own deadline);
+//!   requests in flight finish; the process exits as soon as none is left, and
+//!   at the latest `grace_period_secs` later;
 //! - SIGINT: fast shutdown.
 
 use async_trait::async_trait;
 use pingora::server::{ShutdownSignal, ShutdownSignalWatch};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::signal::unix::{signal, SignalKind};
 
 use crate::lifecycle::Lifecycle;
@@ -20,27 +20,45 @@ const IDLE_POLL: Duration = Duration::from_millis(10);
 pub struct Shutdown {
     lifecycle: Arc<Lifecycle>,
     drain_delay: Duration,
+    grace: Duration,
 }
 
 impl Shutdown {
-    /// A watcher that drains for `drain_delay` after SIGTERM.
-    pub fn new(lifecycle: Arc<Lifecycle>, drain_delay: Duration) -> Self {
+    /// A watcher that drains for `drain_delay` after SIGTERM, then lets requests
+    /// in flight run for up to `grace`.
+    pub fn new(lifecycle: Arc<Lifecycle>, drain_delay: Duration, grace: Duration) -> Self {
         Self {
             lifecycle,
             drain_delay,
+            grace,
         }
     }
 }
 
-/// Exits the process once no request is in flight (after the log is flushed).
-fn exit_when_idle(lifecycle: Arc<Lifecycle>) {
+/// Exits the process once no request is in flight, or when `grace` has passed
+/// with some still running (after the log is flushed). This, not Pingora's own
+/// timer, ends the grace period: Pingora cancels its tasks a moment later, so
+/// requests in flight get the whole of `grace_period_secs`.
+fn exit_when_idle(lifecycle: Arc<Lifecycle>, grace: Duration) {
+    let deadline = Instant::now() + grace;
     let spawned = std::thread::Builder::new()
         .name("authgate-exit".into())
         .spawn(move || {
-            while lifecycle.in_flight() > 0 {
+            loop {
+                let left = lifecycle.in_flight();
+                if left == 0 {
+                    tracing::info!("no request in flight; exiting");
+                    break;
+                }
+                if Instant::now() >= deadline {
+                    tracing::warn!(
+                        in_flight = left,
+                        "grace period over; cutting the requests still in flight"
+                    );
+                    break;
+                }
                 std::thread::sleep(IDLE_POLL);
             }
-            tracing::info!("no request in flight; exiting");
             crate::telemetry::flush();
             std::process::exit(0);
         });
@@ -82,7 +100,7 @@ impl ShutdownSignalWatch for Shutdown {
                 _ = int.recv() => return ShutdownSignal::FastShutdown,
             }
         }
-        exit_when_idle(self.lifecycle.clone());
+        exit_when_idle(self.lifecycle.clone(), self.grace);
         ShutdownSignal::GracefulTerminate
     }
 }

@@ -8,9 +8,9 @@
 
 use std::io::IsTerminal;
 use tracing::Level;
+use tracing_log::AsLog;
 use tracing_subscriber::filter::{filter_fn, EnvFilter, LevelFilter};
 use tracing_subscriber::layer::SubscriberExt;
-use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{fmt, Layer};
 
 use crate::access_log;
@@ -41,12 +41,77 @@ pub fn init(format: LogFormat) {
             .with_writer(writer)
             .boxed(),
     };
-    if tracing_subscriber::registry()
-        .with(layer.with_filter(filter).with_filter(cap))
-        .try_init()
-        .is_ok()
-    {
+    let subscriber =
+        tracing_subscriber::registry().with(layer.with_filter(filter).with_filter(cap));
+    if tracing::subscriber::set_global_default(subscriber).is_ok() {
         access_log::set_format(format);
+        // Pingora logs through `log`: bridged here (rather than by tracing-log's own
+        // bridge) so that its records nobody can act on are demoted on the way.
+        if log::set_boxed_logger(Box::new(PingoraBridge)).is_ok() {
+            log::set_max_level(hint.as_log());
+        }
+    }
+}
+
+/// Forwards `log` records (Pingora's) to `tracing`, demoting the ones that are not
+/// an operator's problem (see [`demoted_level`]).
+struct PingoraBridge;
+
+impl log::Log for PingoraBridge {
+    fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
+        tracing_log::LogTracer::new().enabled(metadata)
+    }
+
+    fn log(&self, record: &log::Record<'_>) {
+        let level = demoted_level(record.target(), record.level(), record.args());
+        if level == record.level() {
+            let _ = tracing_log::format_trace(record);
+            return;
+        }
+        let demoted = log::Record::builder()
+            .args(*record.args())
+            .level(level)
+            .target(record.target())
+            .module_path(record.module_path())
+            .file(record.file())
+            .line(record.line())
+            .build();
+        if tracing_log::LogTracer::new().enabled(demoted.metadata()) {
+            let _ = tracing_log::format_trace(&demoted);
+        }
+    }
+
+    fn flush(&self) {}
+}
+
+/// The level a Pingora record is logged at. Errors that are the client's doing (a
+/// client gone or too slow: authgate answers, logs and counts those itself) and
+/// Pingora's internal pool misses are DEBUG, not ERROR: an ERROR line should be
+/// worth someone's attention.
+pub fn demoted_level(
+    target: &str,
+    level: log::Level,
+    message: &std::fmt::Arguments<'_>,
+) -> log::Level {
+    if level != log::Level::Error || !target.starts_with("pingora") {
+        return level;
+    }
+    let text = match message.as_str() {
+        Some(s) => std::borrow::Cow::Borrowed(s),
+        None => std::borrow::Cow::Owned(message.to_string()),
+    };
+    let not_actionable = match target {
+        "pingora_proxy" => text.starts_with("Fail to proxy: Downstream"),
+        "pingora_core::apps::http_app" => {
+            text.starts_with("HTTP server fails to read from downstream")
+        }
+        "pingora_core::connectors" => text.starts_with("failed to acquire reusable stream"),
+        _ => false,
+    };
+    if not_actionable {
+        log::Level::Debug
+    } else {
+        level
     }
 }
 
@@ -58,6 +123,51 @@ pub fn flush() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pingoras_errors_about_clients_are_demoted_and_others_kept() {
+        let e = log::Level::Error;
+        let debug = log::Level::Debug;
+        for (target, message, want) in [
+            (
+                "pingora_proxy",
+                format_args!("Fail to proxy: Downstream ReadError context: x"),
+                debug,
+            ),
+            (
+                "pingora_proxy",
+                format_args!("Fail to proxy: Upstream ConnectRefused"),
+                e,
+            ),
+            (
+                "pingora_core::apps::http_app",
+                format_args!("HTTP server fails to read from downstream: x"),
+                debug,
+            ),
+            (
+                "pingora_core::connectors",
+                format_args!("failed to acquire reusable stream"),
+                debug,
+            ),
+            (
+                "pingora_core::connectors",
+                format_args!("something else"),
+                e,
+            ),
+            ("authgate", format_args!("Fail to proxy: Downstream"), e),
+        ] {
+            assert_eq!(
+                demoted_level(target, e, &message),
+                want,
+                "{target}: {message}"
+            );
+        }
+        let warn = format_args!("Fail to proxy: Downstream");
+        assert_eq!(
+            demoted_level("pingora_proxy", log::Level::Warn, &warn),
+            log::Level::Warn
+        );
+    }
 
     #[test]
     fn pingora_is_capped_at_info_and_others_are_not() {

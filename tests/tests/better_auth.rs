@@ -441,8 +441,12 @@ async fn session_data_cookie_signed_by_the_jwks() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn random_kids_cannot_hammer_the_issuer() {
     let issuer = Issuer::start(&IssuerOptions::alg("EdDSA"));
-    // Default rate limit: one unknown-kid refetch per 10 s.
-    let config = jwks_config(&issuer, "").replace("min_refetch_interval_secs = 1\n", "");
+    // One unknown-kid refetch per 10 s: a request whose turn is further than 1 s
+    // away does not wait for it.
+    let config = jwks_config(&issuer, "").replace(
+        "min_refetch_interval_secs = 1\n",
+        "min_refetch_interval_secs = 10\n",
+    );
     let (_echo, proxy, _dir) = start_proxy(&config).await;
     let before = issuer.jwks_fetches().await;
     assert_eq!(before, 1, "the start-up load");
@@ -469,4 +473,79 @@ async fn random_kids_cannot_hammer_the_issuer() {
         "{} refetches for 60 random kids",
         after - before
     );
+}
+
+/// A token with a random `kid`, signed with nothing the issuer has.
+fn forged_kid_token(i: usize) -> String {
+    authgate_tests::tokens::forge(
+        &json!({"alg": "EdDSA", "kid": format!("flood-{i}-{}", authgate_tests::tokens::now())}),
+        &json!({"sub": "u", "exp": authgate_tests::tokens::now() + 60}),
+        None,
+    ) + "c2lnbmF0dXJl"
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_key_is_usable_at_once_under_a_flood_of_unknown_kids() {
+    let port = free_port();
+    let opts = IssuerOptions {
+        port,
+        ..IssuerOptions::alg("EdDSA")
+    };
+    let first = Issuer::start(&opts);
+    // The default interval: one unknown-kid refetch per second.
+    let config = jwks_config(&first, "").replace("min_refetch_interval_secs = 1\n", "");
+    let (_echo, proxy, _dir) = start_proxy(&config).await;
+    let addr = proxy.addr;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // Each forged request waits (up to 1 s) for the next refetch: many clients at
+    // once make the flood.
+    let flooders: Vec<_> = (0..16)
+        .map(|t| {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let mut sent = 0usize;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let auth = format!("Bearer {}", forged_kid_token(t * 1_000_000 + sent));
+                    let status =
+                        raw::send(addr, &raw::get("/api/u/tasks", &[("Authorization", &auth)]))
+                            .map(|r| r.status);
+                    assert_eq!(status, Some(401));
+                    sent += 1;
+                }
+                sent
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(1500));
+    // Rotate: the issuer comes back with a new key while the flood goes on.
+    first.stop();
+    let second = Issuer::start(&opts);
+    let fetches_before = second.jwks_fetches().await;
+    let bob = sign_up(&second, "bob@example.com").await;
+    let token = access_token(&second, &bob).await;
+    let flood_started = Instant::now();
+    std::thread::sleep(Duration::from_millis(300));
+    let first_use = Instant::now();
+    let resp = get(
+        &proxy,
+        &format!("/api/{}/tasks", bob.id),
+        &[("Authorization", &bearer(&token))],
+    );
+    let waited = first_use.elapsed();
+    std::thread::sleep(Duration::from_millis(1500));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let sent: usize = flooders.into_iter().map(|f| f.join().unwrap()).sum();
+    let flood_secs = flood_started.elapsed().as_secs_f64();
+    let fetches = second.jwks_fetches().await - fetches_before;
+    assert_eq!(resp.status, 200, "the genuine token at its first use");
+    assert!(
+        waited <= Duration::from_millis(1500),
+        "the first use waited {waited:?}"
+    );
+    // Bounded: one refetch per second of flood (plus the one in progress).
+    assert!(
+        (fetches as f64) <= flood_secs.ceil() + 1.0,
+        "{fetches} JWKS fetches in {flood_secs:.1} s of flood ({sent} forged requests)"
+    );
+    assert!(sent >= 32, "the flood ran: {sent} requests");
 }

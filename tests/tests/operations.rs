@@ -563,10 +563,28 @@ async fn a_trickled_request_head_is_cut_off_at_the_deadline() {
 async fn connections_beyond_the_cap_are_refused() {
     let echo = echo::start().await;
     let (proxy, _dir) = Authgate::new(&base_config("max_connections = 2\n"), echo.addr).start();
-    let held: Vec<TcpStream> = (0..2)
-        .map(|_| TcpStream::connect(proxy.addr).unwrap())
-        .collect();
-    std::thread::sleep(Duration::from_millis(200));
+    // Two connections that hold their slots (one may find the slot of the harness's
+    // readiness probe not yet released and be refused: replace it).
+    let mut held: Vec<TcpStream> = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while held.len() < 2 {
+        assert!(Instant::now() < deadline, "could not hold two slots");
+        let s = TcpStream::connect(proxy.addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        let mut probe = [0u8; 1];
+        match (&s).read(&mut probe) {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                held.push(s)
+            }
+            _ => {}
+        }
+    }
     let refused = get(proxy.addr, "/public/x", &[]);
     assert_eq!(refused.status, 503, "{refused:?}");
     drop(held);

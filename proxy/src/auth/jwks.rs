@@ -20,6 +20,20 @@ const INITIAL_BACKOFF: Duration = Duration::from_millis(250);
 /// Longest retry delay.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
+/// Longest a request with an unknown `kid` waits for the next refetch its turn
+/// allows: a key published just after the last refetch is then usable at its
+/// first use, however many forged kids came before it.
+const MAX_UNKNOWN_KID_WAIT: Duration = Duration::from_secs(1);
+
+/// When the unknown-kid refetches started.
+#[derive(Debug, Default)]
+struct Refetches {
+    /// The last one, successful or not.
+    last: Option<Instant>,
+    /// The last successful one.
+    last_ok: Option<Instant>,
+}
+
 /// Settings of one remote JWKS. Equal settings on reload keep the loaded source.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RemoteJwksConfig {
@@ -51,8 +65,8 @@ pub struct RemoteJwks {
     loaded_at: AtomicU64,
     /// `max-age` of the last response, seconds; 0 = none.
     max_age: AtomicU64,
-    /// Held while an unknown-kid refetch runs; remembers when the last one started.
-    refetch: Mutex<Option<Instant>>,
+    /// Held while an unknown-kid refetch runs or waits for its turn.
+    refetch: Mutex<Refetches>,
     metrics: Arc<AuthMetrics>,
 }
 
@@ -103,7 +117,7 @@ impl RemoteJwks {
             generation: AtomicU64::new(0),
             loaded_at: AtomicU64::new(0),
             max_age: AtomicU64::new(0),
-            refetch: Mutex::new(None),
+            refetch: Mutex::new(Refetches::default()),
             metrics,
         })
     }
@@ -214,20 +228,41 @@ impl RemoteJwks {
         Ok(count)
     }
 
-    /// One refetch because a token named an unknown `kid`. Concurrent callers share
-    /// one fetch; at most one runs per `min_refetch_interval`. Returns whether the
-    /// key set changed since the caller looked (`seen_generation`), i.e. whether
+    /// A refetch because a token that arrived at `arrived` named an unknown `kid`.
+    /// Returns whether a fetch that started after `arrived` succeeded, i.e. whether
     /// verifying again can help.
-    pub async fn refetch_for_unknown_kid(&self, seen_generation: u64) -> bool {
-        let mut last = self.refetch.lock().await;
-        if self.generation() != seen_generation {
-            return true;
+    ///
+    /// At most one refetch starts per `min_refetch_interval` (concurrent callers
+    /// share it), so a flood of forged kids costs the issuer one fetch per
+    /// interval. A caller whose turn comes within [`MAX_UNKNOWN_KID_WAIT`] waits for
+    /// it rather than failing: the flood cannot use up the turn a genuine new key
+    /// needs.
+    pub async fn refetch_for_unknown_kid(&self, arrived: Instant) -> bool {
+        let mut state = self.refetch.lock().await;
+        loop {
+            if state.last_ok.is_some_and(|t| t >= arrived) {
+                return true;
+            }
+            let now = Instant::now();
+            let turn = state
+                .last
+                .map_or(now, |t| t + self.config.min_refetch_interval);
+            if turn <= now {
+                break;
+            }
+            if turn.duration_since(arrived) > MAX_UNKNOWN_KID_WAIT {
+                return false;
+            }
+            // Waiting holds the lock: callers behind share this refetch.
+            tokio::time::sleep_until(turn.into()).await;
         }
-        if last.is_some_and(|t| t.elapsed() < self.config.min_refetch_interval) {
-            return false;
+        let started = Instant::now();
+        state.last = Some(started);
+        let ok = self.fetch().await.is_ok();
+        if ok {
+            state.last_ok = Some(started);
         }
-        *last = Some(Instant::now());
-        self.fetch().await.is_ok()
+        ok
     }
 
     /// Loads the keys (retrying with backoff until the first success), then refreshes
@@ -363,23 +398,45 @@ mod tests {
         let (url, hits) = server(up).await;
         let s = Arc::new(source(url, Duration::from_secs(60)));
         s.fetch().await.unwrap();
-        let seen = s.generation();
+        let arrived = Instant::now();
         let tasks: Vec<_> = (0..50)
             .map(|_| {
                 let s = s.clone();
-                tokio::spawn(async move { s.refetch_for_unknown_kid(seen).await })
+                tokio::spawn(async move { s.refetch_for_unknown_kid(arrived).await })
             })
             .collect();
         for t in tasks {
-            t.await.unwrap();
+            assert!(
+                t.await.unwrap(),
+                "the shared refetch started after they arrived"
+            );
         }
         assert_eq!(
             hits.load(Ordering::SeqCst),
             2,
             "one load plus one shared refetch"
         );
-        let seen = s.generation();
-        assert!(!s.refetch_for_unknown_kid(seen).await, "rate-limited");
+        // The next turn is 60 s away: no wait, no fetch.
+        assert!(
+            !s.refetch_for_unknown_kid(Instant::now()).await,
+            "rate-limited"
+        );
+        assert_eq!(hits.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_caller_whose_turn_is_near_waits_for_it() {
+        let up = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let (url, hits) = server(up).await;
+        let mut s = source(url, Duration::from_secs(60));
+        s.config.min_refetch_interval = Duration::from_millis(400);
+        let s = Arc::new(s);
+        assert!(s.refetch_for_unknown_kid(Instant::now()).await);
+        assert_eq!(hits.load(Ordering::SeqCst), 1);
+        // Arrives after that refetch started: waits for the next turn, then fetches.
+        let arrived = Instant::now();
+        assert!(s.refetch_for_unknown_kid(arrived).await);
+        assert!(arrived.elapsed() >= Duration::from_millis(300));
         assert_eq!(hits.load(Ordering::SeqCst), 2);
     }
 

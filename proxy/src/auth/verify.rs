@@ -101,12 +101,12 @@ impl Verifier {
     /// Verifies a credential and returns the caller's identity. An unknown `kid` leads
     /// to one single-flight, rate-limited refetch of the remote key sets, then one retry.
     pub async fn verify(&self, token: &str, purpose: Purpose) -> Result<Arc<Identity>, TokenError> {
-        let generations: Vec<u64> = self.remote_sources().map(|r| r.generation()).collect();
+        let arrived = std::time::Instant::now();
         let mut result = self.verify_now(token, purpose);
-        if result == Err(TokenError::UnknownKey) && !generations.is_empty() {
+        if result == Err(TokenError::UnknownKey) && self.remote_sources().next().is_some() {
             let mut changed = false;
-            for (remote, seen) in self.remote_sources().zip(generations) {
-                changed |= remote.refetch_for_unknown_kid(seen).await;
+            for remote in self.remote_sources() {
+                changed |= remote.refetch_for_unknown_kid(arrived).await;
             }
             if changed {
                 result = self.verify_now(token, purpose);

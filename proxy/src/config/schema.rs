@@ -68,6 +68,11 @@ pub struct ServerSection {
     pub header_read_timeout_secs: u64,
     /// Seconds an idle keep-alive connection stays open. Default 60.
     pub keepalive_timeout_secs: u64,
+    /// Seconds a client has to send a whole request body, counted from the end of
+    /// its head (1–86400); then 408 and the connection closes. Default 60. A whole
+    /// body rather than a minimum rate: a rate floor can be met a byte at a time
+    /// for as long as the declared length lasts.
+    pub body_read_timeout_secs: u64,
     /// Most client connections open at once; more are refused. Default 10000.
     pub max_connections: usize,
 }
@@ -85,6 +90,7 @@ impl Default for ServerSection {
             trusted_proxies: Vec::new(),
             header_read_timeout_secs: 10,
             keepalive_timeout_secs: 60,
+            body_read_timeout_secs: 60,
             max_connections: 10_000,
         }
     }
@@ -97,12 +103,17 @@ pub struct AdminSection {
     /// Address of the admin listener (`/metrics`, `/healthz`, `/readyz`). Default
     /// `127.0.0.1:9901`. Flag `--admin-listen`, env `AUTHGATE_ADMIN_LISTEN`.
     pub listen: String,
+    /// Most admin connections open at once; more get 503. Default 64 (probes and
+    /// scrapes need a handful; the cap keeps the admin port from using up the
+    /// process's file descriptors).
+    pub max_connections: usize,
 }
 
 impl Default for AdminSection {
     fn default() -> Self {
         Self {
             listen: "127.0.0.1:9901".into(),
+            max_connections: 64,
         }
     }
 }
@@ -245,7 +256,8 @@ pub struct JwksUrlSource {
     /// Default 300.
     #[serde(default = "default_refresh_secs")]
     pub refresh_secs: u64,
-    /// At most one unknown-`kid` refetch per this many seconds. Default 10.
+    /// At most one unknown-`kid` refetch per this many seconds (1–3600); a token
+    /// with an unknown `kid` waits up to 1 s for the next one. Default 1.
     #[serde(default = "default_min_refetch_interval_secs")]
     pub min_refetch_interval_secs: u64,
     /// HTTP timeout in milliseconds. Default 2000.
@@ -273,7 +285,7 @@ fn default_refresh_secs() -> u64 {
 }
 
 fn default_min_refetch_interval_secs() -> u64 {
-    10
+    1
 }
 
 fn default_jwks_timeout_ms() -> u64 {

@@ -15,6 +15,8 @@ pub struct ServerSettings {
     pub listen: SocketAddr,
     /// Admin listener address.
     pub admin_listen: SocketAddr,
+    /// Most admin connections at once.
+    pub admin_max_connections: usize,
     /// Worker threads.
     pub threads: usize,
     /// SIGTERM grace period.
@@ -33,6 +35,8 @@ pub struct ServerSettings {
     pub header_read_timeout: Duration,
     /// Idle keep-alive timeout.
     pub keepalive_timeout: Duration,
+    /// Time for a whole request body, from the end of its head.
+    pub body_read_timeout: Duration,
     /// Most client connections at once.
     pub max_connections: usize,
 }
@@ -102,13 +106,31 @@ pub(super) fn resolve(
     if s.health_path.is_some() && s.health_path == s.ready_path {
         return Err(cx.err("server.ready_path", "must differ from server.health_path"));
     }
+    if !admin_listen.ip().is_loopback() {
+        cx.warn(
+            "admin.listen",
+            format!("{admin_listen} is not a loopback address: /metrics and /readyz are open to the network; restrict the port (NetworkPolicy, firewall)"),
+        );
+    }
     let trusted_proxies = trusted_proxies(cx, &s.trusted_proxies)?;
+    for (i, net) in trusted_proxies.iter().enumerate() {
+        if net.prefix_len() == 0 {
+            cx.warn(
+                format!("server.trusted_proxies[{i}]"),
+                format!("{net} trusts every peer: any client can set X-Forwarded-For, X-Forwarded-Proto and the request id"),
+            );
+        }
+    }
     if s.max_connections == 0 {
         return Err(cx.err("server.max_connections", "must be at least 1"));
+    }
+    if admin.max_connections == 0 {
+        return Err(cx.err("admin.max_connections", "must be at least 1"));
     }
     Ok(ServerSettings {
         listen,
         admin_listen,
+        admin_max_connections: admin.max_connections,
         threads,
         grace_period: seconds(cx, "server.grace_period_secs", s.grace_period_secs, 0, 3600)?,
         drain_delay: seconds(cx, "server.drain_delay_secs", s.drain_delay_secs, 0, 3600)?,
@@ -129,6 +151,13 @@ pub(super) fn resolve(
             s.keepalive_timeout_secs,
             1,
             3600,
+        )?,
+        body_read_timeout: seconds(
+            cx,
+            "server.body_read_timeout_secs",
+            s.body_read_timeout_secs,
+            1,
+            86_400,
         )?,
         max_connections: s.max_connections,
     })

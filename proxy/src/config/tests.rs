@@ -352,3 +352,33 @@ fn source_keys_of_another_type_are_refused_by_the_schema() {
     let e = err("[[auth.sources]]\ntype = \"jwks_file\"\npath = \"x\"\nrefresh_secs = 1\n");
     assert_eq!(e.key, "auth.sources[0].refresh_secs");
 }
+
+#[test]
+fn an_open_admin_port_and_trust_in_everyone_warn() {
+    let s = load_text(&format!(
+        "{MINIMAL}[admin]\nlisten = \"0.0.0.0:9901\"\n[server]\ntrusted_proxies = [\"10.0.0.0/8\", \"::/0\"]\n"
+    ))
+    .unwrap();
+    assert!(
+        s.warnings.iter().any(|w| w.starts_with("`admin.listen`")),
+        "{:?}",
+        s.warnings
+    );
+    assert!(
+        s.warnings
+            .iter()
+            .any(|w| w.starts_with("`server.trusted_proxies[1]`") && w.contains("every peer")),
+        "{:?}",
+        s.warnings
+    );
+    assert!(!s.warnings.iter().any(|w| w.contains("trusted_proxies[0]")));
+    let s = load_text(&format!(
+        "{MINIMAL}[server]\ntrusted_proxies = [\"0.0.0.0/0\"]\n"
+    ))
+    .unwrap();
+    assert!(
+        s.warnings.iter().any(|w| w.contains("every peer")),
+        "{:?}",
+        s.warnings
+    );
+}

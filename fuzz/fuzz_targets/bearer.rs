@@ -2,7 +2,7 @@
 //! RFC 6750 `b64token` taken from the one header sent with the `Bearer` scheme.
 #![no_main]
 
-use authgate::auth::bearer::{bearer_token, BearerError};
+use authgate::fuzzing::{bearer_token, BearerError};
 use http::HeaderValue;
 use libfuzzer_sys::fuzz_target;
 

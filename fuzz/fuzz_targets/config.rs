@@ -3,7 +3,7 @@
 //! panics.
 #![no_main]
 
-use authgate::config::{load, parse_str, Overrides};
+use authgate::fuzzing::{load, parse_str, AuthMetrics, Overrides};
 use libfuzzer_sys::fuzz_target;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -39,5 +39,5 @@ fuzz_target!(|data: &[u8]| {
     // Only text that parses goes on to the full load (it reads the file itself).
     let path = scratch();
     std::fs::write(path, text).expect("write scratch config");
-    let _ = load(Some(path), &Overrides::default(), &env);
+    let _ = load(Some(path), &Overrides::default(), &env, &AuthMetrics::default());
 });

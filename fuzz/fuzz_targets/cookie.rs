@@ -4,7 +4,7 @@
 //! is only ever read from a pair of exactly that name.
 #![no_main]
 
-use authgate::auth::cookie::{find_session_data, is_session_cookie, without_session_cookies};
+use authgate::fuzzing::{find_session_data, is_session_cookie, without_session_cookies};
 use http::HeaderValue;
 use libfuzzer_sys::fuzz_target;
 

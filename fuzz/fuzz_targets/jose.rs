@@ -3,9 +3,9 @@
 //! claims is header-safe (subject non-empty, every value a valid header value).
 #![no_main]
 
-use authgate::auth::claims::Identity;
-use authgate::auth::header::{decode_part, split, JoseHeader};
-use authgate::auth::keys::{ClaimMode, ClaimRules};
+use authgate::fuzzing::Identity;
+use authgate::fuzzing::{decode_part, split, JoseHeader};
+use authgate::fuzzing::{ClaimMode, ClaimRules};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use http::HeaderValue;

@@ -2,8 +2,8 @@
 //! same document again with the result as the previous set reuses every key.
 #![no_main]
 
-use authgate::auth::jwk::{parse_jwks, JwkContext};
-use authgate::auth::{ClaimRules, KeyAlg, KeySet};
+use authgate::fuzzing::{parse_jwks, JwkContext};
+use authgate::fuzzing::{ClaimRules, KeyAlg, KeySet};
 use libfuzzer_sys::fuzz_target;
 use std::sync::Arc;
 

@@ -7,8 +7,8 @@
 //!   accepted can fall under a different rule once forwarded.
 #![no_main]
 
-use authgate::path::{canonicalize, decode_segment};
-use authgate::policy::{AuthMode, Pattern, Route, RouteTable};
+use authgate::fuzzing::{canonicalize, decode_segment};
+use authgate::fuzzing::{AuthMode, Pattern, Route, RouteTable};
 use libfuzzer_sys::fuzz_target;
 use std::sync::OnceLock;
 

@@ -10,19 +10,12 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::time::Duration;
 
-use authgate::assertion::{AssertionSigner, BoundRequest};
-use authgate::auth::jwk::{parse_jwks, JwkContext};
-use authgate::auth::testkeys::{jwks, TestKey};
-use authgate::auth::Identity;
-use authgate::auth::{
-    AuthMetrics, ClaimRules, KeyAlg, KeySet, KeySource, Purpose, Verifier, VerifierOptions,
-    VerifyingKey,
+use authgate::benching::{
+    canonicalize, jwks, parse_jwks, Admitted, AssertionSigner, AuthMetrics, AuthMode, BoundRequest,
+    ClaimRules, HeaderNames, Identity, IdentityHeaders, JwkContext, KeyAlg, KeySet, KeySource,
+    OutboundPolicy, Pattern, Purpose, Route, RouteTable, Secret, TestKey, Verifier,
+    VerifierOptions, VerifyingKey,
 };
-use authgate::identity::IdentityHeaders;
-use authgate::outbound::{Admitted, OutboundPolicy};
-use authgate::path::canonicalize;
-use authgate::policy::{AuthMode, Pattern, Route, RouteTable};
-use authgate::secret::Secret;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use pingora::http::RequestHeader;
 use serde_json::json;
@@ -150,13 +143,13 @@ fn routing(c: &mut Criterion) {
 }
 
 fn headers(c: &mut Criterion) {
-    let identity = IdentityHeaders::new(
-        "X-Auth-User-Id",
-        "X-Auth-Email",
-        "X-Auth-Assertion",
-        &["X-Auth-Name".to_string()],
-        &[],
-    )
+    let identity = IdentityHeaders::new(&HeaderNames {
+        user_id: "X-Auth-User-Id",
+        email: "X-Auth-Email",
+        assertion: "X-Auth-Assertion",
+        claims: &["X-Auth-Name".to_string()],
+        extra_strip: &[],
+    })
     .unwrap();
     let request = || {
         let mut req = RequestHeader::build("GET", b"/api/user_01HZX3/tasks", None).unwrap();

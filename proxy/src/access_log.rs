@@ -10,12 +10,12 @@ use std::io::Write;
 use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::config::LogFormat;
 use crate::log_sink::LogSink;
+use crate::telemetry::LogFormat;
 
 /// One request, as logged. Strings are borrowed from the request's context.
 #[derive(Debug, Clone, Copy)]
-pub struct Entry<'a> {
+pub(crate) struct Entry<'a> {
     pub request_id: &'a str,
     pub method: &'a str,
     pub path: &'a str,
@@ -30,7 +30,7 @@ pub struct Entry<'a> {
 
 /// The line's level: probes of the proxy port's health path are DEBUG.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Level {
+pub(crate) enum Level {
     Info,
     Debug,
 }
@@ -57,12 +57,12 @@ const TARGET: &str = "authgate::access";
 static FORMAT: OnceLock<LogFormat> = OnceLock::new();
 
 /// Sets the format of every line (once, by `telemetry::init`).
-pub fn set_format(format: LogFormat) {
+pub(crate) fn set_format(format: LogFormat) {
     let _ = FORMAT.set(format);
 }
 
 /// Whether `RUST_LOG` lets access lines of `level` through.
-pub fn enabled(level: Level) -> bool {
+pub(crate) fn enabled(level: Level) -> bool {
     match level {
         Level::Info => tracing::enabled!(target: TARGET, tracing::Level::INFO),
         Level::Debug => tracing::enabled!(target: TARGET, tracing::Level::DEBUG),
@@ -84,7 +84,7 @@ thread_local! {
 }
 
 /// Logs `entry` at `level`, if enabled.
-pub fn log(level: Level, entry: &Entry<'_>) {
+pub(crate) fn log(level: Level, entry: &Entry<'_>) {
     if !enabled(level) {
         return;
     }

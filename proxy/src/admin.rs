@@ -11,24 +11,12 @@ use pingora::protocols::http::ServerSession;
 use std::sync::Arc;
 
 use crate::generation::Generation;
+use crate::health::{self, Probe};
 use crate::lifecycle::Lifecycle;
 use crate::metrics::{metrics, CONTENT_TYPE};
 
-/// Why `/readyz` says no, if it does.
-pub fn not_ready_reason(generation: &Generation, lifecycle: &Lifecycle) -> Option<&'static str> {
-    if lifecycle.is_draining() {
-        Some("shutting_down")
-    } else if !generation.is_ready() {
-        Some("keys_not_loaded")
-    } else if !lifecycle.upstream_healthy() {
-        Some("upstream_unhealthy")
-    } else {
-        None
-    }
-}
-
 /// The admin HTTP application.
-pub struct AdminApp {
+pub(crate) struct AdminApp {
     /// The current configuration (for readiness).
     pub current: Arc<ArcSwap<Generation>>,
     /// Draining and upstream health.
@@ -59,7 +47,7 @@ fn json(status: StatusCode, body: &str) -> Response<Vec<u8>> {
 
 impl AdminApp {
     /// The answer for `method` and `path`.
-    pub fn answer(&self, method: &Method, path: &str) -> Response<Vec<u8>> {
+    pub(crate) fn answer(&self, method: &Method, path: &str) -> Response<Vec<u8>> {
         let path = path.split('?').next().unwrap_or(path);
         let known = matches!(path, "/metrics" | "/healthz" | "/readyz");
         if !known {
@@ -82,14 +70,15 @@ impl AdminApp {
                 CONTENT_TYPE,
                 metrics().encode().into_bytes(),
             ),
-            "/healthz" => json(StatusCode::OK, r#"{"status":"ok"}"#),
-            _ => match not_ready_reason(&self.current.load(), &self.lifecycle) {
-                None => json(StatusCode::OK, r#"{"status":"ok"}"#),
-                Some(reason) => json(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    &format!(r#"{{"status":"not_ready","reason":"{reason}"}}"#),
-                ),
-            },
+            _ => {
+                let probe = if path == "/healthz" {
+                    Probe::Live
+                } else {
+                    Probe::Ready
+                };
+                let (status, body) = health::answer(probe, &self.current.load(), &self.lifecycle);
+                json(status, &body)
+            }
         }
     }
 }

@@ -16,7 +16,7 @@ use crate::auth::Identity;
 use crate::secret::Secret;
 
 /// Longest lifetime allowed for an assertion.
-pub const MAX_TTL_SECS: u64 = 60;
+pub(crate) const MAX_TTL_SECS: u64 = 60;
 
 /// The protected header, `{"alg":"HS256","typ":"JWT"}`, base64url-encoded once.
 const ENCODED_HEADER: &str = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9";
@@ -77,7 +77,7 @@ pub struct BoundRequest<'a> {
 const EMPTY_QUERY_HASH: &str = "47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU";
 
 /// `htq` of a raw query: base64url(SHA-256(query)), no padding, in `buf`.
-pub fn query_hash<'b>(query: &[u8], buf: &'b mut [u8; 43]) -> &'b str {
+pub(crate) fn query_hash<'b>(query: &[u8], buf: &'b mut [u8; 43]) -> &'b str {
     if query.is_empty() {
         buf.copy_from_slice(EMPTY_QUERY_HASH.as_bytes());
     } else {

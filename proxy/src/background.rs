@@ -13,22 +13,19 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use crate::generation::{Generation, Upstream};
-use crate::lifecycle::Lifecycle;
+use crate::generation::Generation;
+use crate::probe;
+use crate::upstream::Upstream;
 
 /// Runs the background tasks of whichever generation is current.
-pub struct Supervisor {
+pub(crate) struct Supervisor {
     generations: watch::Receiver<Arc<Generation>>,
-    lifecycle: Arc<Lifecycle>,
 }
 
 impl Supervisor {
     /// Follows `generations`.
-    pub fn new(generations: watch::Receiver<Arc<Generation>>, lifecycle: Arc<Lifecycle>) -> Self {
-        Self {
-            generations,
-            lifecycle,
-        }
+    pub(crate) fn new(generations: watch::Receiver<Arc<Generation>>) -> Self {
+        Self { generations }
     }
 
     fn spawn_all(&self, g: &Generation, tasks: &mut JoinSet<()>, stop: &watch::Receiver<bool>) {
@@ -40,11 +37,8 @@ impl Supervisor {
         if upstream.settings.host.parse::<std::net::IpAddr>().is_err() {
             tasks.spawn(follow_dns(upstream.clone(), system_lookup));
         }
-        match upstream.settings.health_path.clone() {
-            Some(path) => {
-                tasks.spawn(poll_health(upstream, path, self.lifecycle.clone()));
-            }
-            None => self.lifecycle.set_upstream_healthy(true),
+        if let Some(path) = upstream.settings.health_path.clone() {
+            tasks.spawn(poll_health(upstream, path));
         }
     }
 }
@@ -111,20 +105,24 @@ async fn follow_dns(upstream: Arc<Upstream>, lookup: Lookup) {
 }
 
 /// GETs the upstream's health path every `health_interval`: 2xx is healthy.
-async fn poll_health(upstream: Arc<Upstream>, path: String, lifecycle: Arc<Lifecycle>) {
+async fn poll_health(upstream: Arc<Upstream>, path: String) {
     let timeout = upstream.settings.connect_timeout + Duration::from_secs(2);
+    let client = match probe::client(timeout) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot poll the upstream's health");
+            return;
+        }
+    };
     loop {
         let url = format!("http://{}{}", upstream.address(), path);
-        let healthy =
-            tokio::task::spawn_blocking(move || crate::commands::probe::status(&url, timeout))
-                .await
-                .ok()
-                .and_then(Result::ok)
-                .is_some_and(|status| (200..300).contains(&status));
-        if healthy != lifecycle.upstream_healthy() {
+        let healthy = probe::status(&client, &url)
+            .await
+            .is_ok_and(|status| (200..300).contains(&status));
+        if healthy != upstream.is_healthy() {
             tracing::warn!(healthy, path = %path, "upstream health changed");
         }
-        lifecycle.set_upstream_healthy(healthy);
+        upstream.set_healthy(healthy);
         tokio::time::sleep(upstream.settings.health_interval).await;
     }
 }
@@ -158,13 +156,12 @@ mod tests {
             connect_timeout: Duration::from_secs(1),
             read_timeout: Duration::from_secs(1),
             write_timeout: Duration::from_secs(1),
-            keepalive_pool_size: 1,
             resolve_interval: Duration::from_secs(5),
             health_path: None,
             health_interval: Duration::from_secs(5),
         };
         let start: SocketAddr = "10.0.0.9:8000".parse().unwrap();
-        let upstream = Arc::new(Upstream::new_for_test(settings, start));
+        let upstream = Arc::new(Upstream::new(settings, start));
         let task = tokio::spawn(follow_dns(upstream.clone(), scripted));
         let mut seen = Vec::new();
         for _ in 0..3 {

@@ -18,7 +18,7 @@ use crate::reject::Rejection;
 
 /// Limits applied to every client connection.
 #[derive(Debug, Clone, Copy)]
-pub struct Limits {
+pub(crate) struct Limits {
     /// Most connections open at once.
     pub max_connections: usize,
     /// Deadline for one request head.
@@ -26,7 +26,7 @@ pub struct Limits {
 }
 
 /// Wraps the proxy application with [`Limits`].
-pub struct Limited<A> {
+pub(crate) struct Limited<A> {
     inner: Arc<A>,
     limits: Limits,
     open: Arc<AtomicUsize>,
@@ -34,7 +34,7 @@ pub struct Limited<A> {
 
 impl<A> Limited<A> {
     /// `inner` under `limits`.
-    pub fn new(inner: A, limits: Limits) -> Self {
+    pub(crate) fn new(inner: A, limits: Limits) -> Self {
         Self {
             inner: Arc::new(inner),
             limits,

@@ -4,7 +4,7 @@ use crate::metrics::RequestLabels;
 
 /// What happened to a request, for the access log and metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Decision {
+pub(crate) enum Decision {
     /// Not decided yet (the request failed before the gate).
     Undecided,
     /// Passed with a verified identity.
@@ -20,24 +20,17 @@ pub enum Decision {
 }
 
 impl Decision {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Undecided => "undecided",
-            Self::Allow => "allow",
-            Self::Anonymous => "anonymous",
-            Self::Health => "health",
-            Self::Reject(_) => "reject",
-            Self::UpstreamError(_) => "upstream_error",
-        }
-    }
-
-    /// `{decision,reason}` of `authgate_requests_total`.
-    pub fn labels(self) -> RequestLabels {
+    /// `{decision,reason}`: the words of the access log and of
+    /// `authgate_requests_total` alike (`allow`, `anonymous`, `health`, `reject`,
+    /// `error`; the reason of a refusal or the kind of an error).
+    pub(crate) fn labels(self) -> RequestLabels {
         let (decision, reason) = match self {
             Self::Allow => ("allow", ""),
-            Self::Anonymous | Self::Health => ("anonymous", ""),
+            Self::Anonymous => ("anonymous", ""),
+            Self::Health => ("health", ""),
             Self::Reject(reason) => ("reject", reason),
             Self::UpstreamError(kind) => ("error", kind),
+            // Failed before the gate decided: the client went away or broke.
             Self::Undecided => ("error", "client"),
         };
         RequestLabels { decision, reason }
@@ -53,7 +46,7 @@ mod tests {
         for (d, want) in [
             (Decision::Allow, ("allow", "")),
             (Decision::Anonymous, ("anonymous", "")),
-            (Decision::Health, ("anonymous", "")),
+            (Decision::Health, ("health", "")),
             (Decision::Reject("expired"), ("reject", "expired")),
             (Decision::UpstreamError("timeout"), ("error", "timeout")),
             (Decision::Undecided, ("error", "client")),

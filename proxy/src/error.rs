@@ -4,7 +4,7 @@ use std::fmt;
 use std::path::PathBuf;
 
 /// Exit code for configuration errors (sysexits `EX_USAGE`).
-pub const EXIT_CONFIG: i32 = 64;
+pub(crate) const EXIT_CONFIG: i32 = 64;
 
 /// A configuration problem: which file, which key, what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -17,46 +17,18 @@ use ipnet::IpNet;
 use pingora::http::RequestHeader;
 use std::net::IpAddr;
 
-use crate::identity::same_header;
+use crate::header_names::{in_list, remove_where};
 
-/// Client-sent forwarding headers, in every spelling: the ones authgate writes,
-/// then the ones it does not write but that frameworks, servers and CDNs read for
-/// the scheme or the client address (Rack reads `X-Forwarded-Ssl: on` before
-/// `X-Forwarded-Proto`; apps behind a CDN read `True-Client-IP`).
-const FORWARDING: &[&str] = &[
-    "x-forwarded-for",
-    "x-forwarded-proto",
-    "x-forwarded-host",
-    "x-forwarded-port",
-    "x-real-ip",
-    "x-request-id",
-    "forwarded",
-    "x-forwarded-ssl",
-    "x-forwarded-scheme",
-    "x-forwarded-protocol",
-    "x-scheme",
-    "front-end-https",
-    "x-url-scheme",
-    "x-forwarded-server",
-    "x-forwarded-by",
-    "x-host",
-    "x-original-host",
-    "client-ip",
-    "x-client-ip",
-    "true-client-ip",
-    "cf-connecting-ip",
-    "fastly-client-ip",
-    "x-cluster-client-ip",
-    "x-original-forwarded-for",
-    "x-forwarded",
-    "forwarded-for",
-    "x-proxyuser-ip",
-    "x-azure-clientip",
-    "x-azure-socketip",
-];
+/// Forwarding headers authgate writes itself: appended to when the peer is a
+/// trusted proxy, replaced otherwise.
+const REWRITTEN: &[&str] = &["x-forwarded-for", "forwarded", "x-request-id"];
 
-/// Of [`FORWARDING`], those kept as they are from a trusted proxy (the others are
-/// rewritten: appended to, or checked). From any other peer all are removed.
+/// Forwarding headers a trusted proxy's value is kept of (`X-Forwarded-Proto` only
+/// when it says `http` or `https`), and that are removed, in every spelling, when
+/// anyone else sends them: the ones authgate sets, and the ones it does not set but
+/// frameworks, servers and CDNs read for the scheme or the client's address (Rack
+/// reads `X-Forwarded-Ssl: on` before `X-Forwarded-Proto`; apps behind a CDN read
+/// `True-Client-IP`).
 const KEPT_FROM_TRUSTED: &[&str] = &[
     "x-forwarded-proto",
     "x-forwarded-host",
@@ -86,9 +58,14 @@ const KEPT_FROM_TRUSTED: &[&str] = &[
     "x-azure-socketip",
 ];
 
+/// Whether `name` is a forwarding header, in any spelling.
+fn is_forwarding(name: &str) -> bool {
+    in_list(REWRITTEN, name) || in_list(KEPT_FROM_TRUSTED, name)
+}
+
 /// Headers that make some frameworks and servers route or dispatch on something
 /// else than the request line. Always removed, in every spelling.
-pub const ROUTING_OVERRIDES: &[&str] = &[
+pub(crate) const ROUTING_OVERRIDES: &[&str] = &[
     "x-original-url",
     "x-original-uri",
     "x-rewrite-url",
@@ -113,41 +90,30 @@ const HOP_BY_HOP: &[&str] = &[
     "http2-settings",
 ];
 
-fn in_list(list: &[&str], name: &str) -> bool {
-    list.iter().any(|w| same_header(w, name))
+/// Whether `Connection` asks this hop for the `Upgrade` handshake.
+pub(crate) fn upgrade_requested(req: &RequestHeader) -> bool {
+    connection_tokens(req).any(|t| t.eq_ignore_ascii_case("upgrade"))
 }
 
-/// Removes every header whose name `doomed` selects.
-fn remove_where(req: &mut RequestHeader, doomed: impl Fn(&str) -> bool) {
-    let names: Vec<HeaderName> = req
-        .headers
-        .keys()
-        .filter(|n| doomed(n.as_str()))
-        .cloned()
-        .collect();
-    for name in &names {
-        req.remove_header(name);
-    }
+/// The tokens `Connection` lists, trimmed, in every `Connection` header.
+fn connection_tokens(req: &RequestHeader) -> impl Iterator<Item = &str> {
+    req.headers
+        .get_all(CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
 }
 
 /// Removes the `Connection` header and every header it names, keeping only an
 /// `Upgrade` handshake that `Connection` asks for. Done first, so a client cannot
 /// make a hop-by-hop header of a header authgate adds afterwards
 /// (`Connection: X-Auth-User-Id`).
-pub fn strip_hop_by_hop(req: &mut RequestHeader) {
-    let mut upgrade = false;
-    let named: Vec<HeaderName> = req
-        .headers
-        .get_all(CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(str::trim)
-        .filter(|t| {
-            let is_upgrade = t.eq_ignore_ascii_case("upgrade");
-            upgrade |= is_upgrade;
-            !is_upgrade && !t.is_empty()
-        })
+pub(crate) fn strip_hop_by_hop(req: &mut RequestHeader) {
+    let upgrade = upgrade_requested(req);
+    let named: Vec<HeaderName> = connection_tokens(req)
+        .filter(|t| !t.eq_ignore_ascii_case("upgrade"))
         .filter_map(|t| HeaderName::from_bytes(t.as_bytes()).ok())
         .collect();
     for name in &named {
@@ -172,7 +138,7 @@ pub fn strip_hop_by_hop(req: &mut RequestHeader) {
 }
 
 /// Removes routing and method override headers in every spelling.
-pub fn strip_routing_overrides(req: &mut RequestHeader) {
+pub(crate) fn strip_routing_overrides(req: &mut RequestHeader) {
     if req
         .headers
         .keys()
@@ -184,7 +150,7 @@ pub fn strip_routing_overrides(req: &mut RequestHeader) {
 
 /// The scheme a client used to reach the site.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scheme {
+pub(crate) enum Scheme {
     /// Plain HTTP.
     Http,
     /// HTTP over TLS.
@@ -193,7 +159,7 @@ pub enum Scheme {
 
 impl Scheme {
     /// `http` or `https`.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::Http => "http",
             Self::Https => "https",
@@ -203,7 +169,7 @@ impl Scheme {
 
 /// The scheme the client used: the listener's, unless a trusted proxy in front says
 /// otherwise with exactly one `X-Forwarded-Proto` of `http` or `https`.
-pub fn client_scheme(req: &RequestHeader, peer_trusted: bool, listener: Scheme) -> Scheme {
+pub(crate) fn client_scheme(req: &RequestHeader, peer_trusted: bool, listener: Scheme) -> Scheme {
     if !peer_trusted {
         return listener;
     }
@@ -217,18 +183,18 @@ pub fn client_scheme(req: &RequestHeader, peer_trusted: bool, listener: Scheme) 
 
 /// Which peers are trusted proxies.
 #[derive(Debug, Clone, Default)]
-pub struct TrustedProxies {
+pub(crate) struct TrustedProxies {
     nets: Vec<IpNet>,
 }
 
 impl TrustedProxies {
     /// Trusts the peers in `nets` (none: authgate is the edge).
-    pub fn new(nets: Vec<IpNet>) -> Self {
+    pub(crate) fn new(nets: Vec<IpNet>) -> Self {
         Self { nets }
     }
 
     /// Whether `peer` is a trusted proxy.
-    pub fn contains(&self, peer: Option<IpAddr>) -> bool {
+    pub(crate) fn contains(&self, peer: Option<IpAddr>) -> bool {
         let Some(ip) = peer else { return false };
         // An IPv4 peer on a dual-stack socket shows as ::ffff:a.b.c.d.
         let ip = match ip {
@@ -240,7 +206,7 @@ impl TrustedProxies {
 }
 
 /// A client `X-Request-Id` worth keeping: 1 to 128 of `[A-Za-z0-9._-]`.
-pub fn sane_request_id(value: &[u8]) -> bool {
+pub(crate) fn sane_request_id(value: &[u8]) -> bool {
     (1..=128).contains(&value.len())
         && value
             .iter()
@@ -248,7 +214,7 @@ pub fn sane_request_id(value: &[u8]) -> bool {
 }
 
 /// The request id a trusted proxy sent, if there is exactly one and it is sane.
-pub fn trusted_request_id(req: &RequestHeader) -> Option<String> {
+pub(crate) fn trusted_request_id(req: &RequestHeader) -> Option<String> {
     let mut values = req.headers.get_all("x-request-id").iter();
     match (values.next(), values.next()) {
         (Some(v), None) if sane_request_id(v.as_bytes()) => v.to_str().ok().map(str::to_owned),
@@ -280,7 +246,7 @@ fn joined(req: &RequestHeader, name: &str) -> Option<String> {
 
 /// Sets the forwarding headers for the upstream. `trusted` says whether the TCP
 /// peer is a trusted proxy; `request_id` is the id already chosen for the request.
-pub fn set_forwarding_headers(
+pub(crate) fn set_forwarding_headers(
     req: &mut RequestHeader,
     peer: Option<&str>,
     trusted: bool,
@@ -302,7 +268,7 @@ pub fn set_forwarding_headers(
     let kept = |n: &str| {
         trusted && KEPT_FROM_TRUSTED.contains(&n) && (n != "x-forwarded-proto" || proto_ok)
     };
-    remove_where(req, |n| in_list(FORWARDING, n) && !kept(n));
+    remove_where(req, |n| is_forwarding(n) && !kept(n));
     if let Some(ip) = peer {
         let xff = match xff {
             Some(chain) => format!("{chain}, {ip}"),

@@ -6,7 +6,10 @@ use pingora::http::RequestHeader;
 
 /// Why the request's framing is ambiguous, if it is. `raw_head` is the request head
 /// as received, when the connection is HTTP/1.
-pub fn ambiguous_framing(req: &RequestHeader, raw_head: Option<&[u8]>) -> Option<&'static str> {
+pub(crate) fn ambiguous_framing(
+    req: &RequestHeader,
+    raw_head: Option<&[u8]>,
+) -> Option<&'static str> {
     if has_content_length_and_transfer_encoding(req, raw_head) {
         Some("both Content-Length and Transfer-Encoding")
     } else if has_ambiguous_content_length(req) {

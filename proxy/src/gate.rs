@@ -14,7 +14,7 @@ use crate::reject::Rejection;
 
 /// A request let through, with its verified identity when one was required or offered.
 #[derive(Debug)]
-pub struct Admission {
+pub(crate) struct Admission {
     /// The verified caller; `None` for anonymous access (public, optional, preflight).
     pub identity: Option<Arc<Identity>>,
     /// The rule that applied, for the access log.
@@ -23,7 +23,7 @@ pub struct Admission {
 
 /// Which rule let a request through.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Rule {
+pub(crate) enum Rule {
     /// No rule matched (a token is required).
     Default,
     /// A CORS preflight let through by `auth.cors_preflight`.
@@ -34,7 +34,7 @@ pub enum Rule {
 
 impl Rule {
     /// The label in access logs.
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         match self {
             Self::Default => "<default>",
             Self::CorsPreflight => "<cors-preflight>",
@@ -45,15 +45,18 @@ impl Rule {
 
 /// Route rules plus the verifier.
 #[derive(Debug)]
-pub struct Gate {
-    routes: RouteTable,
-    verifier: Verifier,
-    cors_preflight: bool,
+pub(crate) struct Gate {
+    /// The route rules, in order.
+    pub(crate) routes: RouteTable,
+    /// Verifies tokens against the key sources.
+    pub(crate) verifier: Verifier,
+    /// Let CORS preflights through without a token (`auth.cors_preflight`).
+    pub(crate) cors_preflight: bool,
     /// Better Auth cookie prefix when its `session_data` cookie is a credential.
-    session_cookie: Option<String>,
+    pub(crate) session_cookie: Option<String>,
     /// Origins besides the request's own that may send cookie-authenticated
     /// unsafe requests.
-    allowed_origins: Vec<String>,
+    pub(crate) allowed_origins: Vec<String>,
 }
 
 /// A CORS preflight: OPTIONS with `Origin` and `Access-Control-Request-Method`, and
@@ -104,36 +107,19 @@ fn same_origin_or_allowed(headers: &HeaderMap, allowed: &[String], scheme: Schem
 }
 
 impl Gate {
-    /// A gate over `routes` using `verifier`.
-    pub fn new(
-        routes: RouteTable,
-        verifier: Verifier,
-        cors_preflight: bool,
-        session_cookie: Option<String>,
-        allowed_origins: Vec<String>,
-    ) -> Self {
-        Self {
-            routes,
-            verifier,
-            cors_preflight,
-            session_cookie,
-            allowed_origins,
-        }
-    }
-
     /// Whether tokens can be verified now (readiness).
-    pub fn is_ready(&self) -> bool {
+    pub(crate) fn is_ready(&self) -> bool {
         self.verifier.is_ready()
     }
 
     /// The verifier (for its key sources and counters).
-    pub fn verifier(&self) -> &Verifier {
+    pub(crate) fn verifier(&self) -> &Verifier {
         &self.verifier
     }
 
     /// Decides whether the request may pass. `path` must be canonical; `scheme` is
     /// the one the client used.
-    pub async fn admit(
+    pub(crate) async fn admit(
         &self,
         method: &Method,
         path: &str,
@@ -262,13 +248,13 @@ mod tests {
             ),
             route("/feed/**", AuthMode::Optional, None),
         ]);
-        Gate::new(
+        Gate {
             routes,
             verifier,
-            cors,
-            Some("better-auth".into()),
-            Vec::new(),
-        )
+            cors_preflight: cors,
+            session_cookie: Some("better-auth".into()),
+            allowed_origins: Vec::new(),
+        }
     }
 
     fn token(sub: &str) -> String {
@@ -276,6 +262,16 @@ mod tests {
         encode(
             &Header::default(),
             &json!({"sub": sub, "exp": exp}),
+            &EncodingKey::from_secret(SECRET.as_bytes()),
+        )
+        .unwrap()
+    }
+
+    /// Better Auth's `session_data` cookie (strategy `jwt`) for `user`.
+    fn session_cookie(user: &str) -> String {
+        encode(
+            &Header::default(),
+            &json!({"session": {"userId": user}, "user": {"id": user}, "exp": jsonwebtoken::get_current_timestamp() + 60}),
             &EncodingKey::from_secret(SECRET.as_bytes()),
         )
         .unwrap()
@@ -384,12 +380,7 @@ mod tests {
     #[tokio::test]
     async fn session_cookie_is_a_credential_only_without_bearer() {
         let g = gate(false);
-        let cookie = encode(
-            &Header::default(),
-            &json!({"session": {"userId": "alice"}, "user": {"id": "alice"}, "exp": jsonwebtoken::get_current_timestamp() + 60}),
-            &EncodingKey::from_secret(SECRET.as_bytes()),
-        )
-        .unwrap();
+        let cookie = session_cookie("alice");
         let h = headers(&[(
             "cookie",
             &format!("theme=dark; better-auth.session_data={cookie}"),
@@ -441,12 +432,7 @@ mod tests {
     #[tokio::test]
     async fn a_cookie_from_another_scheme_is_cross_site() {
         let g = gate(false);
-        let cookie = encode(
-            &Header::default(),
-            &json!({"session": {"userId": "alice"}, "user": {"id": "alice"}, "exp": jsonwebtoken::get_current_timestamp() + 60}),
-            &EncodingKey::from_secret(SECRET.as_bytes()),
-        )
-        .unwrap();
+        let cookie = session_cookie("alice");
         let cookie = format!("better-auth.session_data={cookie}");
         let from = |origin: &str| {
             headers(&[

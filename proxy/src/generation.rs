@@ -2,90 +2,19 @@
 //! built from [`Settings`]. A reload builds a new generation and swaps it in;
 //! requests in flight keep the one they started with (they hold an `Arc`).
 
-use arc_swap::ArcSwap;
-use pingora::prelude::HttpPeer;
-use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::auth::{KeySource, RemoteJwks, Verifier};
-use crate::config::{Settings, UpstreamSettings};
+use crate::config::Settings;
 use crate::forwarding::TrustedProxies;
 use crate::gate::Gate;
 use crate::outbound::OutboundPolicy;
-
-/// Failure to start serving (after the config was accepted).
-#[derive(Debug, thiserror::Error)]
-pub enum StartError {
-    /// The upstream host name does not resolve.
-    #[error("cannot resolve upstream `{0}`")]
-    Resolve(String),
-}
-
-/// The upstream peer; its address follows DNS (see `background`).
-#[derive(Debug)]
-pub struct Upstream {
-    /// The settings it was built from.
-    pub settings: UpstreamSettings,
-    peer: ArcSwap<HttpPeer>,
-    addr: ArcSwap<SocketAddr>,
-}
-
-impl Upstream {
-    fn new(settings: UpstreamSettings, addr: SocketAddr) -> Self {
-        let peer = ArcSwap::from_pointee(peer_for(&settings, addr));
-        Self {
-            settings,
-            peer,
-            addr: ArcSwap::from_pointee(addr),
-        }
-    }
-
-    /// An upstream at `addr` (for tests of the background tasks).
-    #[cfg(test)]
-    pub fn new_for_test(settings: UpstreamSettings, addr: SocketAddr) -> Self {
-        Self::new(settings, addr)
-    }
-
-    /// The peer for one request.
-    pub fn peer(&self) -> HttpPeer {
-        (**self.peer.load()).clone()
-    }
-
-    /// The address connected to now.
-    pub fn address(&self) -> SocketAddr {
-        **self.addr.load()
-    }
-
-    /// Points new requests at `addr` (after a DNS change).
-    pub fn set_address(&self, addr: SocketAddr) {
-        self.peer.store(Arc::new(peer_for(&self.settings, addr)));
-        self.addr.store(Arc::new(addr));
-    }
-}
-
-fn peer_for(u: &UpstreamSettings, addr: SocketAddr) -> HttpPeer {
-    let mut peer = HttpPeer::new(addr, false, u.host.clone());
-    peer.options.connection_timeout = Some(u.connect_timeout);
-    peer.options.total_connection_timeout = Some(u.connect_timeout);
-    peer.options.read_timeout = Some(u.read_timeout);
-    peer.options.write_timeout = Some(u.write_timeout);
-    peer.options.idle_timeout = Some(Duration::from_secs(60));
-    peer
-}
-
-/// Resolves `host:port` once (blocking; at start and on reload).
-pub fn resolve_address(address: &str) -> Result<SocketAddr, StartError> {
-    address
-        .to_socket_addrs()
-        .ok()
-        .and_then(|mut a| a.next())
-        .ok_or_else(|| StartError::Resolve(address.to_string()))
-}
+use crate::upstream::{resolve_address, StartError, Upstream};
 
 /// Everything a request is decided and forwarded with.
 #[derive(Debug)]
-pub struct Generation {
+pub(crate) struct Generation {
     /// The edge decision.
     pub gate: Gate,
     /// What goes upstream.
@@ -110,7 +39,10 @@ impl Generation {
     /// Builds a generation. With `previous`, remote key sources whose settings did
     /// not change are kept (with their loaded keys), and an unchanged upstream
     /// keeps its current address.
-    pub fn build(settings: &Settings, previous: Option<&Generation>) -> Result<Self, StartError> {
+    pub(crate) fn build(
+        settings: &Settings,
+        previous: Option<&Generation>,
+    ) -> Result<Self, StartError> {
         let upstream = match previous {
             Some(p) if p.upstream.settings == settings.upstream => p.upstream.clone(),
             _ => {
@@ -125,13 +57,13 @@ impl Generation {
         };
         let verifier = Verifier::new(sources, auth.verifier.clone(), auth.metrics.clone());
         Ok(Self {
-            gate: Gate::new(
-                settings.routes.clone(),
+            gate: Gate {
+                routes: settings.routes.clone(),
                 verifier,
-                auth.cors_preflight,
-                auth.session_cookie.clone(),
-                auth.cookie_allowed_origins.clone(),
-            ),
+                cors_preflight: auth.cors_preflight,
+                session_cookie: auth.session_cookie.clone(),
+                allowed_origins: auth.cookie_allowed_origins.clone(),
+            },
             outbound: OutboundPolicy {
                 identity: settings.identity.headers.clone(),
                 assertion: settings.identity.assertion.clone(),
@@ -149,12 +81,12 @@ impl Generation {
     }
 
     /// The remote key sources, for the refresher.
-    pub fn remote_sources(&self) -> Vec<Arc<RemoteJwks>> {
+    pub(crate) fn remote_sources(&self) -> Vec<Arc<RemoteJwks>> {
         self.gate.verifier().remote_sources().cloned().collect()
     }
 
     /// Whether tokens can be verified now.
-    pub fn is_ready(&self) -> bool {
+    pub(crate) fn is_ready(&self) -> bool {
         self.gate.is_ready()
     }
 }

@@ -58,7 +58,7 @@ struct Pending {
 
 /// A stream whose request heads must arrive within a deadline.
 #[derive(Debug)]
-pub struct HeadDeadline {
+pub(crate) struct HeadDeadline {
     inner: Stream,
     timeout: Duration,
     phase: Phase,
@@ -77,7 +77,7 @@ pub struct HeadDeadline {
 
 impl HeadDeadline {
     /// `inner` whose heads must each arrive within `timeout`.
-    pub fn new(inner: Stream, timeout: Duration) -> Self {
+    pub(crate) fn new(inner: Stream, timeout: Duration) -> Self {
         Self {
             inner,
             timeout,
@@ -101,7 +101,7 @@ impl HeadDeadline {
         let request_id = uuid::Uuid::new_v4().to_string();
         account_refusal(rejection, &request_id, self.head_started, error);
         self.pending = Some(Pending {
-            bytes: rejection.to_http1(&request_id),
+            bytes: rejection.answer("").to_http1(&request_id),
             written: 0,
         });
     }
@@ -127,7 +127,12 @@ impl HeadDeadline {
 
 /// A refusal answered on the connection itself, outside any request Pingora hands
 /// to the proxy: logged and counted like a request's.
-pub fn account_refusal(rejection: &Rejection, request_id: &str, started: Instant, error: &str) {
+pub(crate) fn account_refusal(
+    rejection: &Rejection,
+    request_id: &str,
+    started: Instant,
+    error: &str,
+) {
     let elapsed = started.elapsed();
     metrics().record_request(
         RequestLabels {
@@ -155,14 +160,14 @@ pub fn account_refusal(rejection: &Rejection, request_id: &str, started: Instant
 
 /// Writes `rejection` (with `Connection: close`) on a raw connection and accounts
 /// for it; bounded by [`REFUSAL_WRITE_LIMIT`].
-pub async fn refuse_connection<S: AsyncWrite + Unpin + ?Sized>(
+pub(crate) async fn refuse_connection<S: AsyncWrite + Unpin + ?Sized>(
     stream: &mut S,
     rejection: &Rejection,
     started: Instant,
     error: &str,
 ) {
     let request_id = uuid::Uuid::new_v4().to_string();
-    let bytes = rejection.to_http1(&request_id);
+    let bytes = rejection.answer("").to_http1(&request_id);
     let _ = tokio::time::timeout(REFUSAL_WRITE_LIMIT, stream.write_all(&bytes)).await;
     account_refusal(rejection, &request_id, started, error);
 }

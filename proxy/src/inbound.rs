@@ -1,18 +1,103 @@
-//! What authgate refuses or corrects in the client's request head before any rule
-//! is looked at: ambiguous framing (request smuggling), methods it never forwards,
-//! an HTTP/1.0 request without `Host`, an `Upgrade` nobody asked this hop for, and
-//! the raw request-target (the parsed URI has already dropped a `#fragment`).
+//! What authgate makes of a client's request head before any rule is looked at, in
+//! one function and one order ([`examine`]):
+//!
+//! 1. a trusted proxy's `X-Request-Id` is taken (so a refusal carries it too);
+//! 2. ambiguous framing (request smuggling), methods never forwarded (TRACE,
+//!    CONNECT) and an HTTP/1.0 request without `Host` are refused;
+//! 3. an `Upgrade` that `Connection` does not ask for is dropped;
+//! 4. the raw request-target is read from the head as sent (the parsed URI has
+//!    already dropped a `#fragment`); a head without a readable one is refused;
+//! 5. the path is canonicalised, or refused;
+//! 6. the proxy port's own health paths are recognised (GET and HEAD only).
+//!
+//! What is left goes to the gate with its [`Target`].
 
-use http::header::{CONNECTION, HOST, UPGRADE};
+use http::header::{HOST, UPGRADE};
 use http::{Method, Version};
 use pingora::http::RequestHeader;
 
+use crate::forwarding::{trusted_request_id, upgrade_requested};
 use crate::framing::ambiguous_framing;
+use crate::health::Probe;
+use crate::http1_head;
+use crate::path::PathError;
 use crate::reject::Rejection;
+use crate::target::{parse_target, Target};
 
-/// Why the request is refused before routing, if it is. `raw_head` is the head as
-/// received, when the connection is HTTP/1.
-pub fn refusal(req: &RequestHeader, raw_head: Option<&[u8]>) -> Option<Rejection> {
+/// The proxy port's own health paths (`server.health_path`, `server.ready_path`).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct HealthPaths<'a> {
+    /// Answered "alive".
+    pub(crate) live: Option<&'a str>,
+    /// Answered with readiness.
+    pub(crate) ready: Option<&'a str>,
+}
+
+/// Where a request goes after the inbound checks.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Inbound {
+    /// A probe of the proxy port's health paths, answered by authgate.
+    Health(Probe),
+    /// A request for the gate, with its canonical target.
+    Route(Target),
+}
+
+/// What [`examine`] found.
+#[derive(Debug)]
+pub(crate) struct Examined {
+    /// The request id a trusted proxy sent, when it is one to keep.
+    pub(crate) request_id: Option<String>,
+    /// The request's way on, or its refusal.
+    pub(crate) outcome: Result<Inbound, Box<Rejection>>,
+}
+
+/// Runs the inbound checks in their order (see the module doc). `raw_head` is the
+/// head as received on an HTTP/1 connection; `peer_trusted` says whether the TCP
+/// peer is one of `server.trusted_proxies`.
+pub(crate) fn examine(
+    req: &mut RequestHeader,
+    raw_head: Option<&[u8]>,
+    peer_trusted: bool,
+    health: HealthPaths<'_>,
+) -> Examined {
+    let request_id = peer_trusted.then(|| trusted_request_id(req)).flatten();
+    Examined {
+        request_id,
+        outcome: route(req, raw_head, health),
+    }
+}
+
+fn route(
+    req: &mut RequestHeader,
+    raw_head: Option<&[u8]>,
+    health: HealthPaths<'_>,
+) -> Result<Inbound, Box<Rejection>> {
+    if let Some(rejection) = refusal(req, raw_head) {
+        return Err(Box::new(rejection));
+    }
+    drop_unrequested_upgrade(req);
+    let raw_target = match raw_head {
+        Some(head) => {
+            http1_head::request_target(head).ok_or(Rejection::bad_path(PathError::NotOriginForm))?
+        }
+        None => req.raw_path(),
+    };
+    let target = parse_target(raw_target).map_err(Rejection::bad_path)?;
+    let probe = if health.live == Some(target.path.as_str()) {
+        Probe::Live
+    } else if health.ready == Some(target.path.as_str()) {
+        Probe::Ready
+    } else {
+        return Ok(Inbound::Route(target));
+    };
+    if req.method != Method::GET && req.method != Method::HEAD {
+        return Err(Box::new(Rejection::method_not_allowed()));
+    }
+    Ok(Inbound::Health(probe))
+}
+
+/// Why the request is refused before routing, if it is.
+fn refusal(req: &RequestHeader, raw_head: Option<&[u8]>) -> Option<Rejection> {
     if let Some(why) = ambiguous_framing(req, raw_head) {
         return Some(Rejection::bad_framing(why));
     }
@@ -30,18 +115,8 @@ pub fn refusal(req: &RequestHeader, raw_head: Option<&[u8]>) -> Option<Rejection
 /// `Upgrade` is hop-by-hop: without `Connection: upgrade` the client did not ask
 /// this hop to switch protocols, and Pingora must not treat the request as an
 /// upgrade (it would tunnel whatever follows).
-pub fn drop_unrequested_upgrade(req: &mut RequestHeader) {
-    if !req.headers.contains_key(UPGRADE) {
-        return;
-    }
-    let requested = req
-        .headers
-        .get_all(CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|t| t.trim().eq_ignore_ascii_case("upgrade"));
-    if !requested {
+fn drop_unrequested_upgrade(req: &mut RequestHeader) {
+    if req.headers.contains_key(UPGRADE) && !upgrade_requested(req) {
         req.remove_header(&UPGRADE);
     }
 }
@@ -59,6 +134,76 @@ mod tests {
         req
     }
 
+    fn examine_raw(head: &str, trusted: bool) -> Examined {
+        let head = head.as_bytes();
+        let mut headers = [httparse::EMPTY_HEADER; 16];
+        let mut parsed = httparse::Request::new(&mut headers);
+        parsed.parse(head).unwrap();
+        let mut req = RequestHeader::build(
+            parsed.method.unwrap(),
+            parsed.path.unwrap().as_bytes(),
+            None,
+        )
+        .unwrap();
+        req.set_version(if parsed.version == Some(0) {
+            Version::HTTP_10
+        } else {
+            Version::HTTP_11
+        });
+        for h in parsed.headers.iter() {
+            req.append_header(h.name.to_string(), h.value).unwrap();
+        }
+        let health = HealthPaths {
+            live: Some("/healthz"),
+            ready: Some("/readyz"),
+        };
+        examine(&mut req, Some(head), trusted, health)
+    }
+
+    fn reason(e: &Examined) -> &'static str {
+        match &e.outcome {
+            Err(r) => r.reason,
+            Ok(Inbound::Health(_)) => "health",
+            Ok(Inbound::Route(_)) => "route",
+        }
+    }
+
+    #[test]
+    fn the_checks_run_in_their_order() {
+        // Framing before the method, the method before the target, the target
+        // before the health paths, and the trusted request id whatever follows.
+        let cases = [
+            (
+                "TRACE /a#b HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+                "bad_framing",
+            ),
+            ("TRACE /a#b HTTP/1.1\r\nHost: x\r\n\r\n", "method_refused"),
+            ("GET /a#b HTTP/1.0\r\n\r\n", "missing_host"),
+            ("POST /healthz#x HTTP/1.1\r\nHost: x\r\n\r\n", "bad_path"),
+            (
+                "POST /healthz HTTP/1.1\r\nHost: x\r\n\r\n",
+                "method_not_allowed",
+            ),
+            ("HEAD /./readyz HTTP/1.1\r\nHost: x\r\n\r\n", "health"),
+            ("GET /api/x HTTP/1.1\r\nHost: x\r\n\r\n", "route"),
+        ];
+        for (head, want) in cases {
+            let with_id = head.replacen("\r\n", "\r\nX-Request-Id: ingress-1\r\n", 1);
+            let e = examine_raw(&with_id, true);
+            assert_eq!(reason(&e), want, "{head:?}");
+            assert_eq!(e.request_id.as_deref(), Some("ingress-1"), "{head:?}");
+            assert_eq!(examine_raw(&with_id, false).request_id, None);
+        }
+        let e = examine_raw("GET /a/../b?q=1 HTTP/1.1\r\nHost: x\r\n\r\n", false);
+        match e.outcome {
+            Ok(Inbound::Route(t)) => {
+                assert_eq!(t.path, "/b");
+                assert_eq!(t.rewritten.as_deref(), Some("/b?q=1"));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
     #[test]
     fn trace_connect_and_hostless_http10_are_refused() {
         let trace = request("TRACE", Version::HTTP_11, &[("Host", "x")]);
@@ -71,6 +216,15 @@ mod tests {
         assert!(refusal(&old_with_host, None).is_none());
         let framing = request("POST", Version::HTTP_11, &[("Content-Length", "1, 1")]);
         assert_eq!(refusal(&framing, None).unwrap().reason, "bad_framing");
+    }
+
+    #[test]
+    fn a_leading_empty_line_does_not_hide_the_raw_target() {
+        let e = examine_raw(
+            "\r\n\nGET /api/alice#/../bob HTTP/1.1\r\nHost: x\r\n\r\n",
+            false,
+        );
+        assert_eq!(reason(&e), "bad_path");
     }
 
     #[test]

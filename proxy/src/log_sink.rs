@@ -12,10 +12,10 @@ use std::sync::{Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
 /// How long the writer gathers lines before writing them out.
-pub const FLUSH_INTERVAL: Duration = Duration::from_millis(10);
+pub(crate) const FLUSH_INTERVAL: Duration = Duration::from_millis(10);
 
 /// Bytes buffered before an appender waits for the writer.
-pub const MAX_BUFFERED: usize = 4 << 20;
+pub(crate) const MAX_BUFFERED: usize = 4 << 20;
 
 /// Bytes that make the writer flush at once instead of after the interval.
 const HIGH_WATER: usize = 256 << 10;
@@ -28,7 +28,7 @@ struct State {
 }
 
 /// The process's log buffer (see the module docs).
-pub struct LogSink {
+pub(crate) struct LogSink {
     state: Mutex<State>,
     /// Signals the writer: lines arrived, or the high-water mark was passed.
     wake: Condvar,
@@ -46,7 +46,7 @@ static SINK: OnceLock<&'static LogSink> = OnceLock::new();
 
 impl LogSink {
     /// The process-wide sink; its writer thread starts with the first call.
-    pub fn global() -> &'static LogSink {
+    pub(crate) fn global() -> &'static LogSink {
         SINK.get_or_init(|| {
             let sink: &'static LogSink = Box::leak(Box::new(LogSink::new()));
             let spawned = std::thread::Builder::new()
@@ -75,7 +75,7 @@ impl LogSink {
     }
 
     /// Appends `line` (one or more whole lines).
-    pub fn append(&self, line: &[u8]) {
+    pub(crate) fn append(&self, line: &[u8]) {
         if self.synchronous.load(Ordering::Relaxed) {
             let _order = self.lock_output();
             return write_out(line);
@@ -93,7 +93,7 @@ impl LogSink {
     }
 
     /// Writes out everything buffered now (before the process exits).
-    pub fn flush(&self) {
+    pub(crate) fn flush(&self) {
         let (lines, _order) = {
             let mut state = self.lock();
             (std::mem::take(&mut state.lines), self.lock_output())
@@ -148,7 +148,7 @@ fn write_out(lines: &[u8]) {
 /// `io::Write` into the global sink: what the `tracing` formatter writes through.
 /// The formatter writes each event with one `write_all`, so lines never interleave.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct SinkWriter;
+pub(crate) struct SinkWriter;
 
 impl Write for SinkWriter {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {

@@ -18,7 +18,7 @@ use crate::auth::AuthMetrics;
 
 /// `{decision,reason}` of one request.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct RequestLabels {
+pub(crate) struct RequestLabels {
     /// `allow`, `anonymous`, `reject` or `error`.
     pub decision: &'static str,
     /// The reject reason (`missing_token`, `expired`, `owner_mismatch` …) or the
@@ -28,21 +28,21 @@ pub struct RequestLabels {
 
 /// `{kind}` of an upstream failure.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct KindLabel {
+pub(crate) struct KindLabel {
     /// `connect`, `timeout` or `other`.
     pub kind: &'static str,
 }
 
 /// `{reused}` of an upstream connection a request went out on.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct ReusedLabel {
+pub(crate) struct ReusedLabel {
     /// `true` for a kept-alive connection from the pool, `false` for a new one.
     pub reused: &'static str,
 }
 
 /// Every metric authgate exports.
 #[derive(Debug)]
-pub struct Metrics {
+pub(crate) struct Metrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
     duration: Histogram,
@@ -111,20 +111,20 @@ impl Metrics {
     }
 
     /// Counts a finished request.
-    pub fn record_request(&self, labels: RequestLabels, elapsed: Duration) {
+    pub(crate) fn record_request(&self, labels: RequestLabels, elapsed: Duration) {
         self.requests.get_or_create(&labels).inc();
         self.duration.observe(elapsed.as_secs_f64());
     }
 
     /// Counts an upstream failure.
-    pub fn record_upstream_error(&self, kind: &'static str) {
+    pub(crate) fn record_upstream_error(&self, kind: &'static str) {
         self.upstream_errors
             .get_or_create(&KindLabel { kind })
             .inc();
     }
 
     /// Counts the upstream connection a request went out on.
-    pub fn record_upstream_connection(&self, reused: bool) {
+    pub(crate) fn record_upstream_connection(&self, reused: bool) {
         let reused = if reused { "true" } else { "false" };
         self.upstream_connections
             .get_or_create(&ReusedLabel { reused })
@@ -132,7 +132,7 @@ impl Metrics {
     }
 
     /// Counts a reload attempt.
-    pub fn record_reload(&self, ok: bool) {
+    pub(crate) fn record_reload(&self, ok: bool) {
         let result = if ok { "success" } else { "error" };
         self.config_reloads
             .get_or_create(&ResultLabel { result })
@@ -140,7 +140,7 @@ impl Metrics {
     }
 
     /// The OpenMetrics text exposition.
-    pub fn encode(&self) -> String {
+    pub(crate) fn encode(&self) -> String {
         let mut text = String::with_capacity(4096);
         // Writing into a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut text, &self.registry);
@@ -149,13 +149,13 @@ impl Metrics {
 }
 
 /// The process's metrics.
-pub fn metrics() -> &'static Metrics {
+pub(crate) fn metrics() -> &'static Metrics {
     static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
     &METRICS
 }
 
 /// The `Content-Type` of [`Metrics::encode`].
-pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+pub(crate) const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 #[cfg(test)]
 mod tests {

@@ -21,7 +21,7 @@ use crate::assertion::{AssertionSigner, BoundRequest};
 use crate::auth::cookie::without_session_cookies;
 use crate::auth::Identity;
 use crate::forwarding;
-use crate::identity::IdentityHeaders;
+use crate::identity_headers::IdentityHeaders;
 
 /// How this deployment rewrites requests (from the settings, fixed per config).
 #[derive(Debug, Clone)]
@@ -114,16 +114,17 @@ fn strip_session_cookies(req: &mut RequestHeader, prefix: &str) -> pingora::Resu
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::identity_headers::HeaderNames;
     use crate::secret::Secret;
 
     fn policy(keep_authorization: bool) -> OutboundPolicy {
-        let identity = IdentityHeaders::new(
-            "X-Auth-User-Id",
-            "X-Auth-Email",
-            "X-Auth-Assertion",
-            &[],
-            &[],
-        )
+        let identity = IdentityHeaders::new(&HeaderNames {
+            user_id: "X-Auth-User-Id",
+            email: "X-Auth-Email",
+            assertion: "X-Auth-Assertion",
+            claims: &[],
+            extra_strip: &[],
+        })
         .unwrap();
         let secret = Secret::new("0123456789abcdef0123456789abcdef");
         OutboundPolicy {

@@ -94,7 +94,7 @@ fn check_raw_byte(b: u8) -> Result<(), PathError> {
 
 /// Checks the raw query: no fragment, no control characters or spaces, ASCII
 /// only. Other characters pass as sent (browsers leave `{`, `|`, `^` raw there).
-pub fn check_query(query: &[u8]) -> Result<(), PathError> {
+pub(crate) fn check_query(query: &[u8]) -> Result<(), PathError> {
     query.iter().try_for_each(|&b| match b {
         b'#' => Err(PathError::Fragment),
         0..=0x20 | 0x7f => Err(PathError::ControlCharacter),

@@ -7,8 +7,7 @@ use std::sync::Arc;
 use crate::path::decode_segment;
 
 /// What a route demands of the caller (`auth = "…"` in a route rule).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuthMode {
     /// No token needed; identity headers are still stripped.
     Public,
@@ -16,17 +15,6 @@ pub enum AuthMode {
     Required,
     /// No token passes anonymously; a present but invalid token is refused.
     Optional,
-}
-
-impl AuthMode {
-    /// The config spelling, for logs.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Public => "public",
-            Self::Required => "required",
-            Self::Optional => "optional",
-        }
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,11 +86,6 @@ impl Pattern {
             text: text.into(),
             segments,
         })
-    }
-
-    /// The pattern as written.
-    pub fn as_str(&self) -> &str {
-        &self.text
     }
 
     /// Whether the pattern names `{param}`.
@@ -206,9 +189,10 @@ impl<'r> RouteMatch<'r, '_> {
         self.route.map_or(AuthMode::Required, |r| r.auth)
     }
 
-    /// A label for access logs: the matched pattern, or `<default>`.
+    /// The matched pattern, or `<default>` (for tests).
+    #[cfg(test)]
     pub fn label(&self) -> &'r str {
-        self.route.map_or("<default>", |r| r.pattern.as_str())
+        self.route.map_or("<default>", |r| &r.pattern.text)
     }
 
     /// The matched pattern's text, shared (cheap to keep per request).

@@ -21,21 +21,20 @@ use std::time::Instant;
 use crate::access_log;
 use crate::auth::Identity;
 use crate::decision::Decision;
-use crate::forwarding::{client_scheme, trusted_request_id, Scheme};
+use crate::forwarding::{client_scheme, Scheme};
 use crate::gate::Rule;
 use crate::generation::Generation;
-use crate::http1_head;
-use crate::inbound;
+use crate::health::{self, Probe};
+use crate::inbound::{self, HealthPaths, Inbound};
 use crate::lifecycle::{InFlight, Lifecycle};
 use crate::metrics::metrics;
 use crate::outbound::Admitted;
-use crate::path::PathError;
-use crate::reject::Rejection;
-use crate::target::{parse_target, Target};
+use crate::reject::{Answer, Rejection};
+use crate::target::Target;
 
 /// Per-request state.
 #[derive(Debug)]
-pub struct RequestCtx {
+pub(crate) struct RequestCtx {
     started: Instant,
     /// The configuration this request runs under, start to end.
     generation: Arc<Generation>,
@@ -60,7 +59,7 @@ pub struct RequestCtx {
 }
 
 /// The proxy application.
-pub struct AuthGate {
+pub(crate) struct AuthGate {
     /// The configuration new requests take.
     pub current: Arc<ArcSwap<Generation>>,
     /// Draining and requests in flight.
@@ -94,9 +93,12 @@ impl AuthGate {
         &self,
         session: &mut Session,
         ctx: &mut RequestCtx,
-        path: String,
-        rewritten_target: Option<String>,
+        target: Target,
     ) -> pingora::Result<bool> {
+        let Target {
+            path,
+            rewritten: rewritten_target,
+        } = target;
         let generation = ctx.generation.clone();
         let req = session.req_header();
         // The listener is plaintext HTTP/1 today.
@@ -131,29 +133,24 @@ impl AuthGate {
         &self,
         session: &mut Session,
         ctx: &RequestCtx,
-        rejection: &Rejection,
-        body: Bytes,
+        answer: &Answer,
     ) -> pingora::Result<()> {
-        let mut resp = ResponseHeader::build(rejection.status, Some(7))?;
+        let mut resp = ResponseHeader::build(answer.status, Some(4 + answer.headers.len()))?;
         resp.insert_header(http::header::CONTENT_TYPE, "application/json")?;
-        resp.insert_header(http::header::CONTENT_LENGTH, body.len())?;
+        resp.insert_header(http::header::CONTENT_LENGTH, answer.body.len())?;
         resp.insert_header(http::header::CACHE_CONTROL, "no-store")?;
         resp.insert_header("X-Request-Id", ctx.request_id.as_str())?;
-        if let Some(challenge) = rejection.www_authenticate(&ctx.generation.realm) {
-            resp.insert_header(http::header::WWW_AUTHENTICATE, challenge)?;
-        }
-        if let Some(secs) = rejection.retry_after {
-            resp.insert_header(http::header::RETRY_AFTER, secs)?;
-        }
-        if let Some(allow) = rejection.allow {
-            resp.insert_header(http::header::ALLOW, allow)?;
+        for (name, value) in &answer.headers {
+            resp.insert_header(name.clone(), value.as_str())?;
         }
         let head_only = session.req_header().method == Method::HEAD;
         session
             .write_response_header(Box::new(resp), head_only)
             .await?;
         if !head_only {
-            session.write_response_body(Some(body), true).await?;
+            session
+                .write_response_body(Some(answer.body.clone()), true)
+                .await?;
         }
         Ok(())
     }
@@ -169,46 +166,23 @@ impl AuthGate {
             // A malformed request may leave the stream in an unknown state: close it.
             session.set_keepalive(None);
         }
-        self.respond(session, ctx, &rejection, rejection.body())
-            .await?;
+        let answer = rejection.answer(&ctx.generation.realm);
+        self.respond(session, ctx, &answer).await?;
         Ok(true)
     }
 
-    /// Answers the proxy port's own `/healthz` and `/readyz` when they are enabled;
-    /// `None` when `path` is neither.
+    /// Answers a probe of the proxy port's own health paths.
     async fn health(
         &self,
         session: &mut Session,
         ctx: &mut RequestCtx,
-        path: &str,
-    ) -> Option<pingora::Result<bool>> {
-        let g = &ctx.generation;
-        let ready = if g.health_path.as_deref() == Some(path) {
-            true
-        } else if g.ready_path.as_deref() == Some(path) {
-            g.is_ready() && !self.lifecycle.is_draining() && self.lifecycle.upstream_healthy()
-        } else {
-            return None;
-        };
-        let method = &session.req_header().method;
-        if method != Method::GET && method != Method::HEAD {
-            return Some(
-                self.reject(session, ctx, Rejection::method_not_allowed())
-                    .await,
-            );
-        }
+        probe: Probe,
+    ) -> pingora::Result<bool> {
         ctx.decision = Decision::Health;
-        let (answer, body) = if ready {
-            (Rejection::for_status(200), r#"{"status":"ok"}"#)
-        } else {
-            (Rejection::for_status(503), r#"{"status":"not_ready"}"#)
-        };
-        let body = Bytes::from_static(body.as_bytes());
-        Some(
-            self.respond(session, ctx, &answer, body)
-                .await
-                .map(|()| true),
-        )
+        let (status, body) = health::answer(probe, &ctx.generation, &self.lifecycle);
+        let answer = Answer::json(status.as_u16(), Bytes::from(body));
+        self.respond(session, ctx, &answer).await?;
+        Ok(true)
     }
 }
 
@@ -244,50 +218,36 @@ impl ProxyHttp for AuthGate {
     ) -> pingora::Result<bool> {
         arm_body_deadline(session, ctx);
         ctx.peer_trusted = ctx.generation.trusted_proxies.contains(peer_ip(session));
-        if ctx.peer_trusted {
-            if let Some(id) = trusted_request_id(session.req_header()) {
-                ctx.request_id = id;
-            }
-        }
         let raw_head = session
             .as_downstream()
             .as_http1()
             .map(|h1| h1.get_headers_raw_bytes());
-        if let Some(rejection) = inbound::refusal(session.req_header(), raw_head.as_deref()) {
-            return self.reject(session, ctx, rejection).await;
-        }
-        inbound::drop_unrequested_upgrade(session.req_header_mut());
-        // The raw head is read as the parser read it; a head without a readable
-        // request line is refused rather than judged by the parsed URI.
-        let raw_target = match raw_head.as_deref() {
-            Some(head) => match http1_head::request_target(head) {
-                Some(target) => Some(target),
-                None => {
-                    let rejection = Rejection::bad_path(PathError::NotOriginForm);
-                    return self.reject(session, ctx, rejection).await;
-                }
-            },
-            None => None,
+        let g = ctx.generation.clone();
+        let health = HealthPaths {
+            live: g.health_path.as_deref(),
+            ready: g.ready_path.as_deref(),
         };
-        let target = raw_target.unwrap_or_else(|| session.req_header().raw_path());
-        let Target {
-            path,
-            rewritten: rewritten_target,
-        } = match parse_target(target) {
-            Ok(target) => target,
-            Err(e) => return self.reject(session, ctx, Rejection::bad_path(e)).await,
-        };
-        if let Some(result) = self.health(session, ctx, &path).await {
-            return result;
+        let examined = inbound::examine(
+            session.req_header_mut(),
+            raw_head.as_deref(),
+            ctx.peer_trusted,
+            health,
+        );
+        if let Some(id) = examined.request_id {
+            ctx.request_id = id;
         }
+        let target = match examined.outcome {
+            Ok(Inbound::Route(target)) => target,
+            Ok(Inbound::Health(probe)) => return self.health(session, ctx, probe).await,
+            Err(rejection) => return self.reject(session, ctx, *rejection).await,
+        };
         // Serve pipelined requests in order rather than drop them after a response
         // that said keep-alive (RFC 9112 §9.3.2).
         session.as_downstream_mut().set_pipelining_enabled(true);
-        let keepalive = ctx.generation.keepalive_secs;
         if session.get_keepalive().is_some() {
-            session.set_keepalive(Some(keepalive));
+            session.set_keepalive(Some(g.keepalive_secs));
         }
-        self.admit(session, ctx, path, rewritten_target).await
+        self.admit(session, ctx, target).await
     }
 
     async fn request_body_filter(
@@ -425,10 +385,8 @@ impl ProxyHttp for AuthGate {
                 408 => Rejection::body_timeout(),
                 _ => Rejection::for_status(status),
             };
-            if let Err(write_error) = self
-                .respond(session, ctx, &rejection, rejection.body())
-                .await
-            {
+            let answer = rejection.answer(&ctx.generation.realm);
+            if let Err(write_error) = self.respond(session, ctx, &answer).await {
                 tracing::debug!(error = %write_error, "could not write the error response");
             }
         }
@@ -440,7 +398,8 @@ impl ProxyHttp for AuthGate {
 
     async fn logging(&self, session: &mut Session, e: Option<&Error>, ctx: &mut Self::CTX) {
         let elapsed = ctx.started.elapsed();
-        metrics().record_request(ctx.decision.labels(), elapsed);
+        let labels = ctx.decision.labels();
+        metrics().record_request(labels.clone(), elapsed);
         let status = session.response_written().map_or(0, |r| r.status.as_u16());
         let req = session.req_header();
         let raw_path;
@@ -454,10 +413,6 @@ impl ProxyHttp for AuthGate {
                     .to_string();
                 raw_path.as_str()
             }
-        };
-        let reason = match ctx.decision {
-            Decision::Reject(r) | Decision::UpstreamError(r) => r,
-            _ => "",
         };
         let subject = ctx
             .identity
@@ -478,8 +433,8 @@ impl ProxyHttp for AuthGate {
                 method: req.method.as_str(),
                 path,
                 status,
-                decision: ctx.decision.as_str(),
-                reason,
+                decision: labels.decision,
+                reason: labels.reason,
                 rule: ctx.rule.as_ref().map_or("", Rule::as_str),
                 subject,
                 latency_us: u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),

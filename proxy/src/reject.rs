@@ -3,6 +3,7 @@
 //! and never any part of the token.
 
 use bytes::Bytes;
+use http::header::{HeaderName, ALLOW, RETRY_AFTER, WWW_AUTHENTICATE};
 use std::borrow::Cow;
 
 use crate::auth::{BearerError, TokenError};
@@ -10,7 +11,7 @@ use crate::path::PathError;
 
 /// The `WWW-Authenticate` challenge to send, if any.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Challenge {
+pub(crate) enum Challenge {
     /// No challenge (not an authentication problem).
     None,
     /// `Bearer realm="…"`: no credentials were presented (RFC 6750 §3.1: no error code).
@@ -26,7 +27,7 @@ pub enum Challenge {
 
 /// A response authgate writes instead of proxying.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rejection {
+pub(crate) struct Rejection {
     /// HTTP status.
     pub status: u16,
     /// `error` in the JSON body.
@@ -60,7 +61,7 @@ impl Rejection {
     }
 
     /// 403: a cookie-authenticated unsafe request from another origin (CSRF).
-    pub fn cross_site() -> Self {
+    pub(crate) fn cross_site() -> Self {
         Self {
             reason: "csrf",
             ..Self::new(
@@ -72,7 +73,7 @@ impl Rejection {
     }
 
     /// 405: a method authgate never forwards (TRACE, CONNECT).
-    pub fn method_refused() -> Self {
+    pub(crate) fn method_refused() -> Self {
         Self {
             reason: "method_refused",
             allow: Some("GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"),
@@ -81,7 +82,7 @@ impl Rejection {
     }
 
     /// 400: an HTTP/1.0 request without `Host` (the upstream could not route it).
-    pub fn missing_host() -> Self {
+    pub(crate) fn missing_host() -> Self {
         Self {
             reason: "missing_host",
             ..Self::new(400, "bad_request", "a Host header is required")
@@ -89,7 +90,7 @@ impl Rejection {
     }
 
     /// 401: no bearer token presented.
-    pub fn missing_token() -> Self {
+    pub(crate) fn missing_token() -> Self {
         Self {
             challenge: Challenge::Bearer,
             reason: "missing_token",
@@ -98,7 +99,7 @@ impl Rejection {
     }
 
     /// 401: a token was presented and refused.
-    pub fn invalid_token(e: TokenError) -> Self {
+    pub(crate) fn invalid_token(e: TokenError) -> Self {
         Self {
             challenge: Challenge::BearerError {
                 code: "invalid_token",
@@ -110,7 +111,7 @@ impl Rejection {
     }
 
     /// 400 or 401 for an unusable `Authorization` header.
-    pub fn bad_authorization(e: BearerError) -> Self {
+    pub(crate) fn bad_authorization(e: BearerError) -> Self {
         match e {
             BearerError::Multiple => Self {
                 challenge: Challenge::BearerError {
@@ -132,7 +133,7 @@ impl Rejection {
     }
 
     /// 403: the owner rule refused `subject`.
-    pub fn owner_mismatch(param: &str, subject: &str) -> Self {
+    pub(crate) fn owner_mismatch(param: &str, subject: &str) -> Self {
         Self {
             subject: Some(subject.to_string()),
             challenge: Challenge::BearerError {
@@ -149,7 +150,7 @@ impl Rejection {
     }
 
     /// 400: the request target cannot be canonicalised safely.
-    pub fn bad_path(e: PathError) -> Self {
+    pub(crate) fn bad_path(e: PathError) -> Self {
         Self {
             reason: "bad_path",
             ..Self::new(400, "bad_request", e.message())
@@ -157,7 +158,7 @@ impl Rejection {
     }
 
     /// 400: ambiguous message framing (request smuggling defence).
-    pub fn bad_framing(message: &'static str) -> Self {
+    pub(crate) fn bad_framing(message: &'static str) -> Self {
         Self {
             reason: "bad_framing",
             ..Self::new(400, "bad_request", message)
@@ -166,7 +167,7 @@ impl Rejection {
 
     /// 503: no signing keys could be loaded yet (the issuer's JWKS is unreachable);
     /// not the client's fault, so not a 401.
-    pub fn keys_unavailable() -> Self {
+    pub(crate) fn keys_unavailable() -> Self {
         Self {
             retry_after: Some(5),
             reason: "keys_unavailable",
@@ -180,7 +181,7 @@ impl Rejection {
 
     /// 400: a head Pingora could not read (bad syntax, `Content-Length: abc`, a
     /// `Transfer-Encoding` not ending in `chunked`, HTTP/1.0 with one …).
-    pub fn unreadable_head() -> Self {
+    pub(crate) fn unreadable_head() -> Self {
         Self {
             reason: "bad_request",
             ..Self::new(400, "bad_request", "malformed request head")
@@ -188,7 +189,7 @@ impl Rejection {
     }
 
     /// 408: the request head did not arrive within `server.header_read_timeout_secs`.
-    pub fn head_timeout() -> Self {
+    pub(crate) fn head_timeout() -> Self {
         Self {
             reason: "head_timeout",
             ..Self::new(
@@ -200,7 +201,7 @@ impl Rejection {
     }
 
     /// 408: the request body did not arrive within `server.body_read_timeout_secs`.
-    pub fn body_timeout() -> Self {
+    pub(crate) fn body_timeout() -> Self {
         Self {
             reason: "body_timeout",
             ..Self::new(
@@ -212,7 +213,7 @@ impl Rejection {
     }
 
     /// 503: `server.max_connections` connections are open already.
-    pub fn too_many_connections() -> Self {
+    pub(crate) fn too_many_connections() -> Self {
         Self {
             retry_after: Some(1),
             reason: "connection_limit",
@@ -221,9 +222,8 @@ impl Rejection {
     }
 
     /// 400/5xx for failures inside the proxy machinery, by status.
-    pub fn for_status(status: u16) -> Self {
+    pub(crate) fn for_status(status: u16) -> Self {
         match status {
-            200 => Self::new(200, "ok", "ok"),
             400 => Self::new(400, "bad_request", "malformed request"),
             502 => Self::new(502, "bad_gateway", "the upstream service is unavailable"),
             503 => Self::new(503, "service_unavailable", "the service is not ready"),
@@ -233,7 +233,7 @@ impl Rejection {
     }
 
     /// 405 on the health endpoints.
-    pub fn method_not_allowed() -> Self {
+    pub(crate) fn method_not_allowed() -> Self {
         Self {
             allow: Some("GET, HEAD"),
             ..Self::new(405, "method_not_allowed", "use GET or HEAD")
@@ -241,7 +241,7 @@ impl Rejection {
     }
 
     /// The `WWW-Authenticate` value for `realm`, if any.
-    pub fn www_authenticate(&self, realm: &str) -> Option<String> {
+    pub(crate) fn www_authenticate(&self, realm: &str) -> Option<String> {
         match self.challenge {
             Challenge::None => None,
             Challenge::Bearer => Some(format!("Bearer realm=\"{realm}\"")),
@@ -252,15 +252,52 @@ impl Rejection {
     }
 
     /// The JSON body.
-    pub fn body(&self) -> Bytes {
+    pub(crate) fn body(&self) -> Bytes {
         let body = serde_json::json!({ "error": self.error, "message": self.message });
         Bytes::from(body.to_string())
     }
 
+    /// The response to write, with the challenge for `realm`.
+    pub(crate) fn answer(&self, realm: &str) -> Answer {
+        let mut answer = Answer::json(self.status, self.body());
+        if let Some(challenge) = self.www_authenticate(realm) {
+            answer.headers.push((WWW_AUTHENTICATE, challenge));
+        }
+        if let Some(secs) = self.retry_after {
+            answer.headers.push((RETRY_AFTER, secs.to_string()));
+        }
+        if let Some(allow) = self.allow {
+            answer.headers.push((ALLOW, allow.to_string()));
+        }
+        answer
+    }
+}
+
+/// A JSON response authgate writes itself (a refusal, a health answer), before the
+/// request id and the framing headers are added.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Answer {
+    /// HTTP status.
+    pub status: u16,
+    /// Extra headers (`WWW-Authenticate`, `Retry-After`, `Allow`).
+    pub headers: Vec<(HeaderName, String)>,
+    /// The JSON body.
+    pub body: Bytes,
+}
+
+impl Answer {
+    /// `status` with a JSON `body` and no extra header.
+    pub(crate) fn json(status: u16, body: Bytes) -> Self {
+        Self {
+            status,
+            headers: Vec::new(),
+            body,
+        }
+    }
+
     /// The whole HTTP/1.1 response, for a connection authgate answers itself
     /// before or outside a request Pingora hands it; it always closes.
-    pub fn to_http1(&self, request_id: &str) -> Vec<u8> {
-        let body = self.body();
+    pub(crate) fn to_http1(&self, request_id: &str) -> Vec<u8> {
         let reason = http::StatusCode::from_u16(self.status)
             .ok()
             .and_then(|s| s.canonical_reason())
@@ -268,19 +305,29 @@ impl Rejection {
         let mut head = format!(
             "HTTP/1.1 {} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nCache-Control: no-store\r\nX-Request-Id: {request_id}\r\nConnection: close\r\n",
             self.status,
-            body.len()
+            self.body.len()
         );
-        if let Some(secs) = self.retry_after {
-            head.push_str(&format!("Retry-After: {secs}\r\n"));
-        }
-        if let Some(allow) = self.allow {
-            head.push_str(&format!("Allow: {allow}\r\n"));
+        for (name, value) in &self.headers {
+            head.push_str(&format!("{}: {value}\r\n", title_case(name.as_str())));
         }
         head.push_str("\r\n");
         let mut bytes = head.into_bytes();
-        bytes.extend_from_slice(&body);
+        bytes.extend_from_slice(&self.body);
         bytes
     }
+}
+
+/// `retry-after` → `Retry-After`, as the other headers of a raw response are written.
+fn title_case(name: &str) -> String {
+    name.split('-')
+        .map(|w| {
+            let mut c = w.chars();
+            c.next().map_or_else(String::new, |f| {
+                f.to_ascii_uppercase().to_string() + c.as_str()
+            })
+        })
+        .collect::<Vec<_>>()
+        .join("-")
 }
 
 #[cfg(test)]
@@ -315,7 +362,9 @@ mod tests {
 
     #[test]
     fn raw_responses_are_complete_and_close() {
-        let bytes = Rejection::too_many_connections().to_http1("abc");
+        let bytes = Rejection::too_many_connections()
+            .answer("x")
+            .to_http1("abc");
         let text = String::from_utf8(bytes).unwrap();
         let (head, body) = text.split_once("\r\n\r\n").unwrap();
         assert!(

@@ -10,86 +10,91 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use tokio::sync::watch;
 
-use crate::config::{self, Overrides, ServerSettings};
+use crate::config::{self, Overrides, ProcessSettings};
 use crate::generation::Generation;
 use crate::metrics::metrics;
 
 /// Everything a reload needs.
-pub struct Reloader {
-    config: Option<PathBuf>,
-    overrides: Overrides,
-    env: fn(&str) -> Option<String>,
-    /// The server settings the process started with (not reloadable).
-    running: ServerSettings,
-    current: Arc<ArcSwap<Generation>>,
-    generations: watch::Sender<Arc<Generation>>,
+pub(crate) struct Reloader {
+    /// The config file and overrides the process was started with.
+    pub source: ConfigSource,
+    /// The settings the process started with, which only a restart changes.
+    pub running: ProcessSettings,
+    /// The configuration new requests take.
+    pub current: Arc<ArcSwap<Generation>>,
+    /// Where new generations are announced (to the background tasks).
+    pub generations: watch::Sender<Arc<Generation>>,
 }
 
-/// Names of the server settings that differ and need a restart.
-fn needs_restart(running: &ServerSettings, new: &ServerSettings) -> Vec<&'static str> {
+/// Where the configuration is read from, again on every reload.
+#[derive(Debug, Clone)]
+pub(crate) struct ConfigSource {
+    /// The config file, if any.
+    pub file: Option<PathBuf>,
+    /// Command-line and environment overrides.
+    pub overrides: Overrides,
+    /// Reads environment variables (secrets among them).
+    pub env: fn(&str) -> Option<String>,
+}
+
+/// The config keys whose new value needs a restart. Every field of
+/// [`ProcessSettings`] is named here: the struct is taken apart without `..`, so
+/// a new one does not compile until its key is listed.
+fn needs_restart(running: &ProcessSettings, new: &ProcessSettings) -> Vec<&'static str> {
+    let ProcessSettings {
+        listen,
+        admin_listen,
+        admin_max_connections,
+        threads,
+        grace_period,
+        drain_delay,
+        log_format,
+        header_read_timeout,
+        max_connections,
+        upstream_keepalive_pool_size,
+    } = new;
     // Port 0 was made concrete at start: only a different request counts.
-    let moved = |running: SocketAddr, new: SocketAddr| {
+    let moved = |running: &SocketAddr, new: &SocketAddr| {
         new.ip() != running.ip() || new.port() != 0 && new.port() != running.port()
     };
-    let mut changed = Vec::new();
-    for (name, differs) in [
-        ("server.listen", moved(running.listen, new.listen)),
+    [
+        ("server.listen", moved(&running.listen, listen)),
+        ("admin.listen", moved(&running.admin_listen, admin_listen)),
         (
-            "admin.listen",
-            moved(running.admin_listen, new.admin_listen),
+            "admin.max_connections",
+            *admin_max_connections != running.admin_max_connections,
         ),
-        ("server.threads", new.threads != running.threads),
-        ("server.log_format", new.log_format != running.log_format),
+        ("server.threads", *threads != running.threads),
         (
             "server.grace_period_secs",
-            new.grace_period != running.grace_period,
+            *grace_period != running.grace_period,
         ),
         (
             "server.drain_delay_secs",
-            new.drain_delay != running.drain_delay,
+            *drain_delay != running.drain_delay,
         ),
+        ("server.log_format", *log_format != running.log_format),
         (
             "server.header_read_timeout_secs",
-            new.header_read_timeout != running.header_read_timeout,
+            *header_read_timeout != running.header_read_timeout,
         ),
         (
             "server.max_connections",
-            new.max_connections != running.max_connections,
+            *max_connections != running.max_connections,
         ),
         (
-            "admin.max_connections",
-            new.admin_max_connections != running.admin_max_connections,
+            "upstream.keepalive_pool_size",
+            *upstream_keepalive_pool_size != running.upstream_keepalive_pool_size,
         ),
-    ] {
-        if differs {
-            changed.push(name);
-        }
-    }
-    changed
+    ]
+    .into_iter()
+    .filter_map(|(key, changed)| changed.then_some(key))
+    .collect()
 }
 
 impl Reloader {
-    /// A reloader for the process started with `running` settings.
-    pub fn new(
-        config: Option<PathBuf>,
-        overrides: Overrides,
-        env: fn(&str) -> Option<String>,
-        running: ServerSettings,
-        current: Arc<ArcSwap<Generation>>,
-        generations: watch::Sender<Arc<Generation>>,
-    ) -> Self {
-        Self {
-            config,
-            overrides,
-            env,
-            running,
-            current,
-            generations,
-        }
-    }
-
     /// Reloads once; the error says why the old configuration stays.
-    pub async fn reload(&self) -> Result<(), String> {
+    pub(crate) async fn reload(&self) -> Result<(), String> {
         let result = self.try_reload().await;
         metrics().record_reload(result.is_ok());
         match &result {
@@ -102,12 +107,19 @@ impl Reloader {
     }
 
     async fn try_reload(&self) -> Result<(), String> {
-        let settings = config::load(self.config.as_deref(), &self.overrides, &self.env)
-            .map_err(|e| e.to_string())?;
+        let source = &self.source;
+        let auth_metrics = &metrics().auth;
+        let settings = config::load(
+            source.file.as_deref(),
+            &source.overrides,
+            &source.env,
+            auth_metrics,
+        )
+        .map_err(|e| e.to_string())?;
         for warning in &settings.warnings {
             tracing::warn!(warning = %warning, "configuration warning");
         }
-        let restart = needs_restart(&self.running, &settings.server);
+        let restart = needs_restart(&self.running, &settings.process);
         if !restart.is_empty() {
             tracing::warn!(
                 keys = %restart.join(", "),
@@ -123,6 +135,16 @@ impl Reloader {
                 let _ = source.fetch().await;
             }
         }
+        // The gauges of a JWKS URL no source uses any more go with it.
+        for old in previous.remote_sources() {
+            if !next
+                .remote_sources()
+                .iter()
+                .any(|new| new.url() == old.url())
+            {
+                auth_metrics.forget_source(old.url());
+            }
+        }
         let next = Arc::new(next);
         self.current.store(next.clone());
         let _ = self.generations.send(next);
@@ -132,7 +154,7 @@ impl Reloader {
 
 /// Starts the thread that reloads on every SIGHUP. Returns once the handler is
 /// installed, so a SIGHUP right after start-up reloads instead of killing us.
-pub fn spawn_sighup_handler(reloader: Reloader) -> std::io::Result<()> {
+pub(crate) fn spawn_sighup_handler(reloader: Reloader) -> std::io::Result<()> {
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     std::thread::Builder::new()
         .name("authgate-reload".into())
@@ -166,4 +188,51 @@ pub fn spawn_sighup_handler(reloader: Reloader) -> std::io::Result<()> {
     ready_rx
         .recv()
         .map_err(|_| std::io::Error::other("the reload thread stopped"))?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::telemetry::LogFormat;
+    use std::time::Duration;
+
+    fn running() -> ProcessSettings {
+        ProcessSettings {
+            listen: "127.0.0.1:8080".parse().unwrap(),
+            admin_listen: "127.0.0.1:9901".parse().unwrap(),
+            admin_max_connections: 64,
+            threads: 2,
+            grace_period: Duration::from_secs(10),
+            drain_delay: Duration::ZERO,
+            log_format: LogFormat::Text,
+            header_read_timeout: Duration::from_secs(10),
+            max_connections: 10_000,
+            upstream_keepalive_pool_size: 128,
+        }
+    }
+
+    #[test]
+    fn every_process_setting_that_changed_is_named() {
+        let r = running();
+        assert!(needs_restart(&r, &r).is_empty());
+        let mut port_zero = r.clone();
+        port_zero.listen = "127.0.0.1:0".parse().unwrap();
+        assert!(
+            needs_restart(&r, &port_zero).is_empty(),
+            "port 0 was made concrete"
+        );
+        let new = ProcessSettings {
+            listen: "127.0.0.1:8081".parse().unwrap(),
+            admin_listen: "0.0.0.0:9901".parse().unwrap(),
+            admin_max_connections: 8,
+            threads: 3,
+            grace_period: Duration::from_secs(1),
+            drain_delay: Duration::from_secs(1),
+            log_format: LogFormat::Json,
+            header_read_timeout: Duration::from_secs(1),
+            max_connections: 1,
+            upstream_keepalive_pool_size: 1,
+        };
+        assert_eq!(needs_restart(&r, &new).len(), 10);
+    }
 }

@@ -17,16 +17,6 @@ impl Secret {
     pub fn expose(&self) -> &[u8] {
         &self.0
     }
-
-    /// Length in bytes (safe to report: it says nothing about the content).
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    /// Whether the secret is empty.
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
 }
 
 impl fmt::Debug for Secret {

@@ -17,7 +17,7 @@ use crate::lifecycle::Lifecycle;
 const IDLE_POLL: Duration = Duration::from_millis(10);
 
 /// The signal watcher handed to Pingora's `Server::run`.
-pub struct Shutdown {
+pub(crate) struct Shutdown {
     lifecycle: Arc<Lifecycle>,
     drain_delay: Duration,
     grace: Duration,
@@ -26,7 +26,7 @@ pub struct Shutdown {
 impl Shutdown {
     /// A watcher that drains for `drain_delay` after SIGTERM, then lets requests
     /// in flight run for up to `grace`.
-    pub fn new(lifecycle: Arc<Lifecycle>, drain_delay: Duration, grace: Duration) -> Self {
+    pub(crate) fn new(lifecycle: Arc<Lifecycle>, drain_delay: Duration, grace: Duration) -> Self {
         Self {
             lifecycle,
             drain_delay,

@@ -7,7 +7,7 @@ use crate::path::{canonicalize, check_query, PathError};
 
 /// An accepted origin-form target.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Target {
+pub(crate) struct Target {
     /// The canonical path.
     pub path: String,
     /// The target to send upstream (canonical path plus the query as received) when
@@ -25,7 +25,7 @@ fn split(raw: &[u8]) -> Result<(&str, Option<&str>), PathError> {
 }
 
 /// Canonicalises the raw target's path, keeping the query as received.
-pub fn parse_target(raw: &[u8]) -> Result<Target, PathError> {
+pub(crate) fn parse_target(raw: &[u8]) -> Result<Target, PathError> {
     let (path, query) = split(raw)?;
     if let Some(q) = query {
         check_query(q.as_bytes())?;

@@ -14,16 +14,24 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::{fmt, Layer};
 
 use crate::access_log;
-use crate::config::LogFormat;
 use crate::log_sink::{LogSink, SinkWriter};
 
+/// How log lines are written (`server.log_format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines, as `tracing-subscriber` writes them.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
 /// Whether a record may be logged: Pingora's targets only up to INFO.
-pub fn is_allowed(target: &str, level: &Level) -> bool {
+pub(crate) fn is_allowed(target: &str, level: &Level) -> bool {
     !target.starts_with("pingora") || *level <= Level::INFO
 }
 
 /// Installs the global subscriber; later calls are no-ops.
-pub fn init(format: LogFormat) {
+pub(crate) fn init(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let writer = || SinkWriter;
     // The hint makes the global max level RUST_LOG's (INFO by default), not TRACE:
@@ -88,7 +96,7 @@ impl log::Log for PingoraBridge {
 /// client gone or too slow: authgate answers, logs and counts those itself) and
 /// Pingora's internal pool misses are DEBUG, not ERROR: an ERROR line should be
 /// worth someone's attention.
-pub fn demoted_level(
+pub(crate) fn demoted_level(
     target: &str,
     level: log::Level,
     message: &std::fmt::Arguments<'_>,
@@ -116,7 +124,7 @@ pub fn demoted_level(
 }
 
 /// Writes out every buffered line (before the process exits on its own).
-pub fn flush() {
+pub(crate) fn flush() {
     LogSink::global().flush();
 }
 

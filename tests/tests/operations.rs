@@ -652,3 +652,62 @@ async fn readiness_follows_the_upstreams_health_path() {
     assert_eq!(ready(up.admin.unwrap()).status, 200);
     assert!(echo.hits() >= 1, "the health path was polled");
 }
+
+/// A JWKS source removed by a reload takes its gauges (`authgate_jwks_keys`, the
+/// last success) with it; its fetch counters stay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_jwks_source_removed_by_reload_leaves_no_gauges() {
+    use warp::Filter;
+    let fixture: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            authgate_tests::process::workspace_root()
+                .join("tests/issuer/fixtures/access-jwt-EdDSA.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let jwks = fixture["jwks"].clone();
+    let route = warp::path!(String / "jwks").map(move |_| warp::reply::json(&jwks));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let jwks_addr = listener.local_addr().unwrap();
+    tokio::spawn(warp::serve(route).incoming(listener).run());
+    let echo = echo::start().await;
+    let source = |name: &str| {
+        format!(
+            "[[auth.sources]]\ntype = \"jwks_url\"\nurl = \"http://{jwks_addr}/{name}/jwks\"\nissuer = [\"http://x\"]\n"
+        )
+    };
+    let config =
+        |sources: &str| format!("[server]\nthreads = 1\ngrace_period_secs = 1\n{sources}{ROUTES}");
+    let (proxy, dir) = Authgate::new(&config(&(source("a") + &source("b"))), echo.addr)
+        .wait_until_ready()
+        .start();
+    let gauge = |name: &str| {
+        let text = get(proxy.admin.unwrap(), "/metrics", &[]).body;
+        sample(
+            &text,
+            &format!("authgate_jwks_keys{{source=\"http://{jwks_addr}/{name}/jwks\"}}"),
+        )
+    };
+    assert_eq!(gauge("a"), Some(1.0));
+    assert_eq!(gauge("b"), Some(1.0));
+    std::fs::write(dir.path().join("authgate.toml"), config(&source("a"))).unwrap();
+    proxy.signal("HUP");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while gauge("b").is_some() {
+        assert!(
+            Instant::now() < deadline,
+            "the removed source's gauge stayed: {}",
+            proxy.stderr()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(gauge("a"), Some(1.0), "the kept source keeps its gauge");
+    let text = get(proxy.admin.unwrap(), "/metrics", &[]).body;
+    assert!(
+        !text.contains(&format!(
+            "authgate_jwks_last_success_timestamp_seconds{{source=\"http://{jwks_addr}/b/jwks\"}}"
+        )),
+        "{text}"
+    );
+}

@@ -19,31 +19,33 @@ use quick_cache::Equivalent;
 use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Weak};
 
-use super::keys::{check_time, VerifyingKey};
-use super::{Identity, TokenError};
+use super::claims::check_time;
+use super::error::TokenError;
+use super::identity::Identity;
+use super::keys::VerifyingKey;
 
 /// Entries larger than this (token plus identity: a long token, many forwarded claims)
 /// are not cached, which bounds the cache's memory at about `max_entries ×
 /// MAX_ENTRY_BYTES`.
-pub const MAX_ENTRY_BYTES: usize = 3072;
+pub(crate) const MAX_ENTRY_BYTES: usize = 3072;
 
 /// A stored key: the purpose tag and the whole token.
 #[derive(Clone)]
-pub struct CacheKey {
+pub(crate) struct CacheKey {
     tag: u8,
     token: Box<str>,
 }
 
 /// A lookup key: the same, borrowed from the request.
 #[derive(Clone, Copy)]
-pub struct TokenRef<'a> {
+pub(crate) struct TokenRef<'a> {
     tag: u8,
     token: &'a str,
 }
 
 impl<'a> TokenRef<'a> {
     /// The key for `token` verified as `tag`.
-    pub fn new(tag: u8, token: &'a str) -> Self {
+    pub(crate) fn new(tag: u8, token: &'a str) -> Self {
         Self { tag, token }
     }
 
@@ -115,7 +117,7 @@ struct Entry {
 
 /// What a lookup found.
 #[derive(Debug)]
-pub enum Lookup {
+pub(crate) enum Lookup {
     /// Not cached (or its key is gone): verify for real.
     Miss,
     /// Cached and still valid now.
@@ -125,7 +127,7 @@ pub enum Lookup {
 }
 
 /// A bounded, concurrent map from token hash to verified identity.
-pub struct VerifiedCache {
+pub(crate) struct VerifiedCache {
     entries: Cache<CacheKey, Entry>,
 }
 
@@ -146,14 +148,14 @@ fn identity_size(id: &Identity) -> usize {
 
 impl VerifiedCache {
     /// A cache of at most `max_entries` tokens.
-    pub fn new(max_entries: usize) -> Self {
+    pub(crate) fn new(max_entries: usize) -> Self {
         Self {
             entries: Cache::new(max_entries.max(1)),
         }
     }
 
     /// Looks `key` up at time `now`.
-    pub fn get(&self, key: &TokenRef<'_>, now: u64) -> Lookup {
+    pub(crate) fn get(&self, key: &TokenRef<'_>, now: u64) -> Lookup {
         let Some(entry) = self.entries.get(key) else {
             return Lookup::Miss;
         };
@@ -174,7 +176,7 @@ impl VerifiedCache {
     }
 
     /// Remembers a successful verification by `verified_by`.
-    pub fn insert(
+    pub(crate) fn insert(
         &self,
         key: TokenRef<'_>,
         identity: &Arc<Identity>,
@@ -194,13 +196,9 @@ impl VerifiedCache {
     }
 
     /// Number of cached tokens.
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
         self.entries.len()
-    }
-
-    /// Whether nothing is cached.
-    pub fn is_empty(&self) -> bool {
-        self.entries.len() == 0
     }
 }
 

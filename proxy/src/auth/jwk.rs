@@ -10,10 +10,10 @@ use serde::Deserialize;
 use serde_json::Value;
 use std::sync::Arc;
 
-use super::header::decode_part;
-use super::keys::{
-    ed25519_material, p521_material, ClaimRules, KeyAlg, KeySet, Material, VerifyingKey,
-};
+use super::alg::KeyAlg;
+use super::claims::ClaimRules;
+use super::jose::decode_part;
+use super::keys::{ed25519_material, p521_material, KeySet, Material, VerifyingKey};
 
 #[derive(Deserialize)]
 struct JwkSetDoc {

@@ -9,8 +9,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::{watch, Mutex};
 
+use super::alg::KeyAlg;
+use super::claims::ClaimRules;
 use super::jwk::{parse_jwks, JwkContext};
-use super::keys::{ClaimRules, KeyAlg, KeySet};
+use super::keys::KeySet;
 use super::metrics::AuthMetrics;
 
 /// Largest JWKS document accepted.
@@ -74,7 +76,7 @@ impl std::fmt::Debug for RemoteJwks {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RemoteJwks")
             .field("url", &self.shown_url)
-            .field("keys", &self.keys.load().len())
+            .field("keys", &self.keys.load().key_count())
             .field("generation", &self.generation())
             .finish()
     }
@@ -140,14 +142,6 @@ impl RemoteJwks {
     /// Successful fetches so far.
     pub fn generation(&self) -> u64 {
         self.generation.load(Ordering::Acquire)
-    }
-
-    /// Age of the key set, `None` before the first load.
-    pub fn age(&self) -> Option<Duration> {
-        match self.loaded_at.load(Ordering::Acquire) {
-            0 => None,
-            t => Some(Duration::from_secs(unix_now().saturating_sub(t))),
-        }
     }
 
     /// The URL, for logs (a password in it is replaced by `***`).
@@ -301,7 +295,7 @@ impl RemoteJwks {
 }
 
 /// `url` with its password, if any, replaced by `***`.
-pub fn redact_password(url: &str) -> String {
+pub(crate) fn redact_password(url: &str) -> String {
     match reqwest::Url::parse(url) {
         Ok(mut u) if u.password().is_some() => {
             let _ = u.set_password(Some("***"));

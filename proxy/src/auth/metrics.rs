@@ -9,25 +9,25 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 use std::sync::atomic::AtomicU64;
 
-use super::TokenError;
+use super::error::TokenError;
 
 /// `{result}`: `hit` / `miss`, or `ok` / `error`.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct ResultLabel {
+pub(crate) struct ResultLabel {
     /// The outcome.
     pub result: &'static str,
 }
 
 /// `{source}`: a configured key source (its URL, password redacted).
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct SourceLabel {
+pub(crate) struct SourceLabel {
     /// The source.
     pub source: String,
 }
 
 /// `{source,result}` of one JWKS fetch.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct FetchLabels {
+pub(crate) struct FetchLabels {
     /// The source.
     pub source: String,
     /// `ok` or `error`.
@@ -36,7 +36,7 @@ pub struct FetchLabels {
 
 /// `{result}` of one verification: `ok` or a [`TokenError::reason`].
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct VerifyLabel {
+pub(crate) struct VerifyLabel {
     /// The outcome.
     pub result: &'static str,
 }
@@ -50,10 +50,12 @@ pub struct AuthMetrics {
     jwks_keys: Family<SourceLabel, Gauge>,
     jwks_last_success: Family<SourceLabel, Gauge<f64, AtomicU64>>,
     /// Fetch totals over all sources (ok, error), for [`Self::snapshot`].
+    #[cfg(test)]
     fetch_totals: [Counter; 2],
 }
 
-/// A copy of some counters at one moment (for tests and `check`).
+/// A copy of some counters at one moment, for tests.
+#[cfg(test)]
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct MetricsSnapshot {
     /// Successful verifications (cache hits included).
@@ -132,6 +134,7 @@ impl AuthMetrics {
             result: result_label(outcome.is_ok()),
         };
         self.jwks_fetches.get_or_create(&labels).inc();
+        #[cfg(test)]
         self.fetch_totals[usize::from(outcome.is_err())].inc();
         if let Ok(keys) = outcome {
             let source = SourceLabel {
@@ -146,13 +149,19 @@ impl AuthMetrics {
         }
     }
 
-    /// Forgets the per-source gauges (on reload, before the new sources report).
-    pub fn clear_sources(&self) {
-        self.jwks_keys.clear();
-        self.jwks_last_success.clear();
+    /// Forgets the gauges of a source a reload removed: its keys are not loaded
+    /// any more, and its last success would otherwise look like a stale source for
+    /// ever. Its fetch counters stay (they count what happened).
+    pub fn forget_source(&self, source: &str) {
+        let label = SourceLabel {
+            source: source.to_string(),
+        };
+        self.jwks_keys.remove(&label);
+        self.jwks_last_success.remove(&label);
     }
 
     /// Reads some counters.
+    #[cfg(test)]
     pub fn snapshot(&self) -> MetricsSnapshot {
         let count = |family: &Family<ResultLabel, Counter>, result| {
             family.get(&ResultLabel { result }).map_or(0, |c| c.get())
@@ -200,5 +209,15 @@ mod tests {
         }
         let s = m.snapshot();
         assert_eq!((s.verified, s.jwks_fetch_ok, s.jwks_fetch_err), (1, 1, 1));
+        m.forget_source("http://auth/jwks");
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+        assert!(!text.contains("authgate_jwks_keys{"), "{text}");
+        assert!(
+            !text.contains("authgate_jwks_last_success_timestamp_seconds{"),
+            "{text}"
+        );
+        assert!(text
+            .contains("authgate_jwks_fetches_total{source=\"http://auth/jwks\",result=\"ok\"} 1"));
     }
 }

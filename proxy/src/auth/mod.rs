@@ -2,30 +2,35 @@
 //! outputs, unit-tested on their own. This is the one place that decodes JWTs.
 //!
 //! - [`bearer`] and [`cookie`] find the credential;
-//! - [`header`] parses and screens the JOSE header;
+//! - [`jose`] parses and screens the JOSE header;
 //! - [`keys`], [`jwk`] and [`jwks`] hold the verifying keys (static or fetched);
-//! - [`verify`] chooses the key, checks signature and claims, and uses the [`cache`];
-//! - [`claims`] turns verified claims into a header-safe [`Identity`].
+//! - [`verify`] chooses the key, checks the signature, then the registered claims
+//!   ([`claims`]), and uses the [`cache`];
+//! - [`identity`] turns verified claims into a header-safe [`Identity`].
 
-pub mod bearer;
-pub mod cache;
-pub mod claims;
-pub mod cookie;
-pub mod error;
-pub mod header;
-pub mod jwk;
-pub mod jwks;
-pub mod keys;
-pub mod metrics;
+pub(crate) mod alg;
+pub(crate) mod bearer;
+pub(crate) mod cache;
+pub(crate) mod claims;
+pub(crate) mod cookie;
+pub(crate) mod error;
+pub(crate) mod identity;
+pub(crate) mod jose;
+pub(crate) mod jwk;
+pub(crate) mod jwks;
+pub(crate) mod keys;
+pub(crate) mod metrics;
 #[doc(hidden)]
 #[cfg(any(test, feature = "testkeys"))]
-pub mod testkeys;
-pub mod verify;
+pub(crate) mod testkeys;
+pub(crate) mod verify;
 
-pub use bearer::{bearer_token, BearerError};
-pub use claims::Identity;
-pub use error::TokenError;
-pub use jwks::{RemoteJwks, RemoteJwksConfig};
-pub use keys::{ClaimRules, KeyAlg, KeySet, VerifyingKey};
+pub use alg::KeyAlg;
+pub(crate) use bearer::{bearer_token, BearerError};
+pub use claims::{ClaimMode, ClaimRules};
+pub(crate) use error::TokenError;
+pub use identity::Identity;
+pub(crate) use jwks::{RemoteJwks, RemoteJwksConfig};
+pub use keys::{KeySet, VerifyingKey};
 pub use metrics::AuthMetrics;
 pub use verify::{KeySource, Purpose, Verifier, VerifierOptions};

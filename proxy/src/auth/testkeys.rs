@@ -11,7 +11,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use serde_json::{json, Value};
 
-use super::KeyAlg;
+use super::alg::KeyAlg;
 
 enum Signer {
     Ed(Ed25519KeyPair),

@@ -7,12 +7,15 @@
 use serde_json::{Map, Value};
 use std::sync::Arc;
 
+use super::alg::KeyAlg;
 use super::cache::{Lookup, TokenRef, VerifiedCache};
-use super::header::{decode_part, split, Compact, JoseHeader, SESSION_CACHE_TYP};
+use super::claims::ClaimMode;
+use super::error::TokenError;
+use super::identity::Identity;
+use super::jose::{decode_part, split, Compact, JoseHeader, SESSION_CACHE_TYP};
 use super::jwks::RemoteJwks;
-use super::keys::{ClaimMode, KeyAlg, KeySet, VerifyingKey};
+use super::keys::{KeySet, VerifyingKey};
 use super::metrics::AuthMetrics;
-use super::{Identity, TokenError};
 
 /// Where a credential came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,6 +84,7 @@ impl Verifier {
     }
 
     /// Counters.
+    #[cfg(test)]
     pub fn metrics(&self) -> &Arc<AuthMetrics> {
         &self.metrics
     }

@@ -5,7 +5,7 @@ use crate::config::schema::SourceSection;
 use crate::config::Settings;
 
 /// The report `check` prints for valid settings.
-pub fn report(settings: &Settings) -> Result<String, toml::ser::Error> {
+pub(super) fn report(settings: &Settings) -> Result<String, toml::ser::Error> {
     let mut effective = settings.effective.clone();
     for source in &mut effective.auth.sources {
         if let SourceSection::JwksUrl(s) = source {

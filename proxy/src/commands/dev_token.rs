@@ -4,7 +4,7 @@
 use crate::secret::Secret;
 
 /// Signs `{sub, email?, iat, exp}` with `secret`.
-pub fn mint(
+pub(super) fn mint(
     secret: &Secret,
     sub: &str,
     email: Option<&str>,

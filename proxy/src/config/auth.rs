@@ -4,12 +4,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::context::{header_safe, Ctx};
+use super::context::Ctx;
 use super::schema::{AuthSection, SessionCookieSection, SourceSection};
 use super::secrets::SecretReader;
 use super::sources::{self, SourceCtx};
 use crate::auth::{AuthMetrics, KeySource, VerifierOptions};
 use crate::error::ConfigError;
+use crate::header_text::is_quotable;
 use crate::secret::Secret;
 
 /// How tokens are found and verified.
@@ -44,7 +45,7 @@ pub(super) fn resolve(
     forward_claims: Vec<String>,
     secrets: &mut SecretReader<'_>,
 ) -> Result<(AuthSettings, Vec<(usize, Secret)>), ConfigError> {
-    if !header_safe(&a.realm) {
+    if !is_quotable(&a.realm) {
         return Err(cx.err(
             "auth.realm",
             "must be non-empty, without quotes, backslashes or control characters",
@@ -56,8 +57,7 @@ pub(super) fn resolve(
     if !(256..=65_536).contains(&a.max_token_bytes) {
         return Err(cx.err("auth.max_token_bytes", "must be between 256 and 65536"));
     }
-    // The process's metrics: reloads keep counting into the same series.
-    let metrics = Arc::new(crate::metrics::metrics().auth.clone());
+    let metrics = Arc::new(cx.metrics.clone());
     let mut sc = SourceCtx {
         cx,
         leeway: Duration::from_secs(a.leeway_secs),

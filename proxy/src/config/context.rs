@@ -3,11 +3,16 @@
 use std::cell::RefCell;
 use std::path::Path;
 
+use crate::auth::AuthMetrics;
 use crate::error::ConfigError;
+use crate::header_text::is_header_safe;
 
 /// Validation context: the file name for every error, and the warnings found.
 pub(super) struct Ctx<'a> {
     pub(super) file: &'a Path,
+    /// Where the key sources count (the process's metrics: a reload keeps
+    /// counting into the same series).
+    pub(super) metrics: &'a AuthMetrics,
     pub(super) warnings: RefCell<Vec<String>>,
 }
 
@@ -25,8 +30,23 @@ impl Ctx<'_> {
     }
 }
 
-/// Safe inside a quoted header parameter: non-empty, no control characters, quotes or
-/// backslashes.
-pub(super) fn header_safe(s: &str) -> bool {
-    !s.is_empty() && !s.chars().any(|c| c.is_control() || c == '"' || c == '\\')
+/// An absolute path for a probe (`/healthz`): no fragment, space or control
+/// character, and no query unless `query` allows one.
+pub(super) fn probe_path(
+    cx: &Ctx<'_>,
+    key: &str,
+    path: Option<&str>,
+    query: bool,
+) -> Result<(), ConfigError> {
+    match path {
+        Some(p)
+            if !p.starts_with('/')
+                || p.contains(['#', ' '])
+                || (!query && p.contains('?'))
+                || !is_header_safe(p) =>
+        {
+            Err(cx.err(key, "must be an absolute path such as /healthz"))
+        }
+        _ => Ok(()),
+    }
 }

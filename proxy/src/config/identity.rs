@@ -2,12 +2,13 @@
 
 use std::sync::Arc;
 
-use super::context::{header_safe, Ctx};
+use super::context::Ctx;
 use super::schema::IdentitySection;
 use super::secrets::{SecretReader, SecretSpec};
 use crate::assertion::{AssertionSigner, MAX_TTL_SECS};
 use crate::error::ConfigError;
-use crate::identity::IdentityHeaders;
+use crate::header_text::is_quotable;
+use crate::identity_headers::{HeaderNames, IdentityHeaders};
 use crate::secret::Secret;
 
 /// What authgate sends upstream about the caller.
@@ -68,7 +69,7 @@ pub(super) fn resolve(
             format!("must be between 1 and {MAX_TTL_SECS}"),
         ));
     }
-    if !header_safe(&id.assertion_issuer) {
+    if !is_quotable(&id.assertion_issuer) {
         return Err(cx.err(
             "identity.assertion_issuer",
             "must be non-empty, without control characters",
@@ -76,13 +77,13 @@ pub(super) fn resolve(
     }
     check_claim_headers(cx, id)?;
     let claim_headers: Vec<String> = id.claims.values().cloned().collect();
-    let headers = IdentityHeaders::new(
-        &id.user_id_header,
-        &id.email_header,
-        &id.assertion_header,
-        &claim_headers,
-        &id.strip_headers,
-    )
+    let headers = IdentityHeaders::new(&HeaderNames {
+        user_id: &id.user_id_header,
+        email: &id.email_header,
+        assertion: &id.assertion_header,
+        claims: &claim_headers,
+        extra_strip: &id.strip_headers,
+    })
     .map_err(|m| cx.err("identity", m))?;
     let file_key = "identity.assertion_secret_file";
     let secret = secrets.read(

@@ -9,7 +9,7 @@ mod identity;
 mod overrides;
 mod parse;
 mod routes;
-pub mod schema;
+pub(crate) mod schema;
 mod secrets;
 mod server;
 mod sources;
@@ -17,20 +17,21 @@ mod upstream;
 
 use std::path::{Path, PathBuf};
 
+use crate::auth::AuthMetrics;
 use crate::error::ConfigError;
 use crate::policy::RouteTable;
 use context::Ctx;
 use secrets::SecretReader;
 
-pub use auth::AuthSettings;
-pub use identity::IdentitySettings;
+pub(crate) use auth::AuthSettings;
+pub(crate) use identity::IdentitySettings;
 pub use overrides::Overrides;
-pub use parse::{parse_str, read_file};
-pub use schema::{FileConfig, LogFormat};
-pub use secrets::MIN_SECRET_BYTES;
-pub use server::ServerSettings;
-pub use sources::DEFAULT_SECRET_ENV;
-pub use upstream::UpstreamSettings;
+pub use parse::parse_str;
+use parse::read_file;
+pub(crate) use schema::FileConfig;
+pub(crate) use server::{ProcessSettings, ServerSettings};
+pub(crate) use sources::DEFAULT_SECRET_ENV;
+pub(crate) use upstream::UpstreamSettings;
 
 /// The validated configuration, with keys and rules compiled once.
 #[derive(Debug)]
@@ -39,7 +40,9 @@ pub struct Settings {
     pub file: PathBuf,
     /// The effective file-level configuration (after overrides), for `authgate check`.
     pub effective: FileConfig,
-    /// Listener, threads, shutdown, logging.
+    /// What needs a restart to change.
+    pub process: ProcessSettings,
+    /// The `[server]` settings a reload applies.
     pub server: ServerSettings,
     /// Upstream.
     pub upstream: UpstreamSettings,
@@ -56,11 +59,13 @@ pub struct Settings {
 }
 
 /// Loads `path` (or the built-in defaults when `None`), applies overrides and reads
-/// secrets through `env`, then validates everything.
+/// secrets through `env`, then validates everything. Key sources count into
+/// `metrics`.
 pub fn load(
     path: Option<&Path>,
     overrides: &Overrides,
     env: &dyn Fn(&str) -> Option<String>,
+    metrics: &AuthMetrics,
 ) -> Result<Settings, ConfigError> {
     let jwks_pins = [
         ("AUTHGATE_JWKS_ISSUER", &overrides.jwks_issuer),
@@ -89,7 +94,7 @@ pub fn load(
             cfg.auth.sources.insert(0, source);
         }
     }
-    resolve(file, cfg, env)
+    resolve(file, cfg, env, metrics)
 }
 
 /// Validates a parsed file section by section.
@@ -97,13 +102,16 @@ fn resolve(
     file: PathBuf,
     cfg: FileConfig,
     env: &dyn Fn(&str) -> Option<String>,
+    metrics: &AuthMetrics,
 ) -> Result<Settings, ConfigError> {
     let cx = Ctx {
         file: &file,
+        metrics,
         warnings: Default::default(),
     };
     let mut secrets = SecretReader::new(env);
-    let server = server::resolve(&cx, &cfg.server, &cfg.admin)?;
+    let process = server::resolve_process(&cx, &cfg.server, &cfg.admin, &cfg.upstream)?;
+    let server = server::resolve(&cx, &cfg.server)?;
     let upstream = upstream::resolve(&cx, &cfg.upstream)?;
     let forward_claims = cfg.identity.claims.keys().cloned().collect();
     let (auth, hs256) = auth::resolve(&cx, &cfg.auth, forward_claims, &mut secrets)?;
@@ -112,6 +120,7 @@ fn resolve(
     let warnings = cx.warnings.into_inner();
     Ok(Settings {
         warnings,
+        process,
         server,
         upstream,
         auth,

@@ -7,6 +7,24 @@ use clap::Args;
 
 use super::schema::{FileConfig, JwksUrlSource, LogFormat, SourceSection};
 
+/// `--log-format`: the command line's own spelling, converted into the file's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormatFlag {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+impl From<LogFormatFlag> for LogFormat {
+    fn from(flag: LogFormatFlag) -> Self {
+        match flag {
+            LogFormatFlag::Text => Self::Text,
+            LogFormatFlag::Json => Self::Json,
+        }
+    }
+}
+
 /// Values from CLI flags or environment variables (clap merges the two, flag first).
 /// `None` keeps the file's value.
 #[derive(Debug, Clone, Default, Args)]
@@ -22,7 +40,7 @@ pub struct Overrides {
     pub upstream_name: Option<String>,
     /// Log format.
     #[arg(long, env = "AUTHGATE_LOG_FORMAT", global = true, value_enum)]
-    pub log_format: Option<LogFormat>,
+    pub log_format: Option<LogFormatFlag>,
     /// Worker threads.
     #[arg(long, env = "AUTHGATE_THREADS", global = true)]
     pub threads: Option<usize>,
@@ -73,7 +91,7 @@ impl Overrides {
         set(&mut cfg.server.listen, listen);
         set(&mut cfg.upstream.url, upstream);
         set(&mut cfg.upstream.name, upstream_name);
-        set(&mut cfg.server.log_format, log_format);
+        set(&mut cfg.server.log_format, log_format.map(LogFormat::from));
         set(&mut cfg.server.threads, threads.map(Some));
         set(&mut cfg.server.grace_period_secs, grace_period_secs);
         set(&mut cfg.admin.listen, admin_listen);

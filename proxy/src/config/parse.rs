@@ -6,7 +6,7 @@ use super::schema::FileConfig;
 use crate::error::ConfigError;
 
 /// Reads and parses a config file (no validation beyond the schema).
-pub fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
+pub(super) fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| ConfigError::new(path, "<file>", format!("cannot read: {e}")))?;
     parse_str(&text, path)

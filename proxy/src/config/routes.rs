@@ -1,7 +1,7 @@
 //! `[[routes]]` → the compiled [`RouteTable`].
 
 use super::context::Ctx;
-use super::schema::RouteSection;
+use super::schema::{RouteAuth, RouteSection};
 use crate::error::ConfigError;
 use crate::policy::{AuthMode, Pattern, Route, RouteTable};
 
@@ -28,6 +28,11 @@ fn resolve_route(cx: &Ctx<'_>, i: usize, r: &RouteSection) -> Result<Route, Conf
         }
         methods.push(m.to_ascii_uppercase());
     }
+    let auth = match r.auth {
+        RouteAuth::Public => AuthMode::Public,
+        RouteAuth::Required => AuthMode::Required,
+        RouteAuth::Optional => AuthMode::Optional,
+    };
     if let Some(owner) = &r.owner {
         if !pattern.has_param(owner) {
             return Err(cx.err(
@@ -35,7 +40,7 @@ fn resolve_route(cx: &Ctx<'_>, i: usize, r: &RouteSection) -> Result<Route, Conf
                 format!("`{owner}` is not a {{parameter}} of `{}`", r.path),
             ));
         }
-        if r.auth != AuthMode::Required {
+        if auth != AuthMode::Required {
             return Err(cx.err(
                 format!("routes[{i}].owner"),
                 "an owner rule needs auth = \"required\"",
@@ -45,7 +50,7 @@ fn resolve_route(cx: &Ctx<'_>, i: usize, r: &RouteSection) -> Result<Route, Conf
     Ok(Route {
         pattern,
         methods,
-        auth: r.auth,
+        auth,
         owner: r.owner.clone(),
     })
 }

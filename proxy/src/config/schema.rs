@@ -5,10 +5,8 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-use crate::policy::AuthMode;
-
-/// Log line format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, clap::ValueEnum)]
+/// `server.log_format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
     /// Human-readable lines.
@@ -414,12 +412,24 @@ pub struct RouteSection {
     pub methods: Vec<String>,
     /// `public`, `required` or `optional`. Default `required`.
     #[serde(default = "default_route_auth")]
-    pub auth: AuthMode,
+    pub auth: RouteAuth,
     /// A `{param}` of `path` that must equal the token's `sub` (else 403).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<String>,
 }
 
-fn default_route_auth() -> AuthMode {
-    AuthMode::Required
+fn default_route_auth() -> RouteAuth {
+    RouteAuth::Required
+}
+
+/// `routes[].auth`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RouteAuth {
+    /// No token needed; identity headers are still stripped.
+    Public,
+    /// A valid token is needed.
+    Required,
+    /// No token passes anonymously; a present but invalid token is refused.
+    Optional,
 }

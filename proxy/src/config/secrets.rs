@@ -11,7 +11,7 @@ use crate::error::ConfigError;
 use crate::secret::Secret;
 
 /// Shortest HMAC secret accepted (RFC 7518 §3.2: at least the hash size).
-pub const MIN_SECRET_BYTES: usize = 32;
+pub(super) const MIN_SECRET_BYTES: usize = 32;
 
 /// Where one secret is looked for.
 pub(super) struct SecretSpec<'a> {

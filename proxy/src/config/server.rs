@@ -1,58 +1,62 @@
-//! `[server]` and `[admin]` → [`ServerSettings`].
+//! `[server]` and `[admin]` (and `upstream.keepalive_pool_size`) → the settings
+//! fixed for the life of the process ([`ProcessSettings`]) and the `[server]`
+//! settings each reload takes afresh ([`ServerSettings`]).
 
 use ipnet::IpNet;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use super::context::Ctx;
-use super::schema::{AdminSection, LogFormat, ServerSection};
+use super::context::{probe_path, Ctx};
+use super::schema::{self, AdminSection, ServerSection, UpstreamSection};
 use crate::error::ConfigError;
+use crate::telemetry::LogFormat;
 
-/// The listeners, threads, shutdown, logging and connection limits.
+/// What needs a restart to change: listeners, threads, shutdown, the log format,
+/// the connection limits and Pingora's upstream pool. A reload that changes one
+/// says so and keeps the running value (`reload.rs` lists them by destructuring
+/// this struct, so a new field cannot be forgotten there).
 #[derive(Debug, Clone, PartialEq)]
-pub struct ServerSettings {
-    /// Listen address.
+pub struct ProcessSettings {
+    /// The proxy listener.
     pub listen: SocketAddr,
-    /// Admin listener address.
+    /// The admin listener.
     pub admin_listen: SocketAddr,
-    /// Most admin connections at once.
+    /// Most admin connections open at once.
     pub admin_max_connections: usize,
-    /// Worker threads.
+    /// Worker threads, 1–256.
     pub threads: usize,
-    /// SIGTERM grace period.
+    /// Longest wait for requests in flight after SIGTERM (and the drain delay).
     pub grace_period: Duration,
-    /// Time to keep accepting after SIGTERM.
+    /// How long connections are still accepted after SIGTERM.
     pub drain_delay: Duration,
-    /// Log format.
+    /// Text or JSON log lines.
     pub log_format: LogFormat,
-    /// Liveness path on the proxy port, when enabled.
-    pub health_path: Option<String>,
-    /// Readiness path on the proxy port, when enabled.
-    pub ready_path: Option<String>,
-    /// Trusted proxies.
-    pub trusted_proxies: Vec<IpNet>,
     /// Deadline for a whole request head.
     pub header_read_timeout: Duration,
-    /// Idle keep-alive timeout.
+    /// Most proxy connections open at once.
+    pub max_connections: usize,
+    /// Idle upstream connections Pingora keeps for reuse.
+    pub upstream_keepalive_pool_size: usize,
+}
+
+/// The `[server]` settings a reload applies to the next requests.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerSettings {
+    /// Liveness path answered on the proxy port, when enabled.
+    pub health_path: Option<String>,
+    /// Readiness path answered on the proxy port, when enabled.
+    pub ready_path: Option<String>,
+    /// Peers whose forwarding headers are kept.
+    pub trusted_proxies: Vec<IpNet>,
+    /// An idle kept-alive client connection closes after this.
     pub keepalive_timeout: Duration,
     /// Time for a whole request body, from the end of its head.
     pub body_read_timeout: Duration,
-    /// Most client connections at once.
-    pub max_connections: usize,
 }
 
 fn address(cx: &Ctx<'_>, key: &str, text: &str) -> Result<SocketAddr, ConfigError> {
     text.parse()
         .map_err(|_| cx.err(key, format!("`{text}` is not an IP:PORT address")))
-}
-
-fn probe_path(cx: &Ctx<'_>, key: &str, p: &Option<String>) -> Result<(), ConfigError> {
-    match p {
-        Some(p) if !p.starts_with('/') || p.contains(['?', '#', ' ']) => {
-            Err(cx.err(key, "must be an absolute path such as /healthz"))
-        }
-        _ => Ok(()),
-    }
 }
 
 fn seconds(cx: &Ctx<'_>, key: &str, v: u64, min: u64, max: u64) -> Result<Duration, ConfigError> {
@@ -63,6 +67,14 @@ fn seconds(cx: &Ctx<'_>, key: &str, v: u64, min: u64, max: u64) -> Result<Durati
     }
 }
 
+fn at_least_one(cx: &Ctx<'_>, key: &str, v: usize) -> Result<usize, ConfigError> {
+    if v == 0 {
+        Err(cx.err(key, "must be at least 1"))
+    } else {
+        Ok(v)
+    }
+}
+
 /// The CPUs this process may use (Rust reads cgroup quotas), for the default threads.
 fn available_cpus() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get().min(256))
@@ -70,7 +82,7 @@ fn available_cpus() -> usize {
 
 /// `server.trusted_proxies`: CIDRs, or bare addresses meaning just that host.
 fn trusted_proxies(cx: &Ctx<'_>, texts: &[String]) -> Result<Vec<IpNet>, ConfigError> {
-    texts
+    let nets = texts
         .iter()
         .enumerate()
         .map(|(i, text)| {
@@ -83,37 +95,8 @@ fn trusted_proxies(cx: &Ctx<'_>, texts: &[String]) -> Result<Vec<IpNet>, ConfigE
                     )
                 })
         })
-        .collect()
-}
-
-/// Validates `[server]` and `[admin]`.
-pub(super) fn resolve(
-    cx: &Ctx<'_>,
-    s: &ServerSection,
-    admin: &AdminSection,
-) -> Result<ServerSettings, ConfigError> {
-    let listen = address(cx, "server.listen", &s.listen)?;
-    let admin_listen = address(cx, "admin.listen", &admin.listen)?;
-    if listen.port() != 0 && listen == admin_listen {
-        return Err(cx.err("admin.listen", "must differ from server.listen"));
-    }
-    let threads = s.threads.unwrap_or_else(available_cpus);
-    if !(1..=256).contains(&threads) {
-        return Err(cx.err("server.threads", "must be between 1 and 256"));
-    }
-    probe_path(cx, "server.health_path", &s.health_path)?;
-    probe_path(cx, "server.ready_path", &s.ready_path)?;
-    if s.health_path.is_some() && s.health_path == s.ready_path {
-        return Err(cx.err("server.ready_path", "must differ from server.health_path"));
-    }
-    if !admin_listen.ip().is_loopback() {
-        cx.warn(
-            "admin.listen",
-            format!("{admin_listen} is not a loopback address: /metrics and /readyz are open to the network; restrict the port (NetworkPolicy, firewall)"),
-        );
-    }
-    let trusted_proxies = trusted_proxies(cx, &s.trusted_proxies)?;
-    for (i, net) in trusted_proxies.iter().enumerate() {
+        .collect::<Result<Vec<_>, _>>()?;
+    for (i, net) in nets.iter().enumerate() {
         if net.prefix_len() == 0 {
             cx.warn(
                 format!("server.trusted_proxies[{i}]"),
@@ -121,23 +104,42 @@ pub(super) fn resolve(
             );
         }
     }
-    if s.max_connections == 0 {
-        return Err(cx.err("server.max_connections", "must be at least 1"));
+    Ok(nets)
+}
+
+/// Validates what needs a restart.
+pub(super) fn resolve_process(
+    cx: &Ctx<'_>,
+    s: &ServerSection,
+    admin: &AdminSection,
+    upstream: &UpstreamSection,
+) -> Result<ProcessSettings, ConfigError> {
+    let listen = address(cx, "server.listen", &s.listen)?;
+    let admin_listen = address(cx, "admin.listen", &admin.listen)?;
+    if listen.port() != 0 && listen == admin_listen {
+        return Err(cx.err("admin.listen", "must differ from server.listen"));
     }
-    if admin.max_connections == 0 {
-        return Err(cx.err("admin.max_connections", "must be at least 1"));
+    if !admin_listen.ip().is_loopback() {
+        cx.warn(
+            "admin.listen",
+            format!("{admin_listen} is not a loopback address: /metrics and /readyz are open to the network; restrict the port (NetworkPolicy, firewall)"),
+        );
     }
-    Ok(ServerSettings {
+    let threads = s.threads.unwrap_or_else(available_cpus);
+    if !(1..=256).contains(&threads) {
+        return Err(cx.err("server.threads", "must be between 1 and 256"));
+    }
+    Ok(ProcessSettings {
         listen,
         admin_listen,
-        admin_max_connections: admin.max_connections,
+        admin_max_connections: at_least_one(cx, "admin.max_connections", admin.max_connections)?,
         threads,
         grace_period: seconds(cx, "server.grace_period_secs", s.grace_period_secs, 0, 3600)?,
         drain_delay: seconds(cx, "server.drain_delay_secs", s.drain_delay_secs, 0, 3600)?,
-        log_format: s.log_format,
-        health_path: s.health_path.clone(),
-        ready_path: s.ready_path.clone(),
-        trusted_proxies,
+        log_format: match s.log_format {
+            schema::LogFormat::Text => LogFormat::Text,
+            schema::LogFormat::Json => LogFormat::Json,
+        },
         header_read_timeout: seconds(
             cx,
             "server.header_read_timeout_secs",
@@ -145,6 +147,22 @@ pub(super) fn resolve(
             1,
             600,
         )?,
+        max_connections: at_least_one(cx, "server.max_connections", s.max_connections)?,
+        upstream_keepalive_pool_size: upstream.keepalive_pool_size,
+    })
+}
+
+/// Validates what each reload takes afresh.
+pub(super) fn resolve(cx: &Ctx<'_>, s: &ServerSection) -> Result<ServerSettings, ConfigError> {
+    probe_path(cx, "server.health_path", s.health_path.as_deref(), false)?;
+    probe_path(cx, "server.ready_path", s.ready_path.as_deref(), false)?;
+    if s.health_path.is_some() && s.health_path == s.ready_path {
+        return Err(cx.err("server.ready_path", "must differ from server.health_path"));
+    }
+    Ok(ServerSettings {
+        health_path: s.health_path.clone(),
+        ready_path: s.ready_path.clone(),
+        trusted_proxies: trusted_proxies(cx, &s.trusted_proxies)?,
         keepalive_timeout: seconds(
             cx,
             "server.keepalive_timeout_secs",
@@ -159,6 +177,5 @@ pub(super) fn resolve(
             1,
             86_400,
         )?,
-        max_connections: s.max_connections,
     })
 }

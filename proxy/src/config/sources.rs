@@ -16,7 +16,7 @@ use crate::error::ConfigError;
 use crate::secret::Secret;
 
 /// Where the HS256 shared secret is read from by default.
-pub const DEFAULT_SECRET_ENV: &str = "BETTER_AUTH_SECRET";
+pub(crate) const DEFAULT_SECRET_ENV: &str = "BETTER_AUTH_SECRET";
 
 /// What every source resolver needs.
 pub(super) struct SourceCtx<'a, 'e> {

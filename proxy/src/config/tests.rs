@@ -1,4 +1,23 @@
+use super::parse::parse_str;
 use super::*;
+
+/// `resolve` with metrics of its own.
+fn resolve(
+    file: PathBuf,
+    cfg: FileConfig,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Settings, ConfigError> {
+    super::resolve(file, cfg, env, &AuthMetrics::default())
+}
+
+/// `load` with metrics of its own.
+fn load(
+    path: Option<&Path>,
+    overrides: &Overrides,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Settings, ConfigError> {
+    super::load(path, overrides, env, &AuthMetrics::default())
+}
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -31,7 +50,7 @@ const MINIMAL: &str = "[[auth.sources]]\ntype = \"shared_secret\"\n";
 fn the_sample_config_is_valid() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../config.toml");
     let s = load(Some(&path), &Overrides::default(), &secrets()).unwrap();
-    assert_eq!(s.server.listen.to_string(), "127.0.0.1:8080");
+    assert_eq!(s.process.listen.to_string(), "127.0.0.1:8080");
     assert_eq!(s.upstream.address, "127.0.0.1:8000");
     assert_eq!(s.upstream.name, "upstream-api");
 }
@@ -40,14 +59,14 @@ fn the_sample_config_is_valid() {
 fn defaults_apply_to_a_minimal_file() {
     let s = load_text(MINIMAL).unwrap();
     let cpus = std::thread::available_parallelism().unwrap().get();
-    assert_eq!(s.server.threads, cpus, "the CPUs this process may use");
-    assert_eq!(s.server.grace_period, Duration::from_secs(10));
+    assert_eq!(s.process.threads, cpus, "the CPUs this process may use");
+    assert_eq!(s.process.grace_period, Duration::from_secs(10));
     // The proxy port answers no health path of its own: the upstream's stay reachable.
     assert_eq!(s.server.health_path, None);
-    assert_eq!(s.server.admin_listen.to_string(), "127.0.0.1:9901");
-    assert_eq!(s.server.header_read_timeout, Duration::from_secs(10));
-    assert_eq!(s.server.drain_delay, Duration::ZERO);
-    assert!(s.server.threads >= 1);
+    assert_eq!(s.process.admin_listen.to_string(), "127.0.0.1:9901");
+    assert_eq!(s.process.header_read_timeout, Duration::from_secs(10));
+    assert_eq!(s.process.drain_delay, Duration::ZERO);
+    assert!(s.process.threads >= 1);
     assert_eq!(s.auth.realm, "authgate");
     assert_eq!(s.auth.verifier.max_token_bytes, 8192);
     assert!(!s.auth.keep_authorization);
@@ -73,14 +92,14 @@ fn flags_override_the_file() {
     let o = Overrides {
         listen: Some("127.0.0.1:2".into()),
         upstream: Some("http://10.0.0.1:9".into()),
-        log_format: Some(LogFormat::Json),
+        log_format: Some(super::overrides::LogFormatFlag::Json),
         ..Overrides::default()
     };
     let s = load(Some(&path), &o, &secrets()).unwrap();
-    assert_eq!(s.server.listen.to_string(), "127.0.0.1:2");
-    assert_eq!(s.server.threads, 3, "unset overrides keep the file value");
+    assert_eq!(s.process.listen.to_string(), "127.0.0.1:2");
+    assert_eq!(s.process.threads, 3, "unset overrides keep the file value");
     assert_eq!(s.upstream.address, "10.0.0.1:9");
-    assert_eq!(s.server.log_format, LogFormat::Json);
+    assert_eq!(s.process.log_format, crate::telemetry::LogFormat::Json);
 }
 
 fn err(text: &str) -> ConfigError {
@@ -303,7 +322,7 @@ fn jwks_flags_set_issuer_and_audience_and_unchecked_sources_warn() {
         1,
         "JWKS only: no BETTER_AUTH_SECRET needed"
     );
-    let text = crate::commands::check::report(&s).unwrap();
+    let text = crate::commands::check_report(&s).unwrap();
     assert!(text.contains("issuer = [\"http://auth:3000\"]"), "{text}");
     assert!(
         text.contains("audience = [\n    \"a\",\n    \"b\",\n]") || text.contains("\"b\""),

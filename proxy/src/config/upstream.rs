@@ -2,9 +2,10 @@
 
 use std::time::Duration;
 
-use super::context::{header_safe, Ctx};
+use super::context::{probe_path, Ctx};
 use super::schema::UpstreamSection;
 use crate::error::ConfigError;
+use crate::header_text::is_quotable;
 
 /// Where and how to reach the upstream.
 #[derive(Debug, Clone, PartialEq)]
@@ -21,8 +22,6 @@ pub struct UpstreamSettings {
     pub read_timeout: Duration,
     /// Write timeout.
     pub write_timeout: Duration,
-    /// Idle connections kept.
-    pub keepalive_pool_size: usize,
     /// Time between DNS look-ups of the host.
     pub resolve_interval: Duration,
     /// Health-check path, when enabled.
@@ -34,7 +33,7 @@ pub struct UpstreamSettings {
 /// Validates `[upstream]`.
 pub(super) fn resolve(cx: &Ctx<'_>, u: &UpstreamSection) -> Result<UpstreamSettings, ConfigError> {
     let (host, address) = host_and_address(cx, &u.url)?;
-    if !header_safe(&u.name) {
+    if !is_quotable(&u.name) {
         return Err(cx.err(
             "upstream.name",
             "must be non-empty, without control characters",
@@ -49,14 +48,7 @@ pub(super) fn resolve(cx: &Ctx<'_>, u: &UpstreamSection) -> Result<UpstreamSetti
             return Err(cx.err(k, "must be between 1 and 3600000"));
         }
     }
-    if let Some(p) = &u.health_path {
-        if !p.starts_with('/') || p.contains(['#', ' ']) || p.chars().any(char::is_control) {
-            return Err(cx.err(
-                "upstream.health_path",
-                "must be an absolute path such as /healthz",
-            ));
-        }
-    }
+    probe_path(cx, "upstream.health_path", u.health_path.as_deref(), true)?;
     for (k, v) in [
         ("upstream.resolve_interval_secs", u.resolve_interval_secs),
         ("upstream.health_interval_secs", u.health_interval_secs),
@@ -72,7 +64,6 @@ pub(super) fn resolve(cx: &Ctx<'_>, u: &UpstreamSection) -> Result<UpstreamSetti
         connect_timeout: Duration::from_millis(u.connect_timeout_ms),
         read_timeout: Duration::from_millis(u.read_timeout_ms),
         write_timeout: Duration::from_millis(u.write_timeout_ms),
-        keepalive_pool_size: u.keepalive_pool_size,
         resolve_interval: Duration::from_secs(u.resolve_interval_secs),
         health_path: u.health_path.clone(),
         health_interval: Duration::from_secs(u.health_interval_secs),

@@ -1,6 +1,6 @@
 use super::*;
+use crate::auth::claims::ClaimRules;
 use crate::auth::jwk::{parse_jwks, JwkContext};
-use crate::auth::keys::ClaimRules;
 use crate::auth::testkeys::{jwks, TestKey};
 use crate::auth::{RemoteJwksConfig, VerifyingKey};
 use crate::secret::Secret;

@@ -7,11 +7,12 @@ use base64::Engine as _;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{KeyAlg, TokenError};
+use super::alg::KeyAlg;
+use super::error::TokenError;
 
 /// `typ` Better Auth sets on its JWKS-signed session cookie. Such a token is a cookie,
 /// never a bearer token (RFC 8725 §3.11, explicit typing).
-pub const SESSION_CACHE_TYP: &str = "better-auth.session-cache+jwt";
+pub(crate) const SESSION_CACHE_TYP: &str = "better-auth.session-cache+jwt";
 
 #[derive(Deserialize)]
 struct RawHeader {

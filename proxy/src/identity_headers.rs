@@ -6,12 +6,13 @@ use http::HeaderName;
 use pingora::http::RequestHeader;
 
 use crate::auth::Identity;
+use crate::header_names::{normalise, remove_where, same_header};
 
 /// Identity headers stripped whatever the configuration says: the ones other auth
 /// proxies, gateways and servers set for their upstreams, so that an unmodified
 /// upstream written for one of them cannot be told who the caller is by the caller.
 /// Documented in the README ("Headers authgate always strips").
-pub const ALWAYS_STRIPPED: &[&str] = &[
+pub(crate) const ALWAYS_STRIPPED: &[&str] = &[
     // oauth2-proxy, Vouch, generic reverse-proxy conventions
     "x-forwarded-user",
     "x-forwarded-email",
@@ -77,35 +78,26 @@ pub const ALWAYS_STRIPPED: &[&str] = &[
 ];
 
 /// Prefixes of identity headers stripped whatever the configuration says.
-pub const STRIPPED_PREFIXES: &[&str] = &[
+pub(crate) const STRIPPED_PREFIXES: &[&str] = &[
     "x-auth-request-",
     "x-ms-client-principal",
     "x-pomerium-claim-",
     "x-vouch-idp-",
 ];
 
-/// Lower-cases and maps `_` to `-`.
-fn normalise(name: &str) -> String {
-    name.bytes()
-        .map(|b| match b {
-            b'_' => '-',
-            b => char::from(b.to_ascii_lowercase()),
-        })
-        .collect()
-}
-
-/// Whether `name` is `normalised` (lower case, `-`) once case and `_`/`-` are
-/// ignored, as CGI, WSGI and nginx map both to the same variable.
-pub fn same_header(normalised: &str, name: &str) -> bool {
-    normalised.len() == name.len()
-        && normalised.bytes().zip(name.bytes()).all(|(a, b)| {
-            let b = if b == b'_' {
-                b'-'
-            } else {
-                b.to_ascii_lowercase()
-            };
-            a == b
-        })
+/// The configured header names (`[identity]`).
+#[derive(Debug, Clone, Copy)]
+pub struct HeaderNames<'a> {
+    /// Carries `sub`.
+    pub user_id: &'a str,
+    /// Carries `email`.
+    pub email: &'a str,
+    /// Carries authgate's signed assertion.
+    pub assertion: &'a str,
+    /// One header per forwarded claim, in the configured order.
+    pub claims: &'a [String],
+    /// Further client headers to strip.
+    pub extra_strip: &'a [String],
 }
 
 /// The identity headers of this deployment.
@@ -121,24 +113,20 @@ pub struct IdentityHeaders {
 
 impl IdentityHeaders {
     /// Builds the header set; errors name the offending header.
-    pub fn new(
-        user_id: &str,
-        email: &str,
-        assertion: &str,
-        claims: &[String],
-        extra_strip: &[String],
-    ) -> Result<Self, String> {
+    pub fn new(names: &HeaderNames<'_>) -> Result<Self, String> {
         let parse = |n: &str| {
             HeaderName::from_bytes(n.as_bytes())
                 .map_err(|_| format!("`{n}` is not a valid header name"))
         };
-        let user_id = parse(user_id)?;
-        let email = parse(email)?;
-        let assertion = parse(assertion)?;
-        let claims = claims
+        let user_id = parse(names.user_id)?;
+        let email = parse(names.email)?;
+        let assertion = parse(names.assertion)?;
+        let claims = names
+            .claims
             .iter()
             .map(|c| parse(c))
             .collect::<Result<Vec<_>, _>>()?;
+        let extra_strip = names.extra_strip;
         for h in extra_strip {
             parse(h)?;
         }
@@ -170,15 +158,7 @@ impl IdentityHeaders {
 
     /// Removes every client-sent identity header, in every spelling.
     pub fn strip_inbound(&self, req: &mut RequestHeader) {
-        let doomed: Vec<HeaderName> = req
-            .headers
-            .keys()
-            .filter(|name| self.is_identity_header(name.as_str()))
-            .cloned()
-            .collect();
-        for name in &doomed {
-            req.remove_header(name);
-        }
+        remove_where(req, |name| self.is_identity_header(name));
     }
 
     /// Sets the verified identity and the proxy's assertion. Call after [`Self::strip_inbound`].
@@ -208,13 +188,13 @@ mod tests {
     use super::*;
 
     fn headers() -> IdentityHeaders {
-        IdentityHeaders::new(
-            "X-Auth-User-Id",
-            "X-Auth-Email",
-            "X-Auth-Assertion",
-            &["X-Auth-Name".to_string()],
-            &["X-Tenant".to_string()],
-        )
+        IdentityHeaders::new(&HeaderNames {
+            user_id: "X-Auth-User-Id",
+            email: "X-Auth-Email",
+            assertion: "X-Auth-Assertion",
+            claims: &["X-Auth-Name".to_string()],
+            extra_strip: &["X-Tenant".to_string()],
+        })
         .unwrap()
     }
 
@@ -302,7 +282,14 @@ mod tests {
 
     #[test]
     fn bad_names_are_config_errors() {
-        assert!(IdentityHeaders::new("bad header", "e", "a", &[], &[]).is_err());
-        assert!(IdentityHeaders::new("u", "e", "a", &["x\n".into()], &[]).is_err());
+        let names = |user_id, claims| HeaderNames {
+            user_id,
+            email: "e",
+            assertion: "a",
+            claims,
+            extra_strip: &[],
+        };
+        assert!(IdentityHeaders::new(&names("bad header", &[])).is_err());
+        assert!(IdentityHeaders::new(&names("u", &["x\n".into()])).is_err());
     }
 }

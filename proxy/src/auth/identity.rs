@@ -1,0 +1,304 @@
+//! The verified identity taken from a token's claims, already checked to be safe to
+//! put in HTTP headers (no CR/LF or other control characters can reach the upstream).
+
+use super::claims::time_claim;
+use super::error::TokenError;
+use crate::header_text::is_header_safe;
+use serde_json::{Map, Value};
+
+/// Longest `sub` accepted, in bytes.
+const MAX_SUBJECT_BYTES: usize = 1024;
+
+/// Who the token says the caller is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    /// `sub`: non-empty, header-safe.
+    pub subject: String,
+    /// `email`, when the token has one.
+    pub email: Option<String>,
+    /// Forwarded claims as `(index into the configured claim list, header-safe value)`.
+    pub claims: Vec<(usize, String)>,
+    /// `exp` (seconds since the epoch).
+    pub expires_at: u64,
+    /// `nbf`, when present.
+    pub not_before: Option<u64>,
+}
+
+/// Leading or trailing whitespace: header parsers trim it, so the upstream would
+/// read another value in the header than the one in the signed assertion.
+fn has_edge_whitespace(s: &str) -> bool {
+    s.starts_with(char::is_whitespace) || s.ends_with(char::is_whitespace)
+}
+
+fn header_safe_string(value: &Value) -> Result<Option<String>, TokenError> {
+    match value {
+        Value::Null => Ok(None),
+        Value::String(s) if is_header_safe(s) => Ok(Some(s.clone())),
+        Value::String(_) => Err(TokenError::BadClaim),
+        Value::Bool(_) | Value::Number(_) => Ok(Some(value.to_string())),
+        // serde_json escapes the C0 controls inside strings but not DEL (0x7f), which
+        // no header value may hold: check the rendering too.
+        Value::Array(_) | Value::Object(_) => {
+            let rendered = value.to_string();
+            if is_header_safe(&rendered) {
+                Ok(Some(rendered))
+            } else {
+                Err(TokenError::BadClaim)
+            }
+        }
+    }
+}
+
+impl Identity {
+    /// Builds the identity of an access token: `sub` and `email`, plus the claims
+    /// named in `forward`.
+    pub fn from_claims(
+        claims: &Map<String, Value>,
+        forward: &[String],
+    ) -> Result<Self, TokenError> {
+        Self::build(claims.get("sub"), claims.get("email"), claims, forward)
+    }
+
+    /// Builds the identity of a Better Auth `session_data` cookie of strategy `jwt`
+    /// (HS256 with the shared secret). Only Better Auth's own shape is accepted:
+    /// `session.userId` and `user.id`, equal, and no top-level `sub`. Anything else
+    /// signed with the secret (an HS256 access token, say) is not a session cookie.
+    pub fn from_hs256_session_cookie(
+        claims: &Map<String, Value>,
+        forward: &[String],
+    ) -> Result<Self, TokenError> {
+        let nested = |outer: &str, inner: &str| claims.get(outer).and_then(|o| o.get(inner));
+        if claims.contains_key("sub") {
+            return Err(TokenError::WrongTokenType);
+        }
+        let (user_id, session_user) = match (nested("user", "id"), nested("session", "userId")) {
+            (Some(Value::String(u)), Some(Value::String(s))) => (u, s),
+            _ => return Err(TokenError::WrongTokenType),
+        };
+        if user_id != session_user {
+            return Err(TokenError::BadSubject);
+        }
+        Self::build(
+            nested("user", "id"),
+            nested("user", "email"),
+            claims,
+            forward,
+        )
+    }
+
+    /// Builds the identity of the JWT plugin's JWKS-signed `session_data` cookie:
+    /// the subject is `sub`, which must agree with `user.id` when that is present.
+    pub fn from_jwks_session_cookie(
+        claims: &Map<String, Value>,
+        forward: &[String],
+    ) -> Result<Self, TokenError> {
+        let user = claims.get("user");
+        if let (Some(sub), Some(id)) = (claims.get("sub"), user.and_then(|u| u.get("id"))) {
+            if sub != id {
+                return Err(TokenError::BadSubject);
+            }
+        }
+        let email = claims
+            .get("email")
+            .or_else(|| user.and_then(|u| u.get("email")));
+        Self::build(claims.get("sub"), email, claims, forward)
+    }
+
+    fn build(
+        subject: Option<&Value>,
+        email: Option<&Value>,
+        claims: &Map<String, Value>,
+        forward: &[String],
+    ) -> Result<Self, TokenError> {
+        let subject = match subject {
+            Some(Value::String(s)) => s,
+            _ => return Err(TokenError::MissingClaim),
+        };
+        if subject.is_empty()
+            || subject.len() > MAX_SUBJECT_BYTES
+            || !is_header_safe(subject)
+            || has_edge_whitespace(subject)
+        {
+            return Err(TokenError::BadSubject);
+        }
+        let email = match email {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) if is_header_safe(s) && !has_edge_whitespace(s) => {
+                Some(s.clone())
+            }
+            Some(_) => return Err(TokenError::BadClaim),
+        };
+        let expires_at = time_claim(claims, "exp")?.ok_or(TokenError::MissingClaim)?;
+        let not_before = time_claim(claims, "nbf")?;
+        let mut forwarded = Vec::new();
+        for (i, name) in forward.iter().enumerate() {
+            if let Some(value) = claims.get(name) {
+                if let Some(rendered) = header_safe_string(value)? {
+                    forwarded.push((i, rendered));
+                }
+            }
+        }
+        Ok(Self {
+            subject: subject.clone(),
+            email,
+            claims: forwarded,
+            expires_at,
+            not_before,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn map(v: Value) -> Map<String, Value> {
+        v.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn builds_identity_and_renders_claims() {
+        let c =
+            map(json!({"sub":"u1","email":"a@b.c","exp":100,"name":"Al","roles":["a","b"],"n":3}));
+        let fwd = vec![
+            "name".to_string(),
+            "roles".into(),
+            "n".into(),
+            "absent".into(),
+        ];
+        let id = Identity::from_claims(&c, &fwd).unwrap();
+        assert_eq!(id.subject, "u1");
+        assert_eq!(id.email.as_deref(), Some("a@b.c"));
+        assert_eq!(id.expires_at, 100);
+        assert_eq!(
+            id.claims,
+            vec![
+                (0, "Al".into()),
+                (1, r#"["a","b"]"#.into()),
+                (2, "3".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn control_characters_are_refused() {
+        let fwd: Vec<String> = vec!["name".into()];
+        for bad in ["a\r\nX-Auth-User-Id: admin", "a\nb", "a\0b", "a\tb", ""] {
+            let c = map(json!({"sub": bad, "exp": 1}));
+            assert!(Identity::from_claims(&c, &fwd).is_err(), "{bad:?}");
+        }
+        let c = map(json!({"sub":"u","exp":1,"email":"x\r\ny"}));
+        assert_eq!(Identity::from_claims(&c, &fwd), Err(TokenError::BadClaim));
+        let c = map(json!({"sub":"u","exp":1,"name":"x\ry"}));
+        assert_eq!(Identity::from_claims(&c, &fwd), Err(TokenError::BadClaim));
+        // Inside JSON the control character is escaped, so it is safe.
+        let c = map(json!({"sub":"u","exp":1,"name":["x\ny"]}));
+        let id = Identity::from_claims(&c, &fwd).unwrap();
+        assert_eq!(id.claims[0].1, r#"["x\ny"]"#);
+        // DEL is not escaped by serde_json: refused rather than sent (found by fuzzing).
+        let c = map(json!({"sub":"u","exp":1,"name":["x\u{7f}y"]}));
+        assert_eq!(Identity::from_claims(&c, &fwd), Err(TokenError::BadClaim));
+    }
+
+    #[test]
+    fn hs256_session_cookie_needs_better_auths_shape() {
+        let c = map(
+            json!({"session":{"userId":"u1","token":"raw"},"user":{"id":"u1","email":"a@b"},"exp":5}),
+        );
+        let id = Identity::from_hs256_session_cookie(&c, &[]).unwrap();
+        assert_eq!(
+            (id.subject.as_str(), id.email.as_deref()),
+            ("u1", Some("a@b"))
+        );
+        // An access token signed with the same secret is not a session cookie.
+        let c = map(json!({"sub":"u3","exp":5}));
+        assert_eq!(
+            Identity::from_hs256_session_cookie(&c, &[]),
+            Err(TokenError::WrongTokenType)
+        );
+        let c = map(json!({"sub":"u1","session":{"userId":"u1"},"user":{"id":"u1"},"exp":5}));
+        assert_eq!(
+            Identity::from_hs256_session_cookie(&c, &[]),
+            Err(TokenError::WrongTokenType)
+        );
+        // Half the shape, or two users, is refused.
+        let c = map(json!({"session":{"userId":"u2"},"exp":5}));
+        assert_eq!(
+            Identity::from_hs256_session_cookie(&c, &[]),
+            Err(TokenError::WrongTokenType)
+        );
+        let c = map(json!({"session":{"userId":"u1"},"user":{"id":"u2"},"exp":5}));
+        assert_eq!(
+            Identity::from_hs256_session_cookie(&c, &[]),
+            Err(TokenError::BadSubject)
+        );
+        let c = map(json!({"session":{"userId":"u\r\n"},"user":{"id":"u\r\n"},"exp":5}));
+        assert_eq!(
+            Identity::from_hs256_session_cookie(&c, &[]),
+            Err(TokenError::BadSubject)
+        );
+    }
+
+    #[test]
+    fn jwks_session_cookie_subject_is_sub_and_agrees_with_user() {
+        let c = map(json!({"sub":"u3","user":{"id":"u3","email":"c@d"},"exp":5}));
+        let id = Identity::from_jwks_session_cookie(&c, &[]).unwrap();
+        assert_eq!(
+            (id.subject.as_str(), id.email.as_deref()),
+            ("u3", Some("c@d"))
+        );
+        let c = map(json!({"sub":"u3","user":{"id":"other"},"exp":5}));
+        assert_eq!(
+            Identity::from_jwks_session_cookie(&c, &[]),
+            Err(TokenError::BadSubject)
+        );
+        let c = map(json!({"user":{"id":"u1"},"exp":5}));
+        assert_eq!(
+            Identity::from_jwks_session_cookie(&c, &[]),
+            Err(TokenError::MissingClaim)
+        );
+        // An access token needs `sub` itself.
+        assert_eq!(
+            Identity::from_claims(&c, &[]),
+            Err(TokenError::MissingClaim)
+        );
+    }
+
+    #[test]
+    fn whitespace_at_the_edges_of_sub_or_email_is_refused() {
+        for bad in [" alice", "alice ", "\u{a0}alice", "alice\u{2003}"] {
+            let c = map(json!({"sub": bad, "exp": 1}));
+            assert_eq!(
+                Identity::from_claims(&c, &[]),
+                Err(TokenError::BadSubject),
+                "{bad:?}"
+            );
+            let c = map(json!({"sub": "alice", "email": bad, "exp": 1}));
+            assert_eq!(
+                Identity::from_claims(&c, &[]),
+                Err(TokenError::BadClaim),
+                "{bad:?}"
+            );
+        }
+        let c = map(json!({"sub": "al ice", "email": "a b@c", "exp": 1}));
+        assert!(
+            Identity::from_claims(&c, &[]).is_ok(),
+            "inner spaces are fine"
+        );
+    }
+
+    #[test]
+    fn wrong_types_are_refused() {
+        let c = map(json!({"sub": 5, "exp": 1}));
+        assert_eq!(
+            Identity::from_claims(&c, &[]),
+            Err(TokenError::MissingClaim)
+        );
+        let c = map(json!({"sub": "u", "exp": 1, "email": 5}));
+        assert_eq!(Identity::from_claims(&c, &[]), Err(TokenError::BadClaim));
+        let long = "x".repeat(2000);
+        let c = map(json!({"sub": long, "exp": 1}));
+        assert_eq!(Identity::from_claims(&c, &[]), Err(TokenError::BadSubject));
+    }
+}

@@ -1,0 +1,72 @@
+//! `authgate` without a subcommand: bind both listeners, build the server and
+//! run it until shutdown, reloading on SIGHUP.
+
+use std::net::{SocketAddr, TcpListener};
+use std::process::ExitCode;
+
+use super::{env_var, load};
+use crate::cli::Cli;
+use crate::reload::{spawn_sighup_handler, ConfigSource, Reloader};
+use crate::server::build_server;
+use crate::telemetry;
+
+/// Binds `addr` once ourselves: a clear error for a busy port, and port 0 becomes
+/// concrete (Pingora needs a fixed address) and is printed for whoever started us.
+fn concrete(addr: SocketAddr, what: &str) -> Result<SocketAddr, ExitCode> {
+    TcpListener::bind(addr)
+        .and_then(|l| l.local_addr())
+        .map_err(|e| {
+            eprintln!("authgate: cannot listen on {addr} ({what}): {e}");
+            ExitCode::FAILURE
+        })
+}
+
+/// Runs the proxy until it is shut down.
+pub(super) fn run(cli: &Cli) -> ExitCode {
+    let mut settings = match load(cli) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    telemetry::init(settings.process.log_format);
+    for warning in &settings.warnings {
+        tracing::warn!(warning = %warning, "configuration warning");
+    }
+    let process = &mut settings.process;
+    match (
+        concrete(process.listen, "server.listen"),
+        concrete(process.admin_listen, "admin.listen"),
+    ) {
+        (Ok(listen), Ok(admin)) => (process.listen, process.admin_listen) = (listen, admin),
+        (Err(code), _) | (_, Err(code)) => return code,
+    }
+    let built = match build_server(&settings) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("authgate: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let reloader = Reloader {
+        source: ConfigSource {
+            file: cli.run.config.clone(),
+            overrides: cli.run.overrides.clone(),
+            env: env_var,
+        },
+        running: settings.process.clone(),
+        current: built.current.clone(),
+        generations: built.generations.clone(),
+    };
+    if let Err(e) = spawn_sighup_handler(reloader) {
+        eprintln!("authgate: cannot handle SIGHUP: {e}");
+        return ExitCode::FAILURE;
+    }
+    tracing::info!(listen = %settings.process.listen, admin = %settings.process.admin_listen, upstream = %settings.upstream.address, threads = settings.process.threads, "authgate starting");
+    println!("authgate listening on {}", settings.process.listen);
+    println!(
+        "authgate admin listening on {}",
+        settings.process.admin_listen
+    );
+    built.run();
+    telemetry::flush();
+    ExitCode::SUCCESS
+}

@@ -114,8 +114,8 @@ fuzz_target!(|data: &[u8]| {
     let escaped = seen.replace('%', "%25");
     let theirs = table().lookup(method, &escaped);
     assert_eq!(
-        ours.label(),
-        theirs.label(),
+        ours.pattern_text(),
+        theirs.pattern_text(),
         "{method} {path:?}: authgate matches {c:?}, the upstream reads {seen:?}"
     );
     if let Some(owner) = theirs.owner_value.and_then(decode_segment) {

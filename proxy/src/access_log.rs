@@ -10,8 +10,8 @@ use std::io::Write;
 use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::log_format::LogFormat;
 use crate::log_sink::LogSink;
-use crate::telemetry::LogFormat;
 
 /// One request, as logged. Strings are borrowed from the request's context.
 #[derive(Debug, Clone, Copy)]
@@ -233,6 +233,8 @@ fn json_field(out: &mut Vec<u8>, name: &str, value: Value<'_>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::{Arc, Mutex};
+    use tracing_subscriber::fmt::MakeWriter;
 
     fn entry() -> Entry<'static> {
         Entry {
@@ -325,5 +327,100 @@ mod tests {
         assert_eq!(v["reason"], "");
         let ts = v["timestamp"].as_str().unwrap();
         assert!(chrono::DateTime::parse_from_rfc3339(ts).is_ok(), "{ts}");
+    }
+
+    /// Collects what a formatter writes.
+    #[derive(Clone, Default)]
+    struct Capture(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Capture {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    impl<'a> MakeWriter<'a> for Capture {
+        type Writer = Capture;
+        fn make_writer(&'a self) -> Capture {
+            self.clone()
+        }
+    }
+
+    /// One field as the access log writes it: bare, or quoted like `?`.
+    struct Field<'a>(&'a str);
+    impl std::fmt::Display for Field<'_> {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.0)
+        }
+    }
+    impl std::fmt::Debug for Field<'_> {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "{:?}", self.0)
+        }
+    }
+    /// What the real `tracing-subscriber` formatter writes for `entry`, each string
+    /// recorded with `%` when the access log writes it bare and with `?` when it
+    /// quotes it; the timestamp is cut off.
+    fn tracing_line(format: LogFormat, e: &Entry<'_>) -> String {
+        use tracing_subscriber::layer::SubscriberExt;
+
+        let capture = Capture::default();
+        let layer = tracing_subscriber::fmt::layer()
+            .with_writer(capture.clone())
+            .with_ansi(false);
+        let subscriber: Box<dyn tracing::Subscriber + Send + Sync> = match format {
+            LogFormat::Text => Box::new(tracing_subscriber::registry().with(layer)),
+            LogFormat::Json => {
+                Box::new(tracing_subscriber::registry().with(layer.json().flatten_event(true)))
+            }
+        };
+        // JSON escapes every string itself: there the subject is recorded with `%`.
+        let subject = Field(e.subject);
+        let subject: &dyn tracing::Value = match format {
+            LogFormat::Text => &tracing::field::debug(subject),
+            LogFormat::Json => &tracing::field::display(Field(e.subject)),
+        };
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::info!(
+                target: "authgate::access",
+                request_id = %Field(e.request_id),
+                method = %Field(e.method),
+                path = %Field(e.path),
+                status = u64::from(e.status),
+                decision = %Field(e.decision),
+                reason = %Field(e.reason),
+                rule = %Field(e.rule),
+                subject = subject,
+                latency_us = e.latency_us,
+                error = %Field(e.error),
+            )
+        });
+        let out = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+        without_timestamp(&out)
+    }
+
+    /// The line with its timestamp's value cut out (text: the first 27 bytes).
+    fn without_timestamp(line: &str) -> String {
+        match line.strip_prefix(r#"{"timestamp":""#) {
+            Some(rest) => format!(r#"{{"timestamp":"{}"#, &rest[rest.find('"').unwrap()..]),
+            None => line.split_at(27).1.to_string(),
+        }
+    }
+
+    /// The access log imitates `tracing`'s formatter without going through it: held
+    /// here to the real one, line for line, so the two cannot drift.
+    #[test]
+    fn lines_match_the_tracing_formatter() {
+        // The subject needs quoting; every other value is plain.
+        let e = entry();
+        for format in [LogFormat::Text, LogFormat::Json] {
+            assert_eq!(
+                without_timestamp(&line(format)),
+                tracing_line(format, &e),
+                "{format:?}"
+            );
+        }
     }
 }

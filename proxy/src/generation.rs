@@ -21,7 +21,7 @@ pub(crate) struct Generation {
     pub outbound: OutboundPolicy,
     /// Where it goes.
     pub upstream: Arc<Upstream>,
-    /// `WWW-Authenticate` realm.
+    /// `realm` of the challenges this generation answers with.
     pub realm: String,
     /// Liveness path on the proxy port, if enabled.
     pub health_path: Option<String>,

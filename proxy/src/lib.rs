@@ -26,6 +26,8 @@
 //!   `commands`: the command line.
 
 #![warn(unreachable_pub)]
+// At most 60 lines a function (clippy.toml): a longer one does more than one thing.
+#![warn(clippy::too_many_lines)]
 
 mod access_log;
 mod admin;
@@ -50,6 +52,7 @@ mod http1_head;
 mod identity_headers;
 mod inbound;
 mod lifecycle;
+mod log_format;
 mod log_sink;
 mod metrics;
 mod outbound;

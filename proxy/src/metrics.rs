@@ -65,7 +65,7 @@ impl Metrics {
         let requests = Family::<RequestLabels, Counter>::default();
         registry.register(
             "requests",
-            "Requests by decision (allow, anonymous, reject, error) and reason",
+            "Requests by decision (allow, anonymous, health, reject, error) and reason",
             requests.clone(),
         );
         let duration = Histogram::new(DURATION_BUCKETS);

@@ -34,7 +34,7 @@ pub(crate) struct Rejection {
     pub error: &'static str,
     /// `message` in the JSON body.
     pub message: Cow<'static, str>,
-    /// `WWW-Authenticate` to send.
+    /// The RFC 6750 challenge, if the refusal is about the token.
     pub challenge: Challenge,
     /// `Retry-After` seconds, for 503.
     pub retry_after: Option<u64>,

@@ -193,7 +193,7 @@ pub(crate) fn spawn_sighup_handler(reloader: Reloader) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::telemetry::LogFormat;
+    use crate::log_format::LogFormat;
     use std::time::Duration;
 
     fn running() -> ProcessSettings {

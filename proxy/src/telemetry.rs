@@ -14,16 +14,8 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::{fmt, Layer};
 
 use crate::access_log;
+use crate::log_format::LogFormat;
 use crate::log_sink::{LogSink, SinkWriter};
-
-/// How log lines are written (`server.log_format`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LogFormat {
-    /// Human-readable lines, as `tracing-subscriber` writes them.
-    Text,
-    /// One JSON object per line.
-    Json,
-}
 
 /// Whether a record may be logged: Pingora's targets only up to INFO.
 pub(crate) fn is_allowed(target: &str, level: &Level) -> bool {

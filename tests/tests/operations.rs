@@ -76,7 +76,16 @@ async fn admin_listener_serves_metrics_with_bounded_labels() {
     assert_eq!(get(proxy.addr, "/api/alice/tasks", &[]).status, 401);
     assert_eq!(get(proxy.addr, "/public/x", &[]).status, 200);
     let admin = proxy.admin.unwrap();
-    let metrics = get(admin, "/metrics", &[]);
+    // A request is counted once its response is written, a moment after the
+    // client has it: wait (bounded) for all five.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut metrics = get(admin, "/metrics", &[]);
+    while sample(&metrics.body, "authgate_request_duration_seconds_count") < Some(5.0)
+        && Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(20));
+        metrics = get(admin, "/metrics", &[]);
+    }
     assert_eq!(metrics.status, 200);
     assert!(
         metrics

@@ -45,11 +45,11 @@ pub struct RemoteJwksConfig {
     pub allowed: Vec<KeyAlg>,
     /// Claim rules for its tokens.
     pub rules: Arc<ClaimRules>,
-    /// Periodic refresh interval (when the response has no `max-age`).
+    /// Time between refreshes when the response has no `max-age` (1 s–1 day).
     pub refresh: Duration,
     /// Minimum time between two unknown-kid refetches.
     pub min_refetch_interval: Duration,
-    /// HTTP timeout.
+    /// Longest fetch of the document (connect included), 1 ms–60 s.
     pub timeout: Duration,
 }
 

@@ -16,7 +16,7 @@ use crate::secret::Secret;
 /// How tokens are found and verified.
 #[derive(Debug)]
 pub struct AuthSettings {
-    /// `WWW-Authenticate` realm.
+    /// `realm` of every `WWW-Authenticate` challenge (quotable text).
     pub realm: String,
     /// Forward `Authorization` upstream.
     pub keep_authorization: bool,
@@ -30,7 +30,7 @@ pub struct AuthSettings {
     pub session_cookie: Option<String>,
     /// Better Auth cookie prefix whose cookies are removed before forwarding.
     pub strip_cookie_prefix: Option<String>,
-    /// Verifier limits.
+    /// Token size limit, forwarded claims and the cache size, for the verifier.
     pub verifier: VerifierOptions,
     /// Origins besides the request's own allowed to send cookie-authenticated
     /// unsafe requests (CSRF defence).

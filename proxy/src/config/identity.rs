@@ -14,9 +14,9 @@ use crate::secret::Secret;
 /// What authgate sends upstream about the caller.
 #[derive(Debug, Clone)]
 pub struct IdentitySettings {
-    /// Identity header names.
+    /// The headers that carry the identity upstream, and those stripped.
     pub headers: IdentityHeaders,
-    /// Assertion signer.
+    /// Signs `X-Auth-Assertion` (HS256, `assertion_ttl_secs`).
     pub assertion: Arc<AssertionSigner>,
 }
 

@@ -44,13 +44,13 @@ pub struct Settings {
     pub process: ProcessSettings,
     /// The `[server]` settings a reload applies.
     pub server: ServerSettings,
-    /// Upstream.
+    /// Where verified requests go, with its timeouts and health path.
     pub upstream: UpstreamSettings,
-    /// Token verification.
+    /// Key sources, claim rules, the session cookie and the token cache.
     pub auth: AuthSettings,
     /// Identity headers and the assertion.
     pub identity: IdentitySettings,
-    /// Route rules.
+    /// The route rules, in order (first match wins).
     pub routes: RouteTable,
     /// Names of the secrets in use and where they come from (for `check`).
     pub secret_sources: Vec<String>,

@@ -9,7 +9,7 @@ use std::time::Duration;
 use super::context::{probe_path, Ctx};
 use super::schema::{self, AdminSection, ServerSection, UpstreamSection};
 use crate::error::ConfigError;
-use crate::telemetry::LogFormat;
+use crate::log_format::LogFormat;
 
 /// What needs a restart to change: listeners, threads, shutdown, the log format,
 /// the connection limits and Pingora's upstream pool. A reload that changes one

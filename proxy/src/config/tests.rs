@@ -99,7 +99,7 @@ fn flags_override_the_file() {
     assert_eq!(s.process.listen.to_string(), "127.0.0.1:2");
     assert_eq!(s.process.threads, 3, "unset overrides keep the file value");
     assert_eq!(s.upstream.address, "10.0.0.1:9");
-    assert_eq!(s.process.log_format, crate::telemetry::LogFormat::Json);
+    assert_eq!(s.process.log_format, crate::log_format::LogFormat::Json);
 }
 
 fn err(text: &str) -> ConfigError {
@@ -131,76 +131,84 @@ fn wrong_types_name_the_key_and_line() {
     assert_eq!(e.key, "<toml>");
 }
 
+/// A bad value in each section, and the key its error must name.
+const BAD_VALUES: &[(&str, &str)] = &[
+    (
+        "[server]\nbody_read_timeout_secs = 0\n",
+        "server.body_read_timeout_secs",
+    ),
+    ("[admin]\nmax_connections = 0\n", "admin.max_connections"),
+    ("[server]\nlisten = \"localhost\"\n", "server.listen"),
+    ("[server]\nthreads = 0\n", "server.threads"),
+    ("[server]\nlog_format = \"xml\"\n", "server.log_format"),
+    (
+        "[server]\nhealth_path = \"healthz\"\n",
+        "server.health_path",
+    ),
+    (
+        "[server]\nhealth_path = \"/healthz\"\nready_path = \"/healthz\"\n",
+        "server.ready_path",
+    ),
+    (
+        "[server]\ntrusted_proxies = [\"10.0.0.0/33\"]\n",
+        "server.trusted_proxies[0]",
+    ),
+    ("[server]\nmax_connections = 0\n", "server.max_connections"),
+    (
+        "[server]\nheader_read_timeout_secs = 0\n",
+        "server.header_read_timeout_secs",
+    ),
+    ("[admin]\nlisten = \"nowhere\"\n", "admin.listen"),
+    ("[upstream]\nhealth_path = \"up\"\n", "upstream.health_path"),
+    (
+        "[auth.session_cookie]\nallowed_origins = [\"https://a.example/path\"]\n",
+        "auth.session_cookie.allowed_origins[0]",
+    ),
+    ("[upstream]\nurl = \"https://x:1\"\n", "upstream.url"),
+    ("[upstream]\nurl = \"http://x:1/prefix\"\n", "upstream.url"),
+    ("[upstream]\nurl = \"not a url\"\n", "upstream.url"),
+    (
+        "[upstream]\nread_timeout_ms = 0\n",
+        "upstream.read_timeout_ms",
+    ),
+    ("[auth]\nrealm = \"a\\\"b\"\n", "auth.realm"),
+    ("[auth]\nmax_token_bytes = 10\n", "auth.max_token_bytes"),
+    (
+        "[identity]\nassertion_ttl_secs = 61\n",
+        "identity.assertion_ttl_secs",
+    ),
+    ("[identity]\nuser_id_header = \"bad header\"\n", "identity"),
+    (
+        "[identity.claims]\nname = \"Authorization\"\n",
+        "identity.claims.name",
+    ),
+    (
+        "[identity.claims]\nname = \"X-Auth-User-Id\"\n",
+        "identity.claims.name",
+    ),
+    ("[[routes]]\npath = \"api/x\"\n", "routes[0].path"),
+    ("[[routes]]\npath = \"/a/**/b\"\n", "routes[0].path"),
+    (
+        "[[routes]]\npath = \"/a\"\nauth = \"maybe\"\n",
+        "routes[0].auth",
+    ),
+    (
+        "[[routes]]\npath = \"/a\"\nmethods = [\"G T\"]\n",
+        "routes[0].methods",
+    ),
+    (
+        "[[routes]]\npath = \"/a/{x}\"\nowner = \"y\"\n",
+        "routes[0].owner",
+    ),
+    (
+        "[[routes]]\npath = \"/a/{x}\"\nowner = \"x\"\nauth = \"public\"\n",
+        "routes[0].owner",
+    ),
+];
+
 #[test]
 fn bad_values_name_the_key() {
-    let cases: &[(&str, &str)] = &[
-        ("[server]\nlisten = \"localhost\"\n", "server.listen"),
-        ("[server]\nthreads = 0\n", "server.threads"),
-        ("[server]\nlog_format = \"xml\"\n", "server.log_format"),
-        (
-            "[server]\nhealth_path = \"healthz\"\n",
-            "server.health_path",
-        ),
-        (
-            "[server]\nhealth_path = \"/healthz\"\nready_path = \"/healthz\"\n",
-            "server.ready_path",
-        ),
-        (
-            "[server]\ntrusted_proxies = [\"10.0.0.0/33\"]\n",
-            "server.trusted_proxies[0]",
-        ),
-        ("[server]\nmax_connections = 0\n", "server.max_connections"),
-        (
-            "[server]\nheader_read_timeout_secs = 0\n",
-            "server.header_read_timeout_secs",
-        ),
-        ("[admin]\nlisten = \"nowhere\"\n", "admin.listen"),
-        ("[upstream]\nhealth_path = \"up\"\n", "upstream.health_path"),
-        (
-            "[auth.session_cookie]\nallowed_origins = [\"https://a.example/path\"]\n",
-            "auth.session_cookie.allowed_origins[0]",
-        ),
-        ("[upstream]\nurl = \"https://x:1\"\n", "upstream.url"),
-        ("[upstream]\nurl = \"http://x:1/prefix\"\n", "upstream.url"),
-        ("[upstream]\nurl = \"not a url\"\n", "upstream.url"),
-        (
-            "[upstream]\nread_timeout_ms = 0\n",
-            "upstream.read_timeout_ms",
-        ),
-        ("[auth]\nrealm = \"a\\\"b\"\n", "auth.realm"),
-        ("[auth]\nmax_token_bytes = 10\n", "auth.max_token_bytes"),
-        (
-            "[identity]\nassertion_ttl_secs = 61\n",
-            "identity.assertion_ttl_secs",
-        ),
-        ("[identity]\nuser_id_header = \"bad header\"\n", "identity"),
-        (
-            "[identity.claims]\nname = \"Authorization\"\n",
-            "identity.claims.name",
-        ),
-        (
-            "[identity.claims]\nname = \"X-Auth-User-Id\"\n",
-            "identity.claims.name",
-        ),
-        ("[[routes]]\npath = \"api/x\"\n", "routes[0].path"),
-        ("[[routes]]\npath = \"/a/**/b\"\n", "routes[0].path"),
-        (
-            "[[routes]]\npath = \"/a\"\nauth = \"maybe\"\n",
-            "routes[0].auth",
-        ),
-        (
-            "[[routes]]\npath = \"/a\"\nmethods = [\"G T\"]\n",
-            "routes[0].methods",
-        ),
-        (
-            "[[routes]]\npath = \"/a/{x}\"\nowner = \"y\"\n",
-            "routes[0].owner",
-        ),
-        (
-            "[[routes]]\npath = \"/a/{x}\"\nowner = \"x\"\nauth = \"public\"\n",
-            "routes[0].owner",
-        ),
-    ];
+    let cases = BAD_VALUES;
     for (text, key) in cases {
         let e = err(&format!("{text}{MINIMAL}"));
         assert_eq!(&e.key, key, "{text}: {e}");

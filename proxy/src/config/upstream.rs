@@ -16,17 +16,17 @@ pub struct UpstreamSettings {
     pub host: String,
     /// The upstream's name (`aud` of assertions).
     pub name: String,
-    /// Connect timeout.
+    /// Longest TCP connect (1 ms–1 h); then 502, or 504 when it timed out.
     pub connect_timeout: Duration,
-    /// Read timeout.
+    /// Longest wait for response bytes (1 ms–1 h); then 504.
     pub read_timeout: Duration,
-    /// Write timeout.
+    /// Longest wait writing the request (1 ms–1 h); then 504.
     pub write_timeout: Duration,
-    /// Time between DNS look-ups of the host.
+    /// Time between DNS look-ups of the host (1 s–1 h); a failed one keeps the last address.
     pub resolve_interval: Duration,
     /// Health-check path, when enabled.
     pub health_path: Option<String>,
-    /// Time between health checks.
+    /// Time between polls of `health_path` (1 s–1 h).
     pub health_interval: Duration,
 }
 

@@ -3,7 +3,7 @@
 //! claims is header-safe (subject non-empty, every value a valid header value).
 #![no_main]
 
-use authgate::fuzzing::Identity;
+use authgate::fuzzing::{claim_as_header, Identity, KeptClaims};
 use authgate::fuzzing::{decode_part, split, JoseHeader};
 use authgate::fuzzing::{ClaimMode, ClaimRules};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -59,7 +59,10 @@ fn check_claims(json: &[u8]) {
         let _ = rules.validate(&claims, NOW, mode);
         let _ = ClaimRules::default().validate(&claims, NOW, mode);
     }
-    let forward = ["name".to_string(), "role".to_string(), "org".to_string()];
+    let forward = KeptClaims {
+        forwarded: vec!["name".into(), "role".into(), "org".into()],
+        for_rules: vec!["scope".into(), "role".into()],
+    };
     for identity in [
         Identity::from_claims(&claims, &forward),
         Identity::from_hs256_session_cookie(&claims, &forward),
@@ -73,9 +76,15 @@ fn check_claims(json: &[u8]) {
         if let Some(email) = &identity.email {
             header_safe(email);
         }
-        for (i, value) in &identity.claims {
-            assert!(*i < forward.len());
-            header_safe(value);
+        for (name, value) in &identity.claims {
+            let forwarded = forward.forwarded.contains(name);
+            assert!(forwarded || forward.for_rules.contains(name), "{name} kept");
+            if forwarded {
+                let text = claim_as_header(value).expect("a forwarded claim is header-safe");
+                if let Some(text) = text {
+                    header_safe(&text);
+                }
+            }
         }
     }
 }

@@ -8,7 +8,7 @@
 #![no_main]
 
 use authgate::fuzzing::{canonicalize, decode_segment};
-use authgate::fuzzing::{AuthMode, Pattern, Route, RouteTable};
+use authgate::fuzzing::{AuthMode, Identity, Pattern, Requirement, Route, RouteTable};
 use libfuzzer_sys::fuzz_target;
 use std::sync::OnceLock;
 
@@ -24,7 +24,12 @@ fn table() -> &'static RouteTable {
             pattern: Pattern::parse(path).expect("valid pattern"),
             methods: methods.iter().map(|m| m.to_string()).collect(),
             auth,
-            owner: owner.map(str::to_string),
+            requirements: owner
+                .map(|param| Requirement::Owner {
+                    param: param.to_string(),
+                })
+                .into_iter()
+                .collect(),
         };
         RouteTable::new(vec![
             rule("/openapi.json", &["GET"], AuthMode::Public, None),
@@ -120,7 +125,14 @@ fuzz_target!(|data: &[u8]| {
     );
     if let Some(owner) = theirs.owner_value.and_then(decode_segment) {
         assert!(
-            ours.owner_matches_subject(&owner),
+            ours.first_unmet(&Identity {
+                subject: owner.to_string(),
+                email: None,
+                claims: Vec::new(),
+                expires_at: u64::MAX,
+                not_before: None,
+            })
+            .is_none(),
             "{method} {path:?}: owner {owner:?} differs from authgate's view of {c:?}"
         );
     }

@@ -12,9 +12,9 @@ use std::time::Duration;
 
 use authgate::benching::{
     canonicalize, jwks, parse_jwks, Admitted, AssertionSigner, AuthMetrics, AuthMode, BoundRequest,
-    ClaimRules, HeaderNames, Identity, IdentityHeaders, JwkContext, KeyAlg, KeySet, KeySource,
-    OutboundPolicy, Pattern, Purpose, Route, RouteTable, Secret, TestKey, Verifier,
-    VerifierOptions, VerifyingKey,
+    ClaimRules, HeaderNames, Identity, IdentityHeaders, JwkContext, KeptClaims, KeyAlg, KeySet,
+    KeySource, OutboundPolicy, Pattern, Purpose, Requirement, Route, RouteTable, Secret, TestKey,
+    Verifier, VerifierOptions, VerifyingKey,
 };
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use pingora::http::RequestHeader;
@@ -35,7 +35,10 @@ fn verifier(source: KeySource, cache_entries: usize) -> Verifier {
         vec![source],
         VerifierOptions {
             max_token_bytes: 8192,
-            forward_claims: vec!["name".into()],
+            kept_claims: KeptClaims {
+                forwarded: vec!["name".into()],
+                for_rules: Vec::new(),
+            },
             cache_entries,
         },
         Arc::new(AuthMetrics::default()),
@@ -114,7 +117,12 @@ fn routing(c: &mut Criterion) {
         pattern: Pattern::parse(p).unwrap(),
         methods: vec![],
         auth,
-        owner: owner.map(str::to_string),
+        requirements: owner
+            .map(|param| Requirement::Owner {
+                param: param.to_string(),
+            })
+            .into_iter()
+            .collect(),
     };
     let table = RouteTable::new(vec![
         route("/openapi.json", AuthMode::Public, None),
@@ -126,6 +134,13 @@ fn routing(c: &mut Criterion) {
             Some("user_id"),
         ),
     ]);
+    let who = Identity {
+        subject: "user_01HZX3".into(),
+        email: None,
+        claims: Vec::new(),
+        expires_at: u64::MAX,
+        not_before: None,
+    };
     let mut group = c.benchmark_group("route");
     for (name, path) in [
         ("canonical", "/api/user_01HZX3/tasks/3f2a9c4e/complete"),
@@ -135,7 +150,7 @@ fn routing(c: &mut Criterion) {
             b.iter(|| {
                 let canonical = canonicalize(black_box(path)).unwrap();
                 let m = table.lookup("PATCH", &canonical);
-                black_box(m.owner_matches_subject("user_01HZX3"))
+                black_box(m.first_unmet(&who))
             })
         });
     }
@@ -147,7 +162,7 @@ fn headers(c: &mut Criterion) {
         user_id: "X-Auth-User-Id",
         email: "X-Auth-Email",
         assertion: "X-Auth-Assertion",
-        claims: &["X-Auth-Name".to_string()],
+        claims: &[("name".to_string(), "X-Auth-Name".to_string())],
         extra_strip: &[],
     })
     .unwrap();
@@ -186,7 +201,7 @@ fn headers(c: &mut Criterion) {
     let who = Identity {
         subject: "user_01HZX3".into(),
         email: Some("alice@example.com".into()),
-        claims: vec![(0, "Alice".into())],
+        claims: vec![("name".into(), "Alice".into())],
         expires_at: jsonwebtoken::get_current_timestamp() + 900,
         not_before: None,
     };

@@ -168,9 +168,10 @@ impl Gate {
         {
             return Err(Box::new(Rejection::cross_site()));
         }
-        if !matched.owner_matches_subject(&identity.subject) {
-            return Err(Box::new(Rejection::owner_mismatch(
-                matched.owner_param().unwrap_or("owner"),
+        if let Some(unmet) = matched.first_unmet(&identity) {
+            return Err(Box::new(Rejection::requirement_unmet(
+                unmet,
+                rule.as_str(),
                 &identity.subject,
             )));
         }
@@ -197,6 +198,7 @@ mod tests {
     use super::*;
     use crate::auth::{AuthMetrics, ClaimRules, KeySet, KeySource, VerifierOptions, VerifyingKey};
     use crate::policy::{Pattern, Route};
+    use crate::requirements::Requirement;
     use crate::secret::Secret;
     use jsonwebtoken::{encode, EncodingKey, Header};
     use serde_json::json;
@@ -228,7 +230,7 @@ mod tests {
             )])))],
             VerifierOptions {
                 max_token_bytes: 4096,
-                forward_claims: vec![],
+                kept_claims: Default::default(),
                 cache_entries: 0,
             },
             Arc::new(AuthMetrics::default()),
@@ -237,7 +239,12 @@ mod tests {
             pattern: Pattern::parse(p).unwrap(),
             methods: vec![],
             auth,
-            owner: owner.map(str::to_string),
+            requirements: owner
+                .map(|param| Requirement::Owner {
+                    param: param.to_string(),
+                })
+                .into_iter()
+                .collect(),
         };
         let routes = RouteTable::new(vec![
             route("/openapi.json", AuthMode::Public, None),

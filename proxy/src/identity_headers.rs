@@ -7,6 +7,7 @@ use pingora::http::RequestHeader;
 
 use crate::auth::Identity;
 use crate::header_names::{normalise, remove_where, same_header};
+use crate::header_text::claim_as_header;
 
 /// Identity headers stripped whatever the configuration says: the ones other auth
 /// proxies, gateways and servers set for their upstreams, so that an unmodified
@@ -94,8 +95,8 @@ pub struct HeaderNames<'a> {
     pub email: &'a str,
     /// Carries authgate's signed assertion.
     pub assertion: &'a str,
-    /// One header per forwarded claim, in the configured order.
-    pub claims: &'a [String],
+    /// `(claim, header)` for each forwarded claim (`[identity.claims]`).
+    pub claims: &'a [(String, String)],
     /// Further client headers to strip.
     pub extra_strip: &'a [String],
 }
@@ -106,7 +107,8 @@ pub struct IdentityHeaders {
     user_id: HeaderName,
     email: HeaderName,
     assertion: HeaderName,
-    claims: Vec<HeaderName>,
+    /// `(claim, header)`: the claims forwarded, by name.
+    claims: Vec<(String, HeaderName)>,
     /// Every name to strip, normalised.
     strip: Vec<String>,
 }
@@ -124,15 +126,15 @@ impl IdentityHeaders {
         let claims = names
             .claims
             .iter()
-            .map(|c| parse(c))
-            .collect::<Result<Vec<_>, _>>()?;
+            .map(|(claim, header)| Ok((claim.clone(), parse(header)?)))
+            .collect::<Result<Vec<_>, String>>()?;
         let extra_strip = names.extra_strip;
         for h in extra_strip {
             parse(h)?;
         }
         let mut strip: Vec<String> = [&user_id, &email, &assertion]
             .into_iter()
-            .chain(claims.iter())
+            .chain(claims.iter().map(|(_, h)| h))
             .map(|h| normalise(h.as_str()))
             .chain(extra_strip.iter().map(|h| normalise(h)))
             .chain(ALWAYS_STRIPPED.iter().map(|h| (*h).to_string()))
@@ -173,9 +175,10 @@ impl IdentityHeaders {
         if let Some(email) = &identity.email {
             req.insert_header(self.email.clone(), email.as_str())?;
         }
-        for (index, value) in &identity.claims {
-            if let Some(name) = self.claims.get(*index) {
-                req.insert_header(name.clone(), value.as_str())?;
+        for (claim, header) in &self.claims {
+            // Checked header-safe when the token was verified.
+            if let Some(Ok(Some(text))) = identity.claim(claim).map(claim_as_header) {
+                req.insert_header(header.clone(), text)?;
             }
         }
         req.insert_header(self.assertion.clone(), assertion)?;
@@ -192,7 +195,7 @@ mod tests {
             user_id: "X-Auth-User-Id",
             email: "X-Auth-Email",
             assertion: "X-Auth-Assertion",
-            claims: &["X-Auth-Name".to_string()],
+            claims: &[("name".to_string(), "X-Auth-Name".to_string())],
             extra_strip: &["X-Tenant".to_string()],
         })
         .unwrap()
@@ -266,7 +269,7 @@ mod tests {
         let id = Identity {
             subject: "alice".into(),
             email: None,
-            claims: vec![(0, "Alice".into())],
+            claims: vec![("name".into(), "Alice".into())],
             expires_at: 0,
             not_before: None,
         };
@@ -290,6 +293,6 @@ mod tests {
             extra_strip: &[],
         };
         assert!(IdentityHeaders::new(&names("bad header", &[])).is_err());
-        assert!(IdentityHeaders::new(&names("u", &["x\n".into()])).is_err());
+        assert!(IdentityHeaders::new(&names("u", &[("c".into(), "x\n".into())])).is_err());
     }
 }

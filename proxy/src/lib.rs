@@ -62,6 +62,7 @@ mod probe;
 mod proxy;
 mod reject;
 mod reload;
+mod requirements;
 mod secret;
 mod server;
 mod shutdown;
@@ -80,11 +81,15 @@ pub mod fuzzing {
     pub use crate::auth::cookie::{find_session_data, is_session_cookie, without_session_cookies};
     pub use crate::auth::jose::{decode_part, split, JoseHeader};
     pub use crate::auth::jwk::{parse_jwks, JwkContext};
-    pub use crate::auth::{AuthMetrics, ClaimMode, ClaimRules, Identity, KeyAlg, KeySet};
+    pub use crate::auth::{
+        AuthMetrics, ClaimMode, ClaimRules, Identity, KeptClaims, KeyAlg, KeySet,
+    };
     pub use crate::config::{load, parse_str, Overrides};
+    pub use crate::header_text::claim_as_header;
     pub use crate::http1_head::{request_target, HeadScanner};
     pub use crate::path::{canonicalize, decode_segment};
     pub use crate::policy::{AuthMode, Pattern, Route, RouteTable};
+    pub use crate::requirements::{ClaimPath, Requirement};
 }
 
 /// The per-request work, for the Criterion benchmarks in `proxy/benches/`. Not an
@@ -96,12 +101,13 @@ pub mod benching {
     #[cfg(any(test, feature = "testkeys"))]
     pub use crate::auth::testkeys::{jwks, TestKey};
     pub use crate::auth::{
-        AuthMetrics, ClaimRules, Identity, KeyAlg, KeySet, KeySource, Purpose, Verifier,
-        VerifierOptions, VerifyingKey,
+        AuthMetrics, ClaimRules, Identity, KeptClaims, KeyAlg, KeySet, KeySource, Purpose,
+        Verifier, VerifierOptions, VerifyingKey,
     };
     pub use crate::identity_headers::{HeaderNames, IdentityHeaders};
     pub use crate::outbound::{Admitted, OutboundPolicy};
     pub use crate::path::canonicalize;
     pub use crate::policy::{AuthMode, Pattern, Route, RouteTable};
+    pub use crate::requirements::{ClaimPath, Requirement};
     pub use crate::secret::Secret;
 }

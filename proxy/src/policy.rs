@@ -1,10 +1,12 @@
-//! Route rules: which requests need a token, which are public, and which path
-//! parameter must equal the token's subject. Ordered, first match wins; a path no
-//! rule matches requires a token (fail closed).
+//! Route rules: which requests need a token, which are public, and what a verified
+//! caller must also meet (`requirements`: the owner rule, claims, scopes). Ordered,
+//! first match wins; a path no rule matches requires a token (fail closed).
 
 use std::sync::Arc;
 
+use crate::auth::Identity;
 use crate::path::decode_segment;
+use crate::requirements::{first_unmet, Requirement};
 
 /// What a route demands of the caller (`auth = "…"` in a route rule).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -148,8 +150,8 @@ pub struct Route {
     pub methods: Vec<String>,
     /// What the route demands.
     pub auth: AuthMode,
-    /// The `{param}` that must equal the token's `sub`.
-    pub owner: Option<String>,
+    /// What a verified caller must also meet, in the order they are checked.
+    pub requirements: Vec<Requirement>,
 }
 
 impl Route {
@@ -168,8 +170,19 @@ impl Route {
     /// (Express, ASP.NET, IIS…) can then never be reached at `/API/bob/tasks` past an
     /// owner rule on `/api/{user_id}/tasks/**`, while `/PUBLIC/x` is not made public
     /// by a rule for `/public/**`.
+    /// A rule with requirements folds case too, whatever its `auth`: an optional
+    /// rule with a claim requirement that matched only as written would leave
+    /// `/FEED/admin` to the default rule, which requires a token but no claim.
     fn folds_case(&self) -> bool {
-        self.auth == AuthMode::Required
+        self.auth == AuthMode::Required || !self.requirements.is_empty()
+    }
+
+    /// The `{param}` of the owner rule, if the route has one.
+    fn owner_param(&self) -> Option<&str> {
+        self.requirements.iter().find_map(|r| match r {
+            Requirement::Owner { param } => Some(param.as_str()),
+            _ => None,
+        })
     }
 }
 
@@ -200,19 +213,10 @@ impl<'r> RouteMatch<'r, '_> {
         self.route.map(|r| r.pattern.text.clone())
     }
 
-    /// Whether the route's owner rule (if any) accepts `subject`. The path segment is
-    /// percent-decoded before comparing, as the upstream will decode it.
-    pub fn owner_matches_subject(&self, subject: &str) -> bool {
-        match (self.route.and_then(|r| r.owner.as_ref()), self.owner_value) {
-            (None, _) => true,
-            (Some(_), Some(raw)) => decode_segment(raw).is_some_and(|v| v == subject),
-            (Some(_), None) => false,
-        }
-    }
-
-    /// The owner parameter's name, for messages.
-    pub fn owner_param(&self) -> Option<&str> {
-        self.route.and_then(|r| r.owner.as_deref())
+    /// The first of the route's requirements `identity` does not meet, if any.
+    pub fn first_unmet(&self, identity: &Identity) -> Option<&'r Requirement> {
+        let route = self.route?;
+        first_unmet(&route.requirements, identity, self.owner_value)
     }
 }
 
@@ -228,13 +232,33 @@ impl RouteTable {
         Self { routes }
     }
 
+    /// Every claim some rule reads (top-level names): an identity keeps these.
+    pub fn claims_read(&self) -> Vec<String> {
+        let mut names: Vec<String> = Vec::new();
+        for requirement in self.routes.iter().flat_map(|r| &r.requirements) {
+            let roots: Vec<&str> = match requirement {
+                Requirement::AnyOf { claim, .. } | Requirement::Equals { claim, .. } => {
+                    claim.roots().collect()
+                }
+                Requirement::Scopes(_) => vec!["scope", "scp"],
+                Requirement::Owner { .. } => Vec::new(),
+            };
+            for root in roots {
+                if !names.iter().any(|n| n == root) {
+                    names.push(root.to_string());
+                }
+            }
+        }
+        names
+    }
+
     /// Finds the first rule for `method` and canonical `path`.
     pub fn lookup<'r, 'p>(&'r self, method: &str, path: &'p str) -> RouteMatch<'r, 'p> {
         for route in &self.routes {
             if !route.applies_to(method) {
                 continue;
             }
-            let capture = route.owner.as_deref();
+            let capture = route.owner_param();
             if let Some(owner_value) = route.pattern.matches(path, capture, route.folds_case()) {
                 return RouteMatch {
                     route: Some(route),
@@ -258,8 +282,18 @@ mod tests {
             pattern: Pattern::parse(path).unwrap(),
             methods: methods.iter().map(|m| m.to_string()).collect(),
             auth,
-            owner: owner.map(str::to_string),
+            requirements: owner
+                .map(|param| Requirement::Owner {
+                    param: param.to_string(),
+                })
+                .into_iter()
+                .collect(),
         }
+    }
+
+    fn owns(m: &RouteMatch<'_, '_>, subject: &str) -> bool {
+        m.first_unmet(&Identity::for_test(subject, serde_json::json!({})))
+            .is_none()
     }
 
     fn table() -> RouteTable {
@@ -301,10 +335,7 @@ mod tests {
         );
         let m = t.lookup("GET", "/api/bob/tasks%3Aexport");
         assert_eq!(m.label(), "/api/{user_id}/tasks:export");
-        assert!(
-            !m.owner_matches_subject("alice"),
-            "the owner rule still applies"
-        );
+        assert!(!owns(&m, "alice"), "the owner rule still applies");
     }
 
     #[test]
@@ -338,13 +369,13 @@ mod tests {
         let t = table();
         let m = t.lookup("GET", "/api/alice/tasks");
         assert_eq!(m.label(), "/api/{user_id}/tasks/**");
-        assert!(m.owner_matches_subject("alice"));
-        assert!(!m.owner_matches_subject("bob"));
+        assert!(owns(&m, "alice"));
+        assert!(!owns(&m, "bob"));
         let m = t.lookup("DELETE", "/api/alice/tasks/42/complete");
-        assert!(m.owner_matches_subject("alice"));
+        assert!(owns(&m, "alice"));
         let m = t.lookup("GET", "/api/a%40b/tasks");
-        assert!(m.owner_matches_subject("a@b"));
-        assert!(!m.owner_matches_subject("a%40b"));
+        assert!(owns(&m, "a@b"));
+        assert!(!owns(&m, "a%40b"));
         // The tasks literal must be there: /api/alice is not under the owner rule.
         assert!(t.lookup("GET", "/api/alice").route.is_none());
     }
@@ -354,19 +385,25 @@ mod tests {
         let t = table();
         let m = t.lookup("GET", "/API/alice/TASKS/1");
         assert_eq!(m.label(), "/api/{user_id}/tasks/**");
-        assert!(m.owner_matches_subject("alice"));
-        assert!(!t
-            .lookup("GET", "/Api/bob/Tasks")
-            .owner_matches_subject("alice"));
+        assert!(owns(&m, "alice"));
+        assert!(!owns(&t.lookup("GET", "/Api/bob/Tasks"), "alice"));
         assert_eq!(t.lookup("GET", "/PUBLIC/x").auth(), AuthMode::Required);
         assert_eq!(t.lookup("GET", "/OpenAPI.json").auth(), AuthMode::Required);
         assert_eq!(t.lookup("GET", "/FEED/x").auth(), AuthMode::Required);
+        // An optional rule with a requirement folds case: `/FEED/admin` must not
+        // fall to the default rule, which requires no claim.
+        let mut admin = route("/feed/admin/**", &[], AuthMode::Optional, None);
+        admin
+            .requirements
+            .push(Requirement::Scopes(vec!["admin".into()]));
+        let t = RouteTable::new(vec![admin]);
+        assert_eq!(t.lookup("GET", "/FEED/Admin/x").auth(), AuthMode::Optional);
     }
 
     #[test]
     fn routes_without_owner_accept_any_subject() {
         let t = table();
-        assert!(t.lookup("GET", "/feed/x").owner_matches_subject("anyone"));
+        assert!(owns(&t.lookup("GET", "/feed/x"), "anyone"));
     }
 
     #[test]

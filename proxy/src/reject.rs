@@ -8,6 +8,7 @@ use std::borrow::Cow;
 
 use crate::auth::{BearerError, TokenError};
 use crate::path::PathError;
+use crate::requirements::Requirement;
 
 /// The `WWW-Authenticate` challenge to send, if any.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,6 +45,11 @@ pub(crate) struct Rejection {
     pub subject: Option<String>,
     /// `Allow`, for 405 (RFC 9110 §15.5.6).
     pub allow: Option<&'static str>,
+    /// `scope` of the challenge: the scopes an `insufficient_scope` refusal needs
+    /// (RFC 6750 §3).
+    pub scope: Option<String>,
+    /// The route requirement that was not met, for the access log.
+    pub requirement: Option<String>,
 }
 
 impl Rejection {
@@ -57,6 +63,8 @@ impl Rejection {
             reason: error,
             subject: None,
             allow: None,
+            scope: None,
+            requirement: None,
         }
     }
 
@@ -132,20 +140,37 @@ impl Rejection {
         }
     }
 
-    /// 403: the owner rule refused `subject`.
-    pub(crate) fn owner_mismatch(param: &str, subject: &str) -> Self {
+    /// 403: `subject`'s token does not meet `requirement` of the route `rule`. The
+    /// answer names the rule and what it requires, never what the token holds.
+    pub(crate) fn requirement_unmet(requirement: &Requirement, rule: &str, subject: &str) -> Self {
+        let (description, message) = match requirement {
+            Requirement::Owner { param } => (
+                "the token subject does not own this resource",
+                format!("path parameter `{param}` does not match the token subject"),
+            ),
+            Requirement::Scopes(_) => (
+                "the token lacks a scope this route requires",
+                format!("route `{rule}` requires {requirement}"),
+            ),
+            _ => (
+                "the token does not meet a claim requirement of this route",
+                format!("route `{rule}` requires {requirement}"),
+            ),
+        };
+        let scope = match requirement {
+            Requirement::Scopes(scopes) => Some(scopes.join(" ")),
+            _ => None,
+        };
         Self {
             subject: Some(subject.to_string()),
             challenge: Challenge::BearerError {
                 code: "insufficient_scope",
-                description: "the token subject does not own this resource",
+                description,
             },
-            reason: "owner_mismatch",
-            ..Self::new(
-                403,
-                "insufficient_scope",
-                format!("path parameter `{param}` does not match the token subject"),
-            )
+            reason: requirement.reason(),
+            scope,
+            requirement: Some(requirement.to_string()),
+            ..Self::new(403, "insufficient_scope", message)
         }
     }
 
@@ -245,9 +270,15 @@ impl Rejection {
         match self.challenge {
             Challenge::None => None,
             Challenge::Bearer => Some(format!("Bearer realm=\"{realm}\"")),
-            Challenge::BearerError { code, description } => Some(format!(
-                "Bearer realm=\"{realm}\", error=\"{code}\", error_description=\"{description}\""
-            )),
+            Challenge::BearerError { code, description } => {
+                let scope = self
+                    .scope
+                    .as_deref()
+                    .map_or(String::new(), |s| format!(", scope=\"{s}\""));
+                Some(format!(
+                    "Bearer realm=\"{realm}\", error=\"{code}\", error_description=\"{description}\"{scope}"
+                ))
+            }
         }
     }
 
@@ -348,7 +379,10 @@ mod tests {
             r.www_authenticate("x").unwrap(),
             "Bearer realm=\"x\", error=\"invalid_token\", error_description=\"token expired\""
         );
-        let r = Rejection::owner_mismatch("user_id", "bob");
+        let owner = Requirement::Owner {
+            param: "user_id".into(),
+        };
+        let r = Rejection::requirement_unmet(&owner, "/api/{user_id}/**", "bob");
         assert_eq!(r.status, 403);
         assert!(r
             .www_authenticate("x")

@@ -139,11 +139,22 @@ impl std::fmt::Debug for VerifiedCache {
     }
 }
 
+/// About what a claim's value takes in memory: its compact JSON length.
+fn json_size(value: &serde_json::Value) -> usize {
+    match value {
+        serde_json::Value::String(s) => s.len(),
+        other => other.to_string().len(),
+    }
+}
+
 fn identity_size(id: &Identity) -> usize {
     std::mem::size_of::<Identity>()
         + id.subject.len()
         + id.email.as_ref().map_or(0, String::len)
-        + id.claims.iter().map(|(_, v)| v.len() + 16).sum::<usize>()
+        + id.claims
+            .iter()
+            .map(|(name, value)| name.len() + json_size(value) + 32)
+            .sum::<usize>()
 }
 
 impl VerifiedCache {
@@ -275,7 +286,7 @@ mod tests {
         }
         assert!(cache.len() <= 4);
         let mut big = (*identity(1000)).clone();
-        big.claims.push((0, "x".repeat(4096)));
+        big.claims.push(("name".into(), "x".repeat(4096).into()));
         let ck = TokenRef::new(0, "big");
         cache.insert(ck, &Arc::new(big), &k);
         assert!(matches!(cache.get(&ck, 1), Lookup::Miss));

@@ -1,9 +1,10 @@
-//! The verified identity taken from a token's claims, already checked to be safe to
-//! put in HTTP headers (no CR/LF or other control characters can reach the upstream).
+//! The verified identity taken from a token's claims: `sub` and `email`, already
+//! checked to be safe to put in HTTP headers (no CR/LF or other control character can
+//! reach the upstream), and the other claims some header or rule needs, by name.
 
 use super::claims::time_claim;
 use super::error::TokenError;
-use crate::header_text::is_header_safe;
+use crate::header_text::{claim_as_header, is_header_safe};
 use serde_json::{Map, Value};
 
 /// Longest `sub` accepted, in bytes.
@@ -16,8 +17,9 @@ pub struct Identity {
     pub subject: String,
     /// `email`, when the token has one.
     pub email: Option<String>,
-    /// Forwarded claims as `(index into the configured claim list, header-safe value)`.
-    pub claims: Vec<(usize, String)>,
+    /// The verified claims a header forwards or a rule reads, by name, as the token
+    /// has them (only those: the cache holds no more than it needs).
+    pub claims: Vec<(String, Value)>,
     /// `exp` (seconds since the epoch).
     pub expires_at: u64,
     /// `nbf`, when present.
@@ -30,33 +32,43 @@ fn has_edge_whitespace(s: &str) -> bool {
     s.starts_with(char::is_whitespace) || s.ends_with(char::is_whitespace)
 }
 
-fn header_safe_string(value: &Value) -> Result<Option<String>, TokenError> {
-    match value {
-        Value::Null => Ok(None),
-        Value::String(s) if is_header_safe(s) => Ok(Some(s.clone())),
-        Value::String(_) => Err(TokenError::BadClaim),
-        Value::Bool(_) | Value::Number(_) => Ok(Some(value.to_string())),
-        // serde_json escapes the C0 controls inside strings but not DEL (0x7f), which
-        // no header value may hold: check the rendering too.
-        Value::Array(_) | Value::Object(_) => {
-            let rendered = value.to_string();
-            if is_header_safe(&rendered) {
-                Ok(Some(rendered))
-            } else {
-                Err(TokenError::BadClaim)
-            }
-        }
-    }
+/// Which claims an identity keeps, by their top-level names.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeptClaims {
+    /// Sent upstream in headers (`[identity.claims]`): each must be header-safe, or
+    /// the token is refused.
+    pub forwarded: Vec<String>,
+    /// Read by route rules only (`require`, `require_scope`).
+    pub for_rules: Vec<String>,
 }
 
 impl Identity {
+    /// The kept claim `name`, as the token has it.
+    pub fn claim(&self, name: &str) -> Option<&Value> {
+        self.claims.iter().find(|(n, _)| n == name).map(|(_, v)| v)
+    }
+
+    /// An identity of `subject` with `claims` kept (for tests of the rules).
+    #[cfg(test)]
+    pub(crate) fn for_test(subject: &str, claims: Value) -> Self {
+        Self {
+            subject: subject.into(),
+            email: None,
+            claims: claims
+                .as_object()
+                .cloned()
+                .unwrap_or_default()
+                .into_iter()
+                .collect(),
+            expires_at: u64::MAX,
+            not_before: None,
+        }
+    }
+
     /// Builds the identity of an access token: `sub` and `email`, plus the claims
     /// named in `forward`.
-    pub fn from_claims(
-        claims: &Map<String, Value>,
-        forward: &[String],
-    ) -> Result<Self, TokenError> {
-        Self::build(claims.get("sub"), claims.get("email"), claims, forward)
+    pub fn from_claims(claims: &Map<String, Value>, kept: &KeptClaims) -> Result<Self, TokenError> {
+        Self::build(claims.get("sub"), claims.get("email"), claims, kept)
     }
 
     /// Builds the identity of a Better Auth `session_data` cookie of strategy `jwt`
@@ -65,7 +77,7 @@ impl Identity {
     /// signed with the secret (an HS256 access token, say) is not a session cookie.
     pub fn from_hs256_session_cookie(
         claims: &Map<String, Value>,
-        forward: &[String],
+        kept: &KeptClaims,
     ) -> Result<Self, TokenError> {
         let nested = |outer: &str, inner: &str| claims.get(outer).and_then(|o| o.get(inner));
         if claims.contains_key("sub") {
@@ -78,19 +90,14 @@ impl Identity {
         if user_id != session_user {
             return Err(TokenError::BadSubject);
         }
-        Self::build(
-            nested("user", "id"),
-            nested("user", "email"),
-            claims,
-            forward,
-        )
+        Self::build(nested("user", "id"), nested("user", "email"), claims, kept)
     }
 
     /// Builds the identity of the JWT plugin's JWKS-signed `session_data` cookie:
     /// the subject is `sub`, which must agree with `user.id` when that is present.
     pub fn from_jwks_session_cookie(
         claims: &Map<String, Value>,
-        forward: &[String],
+        kept: &KeptClaims,
     ) -> Result<Self, TokenError> {
         let user = claims.get("user");
         if let (Some(sub), Some(id)) = (claims.get("sub"), user.and_then(|u| u.get("id"))) {
@@ -101,14 +108,14 @@ impl Identity {
         let email = claims
             .get("email")
             .or_else(|| user.and_then(|u| u.get("email")));
-        Self::build(claims.get("sub"), email, claims, forward)
+        Self::build(claims.get("sub"), email, claims, kept)
     }
 
     fn build(
         subject: Option<&Value>,
         email: Option<&Value>,
         claims: &Map<String, Value>,
-        forward: &[String],
+        kept: &KeptClaims,
     ) -> Result<Self, TokenError> {
         let subject = match subject {
             Some(Value::String(s)) => s,
@@ -130,18 +137,24 @@ impl Identity {
         };
         let expires_at = time_claim(claims, "exp")?.ok_or(TokenError::MissingClaim)?;
         let not_before = time_claim(claims, "nbf")?;
-        let mut forwarded = Vec::new();
-        for (i, name) in forward.iter().enumerate() {
+        let mut kept_claims: Vec<(String, Value)> = Vec::new();
+        for name in &kept.forwarded {
             if let Some(value) = claims.get(name) {
-                if let Some(rendered) = header_safe_string(value)? {
-                    forwarded.push((i, rendered));
+                claim_as_header(value).map_err(|_| TokenError::BadClaim)?;
+                kept_claims.push((name.clone(), value.clone()));
+            }
+        }
+        for name in &kept.for_rules {
+            if let Some(value) = claims.get(name) {
+                if !kept_claims.iter().any(|(n, _)| n == name) {
+                    kept_claims.push((name.clone(), value.clone()));
                 }
             }
         }
         Ok(Self {
             subject: subject.clone(),
             email,
-            claims: forwarded,
+            claims: kept_claims,
             expires_at,
             not_before,
         })
@@ -153,6 +166,13 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn fwd(names: &[&str]) -> KeptClaims {
+        KeptClaims {
+            forwarded: names.iter().map(|n| n.to_string()).collect(),
+            for_rules: Vec::new(),
+        }
+    }
+
     fn map(v: Value) -> Map<String, Value> {
         v.as_object().unwrap().clone()
     }
@@ -161,29 +181,30 @@ mod tests {
     fn builds_identity_and_renders_claims() {
         let c =
             map(json!({"sub":"u1","email":"a@b.c","exp":100,"name":"Al","roles":["a","b"],"n":3}));
-        let fwd = vec![
-            "name".to_string(),
-            "roles".into(),
-            "n".into(),
-            "absent".into(),
-        ];
-        let id = Identity::from_claims(&c, &fwd).unwrap();
+        let mut kept = fwd(&["name", "roles", "n", "absent"]);
+        kept.for_rules = vec!["roles".into(), "email".into(), "exp".into()];
+        let id = Identity::from_claims(&c, &kept).unwrap();
         assert_eq!(id.subject, "u1");
         assert_eq!(id.email.as_deref(), Some("a@b.c"));
         assert_eq!(id.expires_at, 100);
         assert_eq!(
             id.claims,
             vec![
-                (0, "Al".into()),
-                (1, r#"["a","b"]"#.into()),
-                (2, "3".into())
-            ]
+                ("name".into(), json!("Al")),
+                ("roles".into(), json!(["a", "b"])),
+                ("n".into(), json!(3)),
+                ("email".into(), json!("a@b.c")),
+                ("exp".into(), json!(100)),
+            ],
+            "forwarded claims, then those only rules read, each once"
         );
+        assert_eq!(id.claim("roles"), Some(&json!(["a", "b"])));
+        assert_eq!(id.claim("absent"), None);
     }
 
     #[test]
     fn control_characters_are_refused() {
-        let fwd: Vec<String> = vec!["name".into()];
+        let fwd = fwd(&["name"]);
         for bad in ["a\r\nX-Auth-User-Id: admin", "a\nb", "a\0b", "a\tb", ""] {
             let c = map(json!({"sub": bad, "exp": 1}));
             assert!(Identity::from_claims(&c, &fwd).is_err(), "{bad:?}");
@@ -195,7 +216,14 @@ mod tests {
         // Inside JSON the control character is escaped, so it is safe.
         let c = map(json!({"sub":"u","exp":1,"name":["x\ny"]}));
         let id = Identity::from_claims(&c, &fwd).unwrap();
-        assert_eq!(id.claims[0].1, r#"["x\ny"]"#);
+        assert_eq!(id.claim("name"), Some(&json!(["x\ny"])));
+        // A claim only a rule reads is not sent anywhere: it need not be header-safe.
+        let rules_only = KeptClaims {
+            forwarded: Vec::new(),
+            for_rules: vec!["name".into()],
+        };
+        let c = map(json!({"sub":"u","exp":1,"name":"x\ry"}));
+        assert!(Identity::from_claims(&c, &rules_only).is_ok());
         // DEL is not escaped by serde_json: refused rather than sent (found by fuzzing).
         let c = map(json!({"sub":"u","exp":1,"name":["x\u{7f}y"]}));
         assert_eq!(Identity::from_claims(&c, &fwd), Err(TokenError::BadClaim));
@@ -206,7 +234,7 @@ mod tests {
         let c = map(
             json!({"session":{"userId":"u1","token":"raw"},"user":{"id":"u1","email":"a@b"},"exp":5}),
         );
-        let id = Identity::from_hs256_session_cookie(&c, &[]).unwrap();
+        let id = Identity::from_hs256_session_cookie(&c, &KeptClaims::default()).unwrap();
         assert_eq!(
             (id.subject.as_str(), id.email.as_deref()),
             ("u1", Some("a@b"))
@@ -214,28 +242,28 @@ mod tests {
         // An access token signed with the same secret is not a session cookie.
         let c = map(json!({"sub":"u3","exp":5}));
         assert_eq!(
-            Identity::from_hs256_session_cookie(&c, &[]),
+            Identity::from_hs256_session_cookie(&c, &KeptClaims::default()),
             Err(TokenError::WrongTokenType)
         );
         let c = map(json!({"sub":"u1","session":{"userId":"u1"},"user":{"id":"u1"},"exp":5}));
         assert_eq!(
-            Identity::from_hs256_session_cookie(&c, &[]),
+            Identity::from_hs256_session_cookie(&c, &KeptClaims::default()),
             Err(TokenError::WrongTokenType)
         );
         // Half the shape, or two users, is refused.
         let c = map(json!({"session":{"userId":"u2"},"exp":5}));
         assert_eq!(
-            Identity::from_hs256_session_cookie(&c, &[]),
+            Identity::from_hs256_session_cookie(&c, &KeptClaims::default()),
             Err(TokenError::WrongTokenType)
         );
         let c = map(json!({"session":{"userId":"u1"},"user":{"id":"u2"},"exp":5}));
         assert_eq!(
-            Identity::from_hs256_session_cookie(&c, &[]),
+            Identity::from_hs256_session_cookie(&c, &KeptClaims::default()),
             Err(TokenError::BadSubject)
         );
         let c = map(json!({"session":{"userId":"u\r\n"},"user":{"id":"u\r\n"},"exp":5}));
         assert_eq!(
-            Identity::from_hs256_session_cookie(&c, &[]),
+            Identity::from_hs256_session_cookie(&c, &KeptClaims::default()),
             Err(TokenError::BadSubject)
         );
     }
@@ -243,24 +271,24 @@ mod tests {
     #[test]
     fn jwks_session_cookie_subject_is_sub_and_agrees_with_user() {
         let c = map(json!({"sub":"u3","user":{"id":"u3","email":"c@d"},"exp":5}));
-        let id = Identity::from_jwks_session_cookie(&c, &[]).unwrap();
+        let id = Identity::from_jwks_session_cookie(&c, &KeptClaims::default()).unwrap();
         assert_eq!(
             (id.subject.as_str(), id.email.as_deref()),
             ("u3", Some("c@d"))
         );
         let c = map(json!({"sub":"u3","user":{"id":"other"},"exp":5}));
         assert_eq!(
-            Identity::from_jwks_session_cookie(&c, &[]),
+            Identity::from_jwks_session_cookie(&c, &KeptClaims::default()),
             Err(TokenError::BadSubject)
         );
         let c = map(json!({"user":{"id":"u1"},"exp":5}));
         assert_eq!(
-            Identity::from_jwks_session_cookie(&c, &[]),
+            Identity::from_jwks_session_cookie(&c, &KeptClaims::default()),
             Err(TokenError::MissingClaim)
         );
         // An access token needs `sub` itself.
         assert_eq!(
-            Identity::from_claims(&c, &[]),
+            Identity::from_claims(&c, &KeptClaims::default()),
             Err(TokenError::MissingClaim)
         );
     }
@@ -270,20 +298,20 @@ mod tests {
         for bad in [" alice", "alice ", "\u{a0}alice", "alice\u{2003}"] {
             let c = map(json!({"sub": bad, "exp": 1}));
             assert_eq!(
-                Identity::from_claims(&c, &[]),
+                Identity::from_claims(&c, &KeptClaims::default()),
                 Err(TokenError::BadSubject),
                 "{bad:?}"
             );
             let c = map(json!({"sub": "alice", "email": bad, "exp": 1}));
             assert_eq!(
-                Identity::from_claims(&c, &[]),
+                Identity::from_claims(&c, &KeptClaims::default()),
                 Err(TokenError::BadClaim),
                 "{bad:?}"
             );
         }
         let c = map(json!({"sub": "al ice", "email": "a b@c", "exp": 1}));
         assert!(
-            Identity::from_claims(&c, &[]).is_ok(),
+            Identity::from_claims(&c, &KeptClaims::default()).is_ok(),
             "inner spaces are fine"
         );
     }
@@ -292,13 +320,19 @@ mod tests {
     fn wrong_types_are_refused() {
         let c = map(json!({"sub": 5, "exp": 1}));
         assert_eq!(
-            Identity::from_claims(&c, &[]),
+            Identity::from_claims(&c, &KeptClaims::default()),
             Err(TokenError::MissingClaim)
         );
         let c = map(json!({"sub": "u", "exp": 1, "email": 5}));
-        assert_eq!(Identity::from_claims(&c, &[]), Err(TokenError::BadClaim));
+        assert_eq!(
+            Identity::from_claims(&c, &KeptClaims::default()),
+            Err(TokenError::BadClaim)
+        );
         let long = "x".repeat(2000);
         let c = map(json!({"sub": long, "exp": 1}));
-        assert_eq!(Identity::from_claims(&c, &[]), Err(TokenError::BadSubject));
+        assert_eq!(
+            Identity::from_claims(&c, &KeptClaims::default()),
+            Err(TokenError::BadSubject)
+        );
     }
 }

@@ -29,7 +29,7 @@ pub use alg::KeyAlg;
 pub(crate) use bearer::{bearer_token, BearerError};
 pub use claims::{ClaimMode, ClaimRules};
 pub(crate) use error::TokenError;
-pub use identity::Identity;
+pub use identity::{Identity, KeptClaims};
 pub(crate) use jwks::{RemoteJwks, RemoteJwksConfig};
 pub use keys::{KeySet, VerifyingKey};
 pub use metrics::AuthMetrics;

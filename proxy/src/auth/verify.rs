@@ -11,7 +11,7 @@ use super::alg::KeyAlg;
 use super::cache::{Lookup, TokenRef, VerifiedCache};
 use super::claims::ClaimMode;
 use super::error::TokenError;
-use super::identity::Identity;
+use super::identity::{Identity, KeptClaims};
 use super::jose::{decode_part, split, Compact, JoseHeader, SESSION_CACHE_TYP};
 use super::jwks::RemoteJwks;
 use super::keys::{KeySet, VerifyingKey};
@@ -32,7 +32,7 @@ pub struct VerifierOptions {
     /// Longest accepted token in bytes.
     pub max_token_bytes: usize,
     /// Claims (besides `sub` and `email`) to carry into the [`Identity`].
-    pub forward_claims: Vec<String>,
+    pub kept_claims: KeptClaims,
     /// Verified-token cache size; 0 disables the cache.
     pub cache_entries: usize,
 }
@@ -220,7 +220,7 @@ impl Verifier {
         let claims: Map<String, Value> =
             serde_json::from_slice(&bytes).map_err(|_| TokenError::Malformed)?;
         key.rules.validate(&claims, now, mode)?;
-        let forward = &self.options.forward_claims;
+        let forward = &self.options.kept_claims;
         let identity = match mode {
             ClaimMode::Access => Identity::from_claims(&claims, forward)?,
             ClaimMode::SessionCookieHs256 => Identity::from_hs256_session_cookie(&claims, forward)?,

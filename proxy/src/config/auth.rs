@@ -8,7 +8,7 @@ use super::context::Ctx;
 use super::schema::{AuthSection, SessionCookieSection, SourceSection};
 use super::secrets::SecretReader;
 use super::sources::{self, SourceCtx};
-use crate::auth::{AuthMetrics, KeySource, VerifierOptions};
+use crate::auth::{AuthMetrics, KeptClaims, KeySource, VerifierOptions};
 use crate::error::ConfigError;
 use crate::header_text::is_quotable;
 use crate::secret::Secret;
@@ -37,12 +37,12 @@ pub struct AuthSettings {
     pub cookie_allowed_origins: Vec<String>,
 }
 
-/// Validates `[auth]`; `forward_claims` are the claims `[identity.claims]` maps.
+/// Validates `[auth]`; `kept_claims` are the claims headers forward or rules read.
 /// Also returns the HS256 secrets read, by source index.
 pub(super) fn resolve(
     cx: &Ctx<'_>,
     a: &AuthSection,
-    forward_claims: Vec<String>,
+    kept_claims: KeptClaims,
     secrets: &mut SecretReader<'_>,
 ) -> Result<(AuthSettings, Vec<(usize, Secret)>), ConfigError> {
     if !is_quotable(&a.realm) {
@@ -89,7 +89,7 @@ pub(super) fn resolve(
         strip_cookie_prefix: cookie.strip.then(|| cookie.cookie_prefix.clone()),
         verifier: VerifierOptions {
             max_token_bytes: a.max_token_bytes,
-            forward_claims,
+            kept_claims,
             cache_entries: if a.cache.enabled {
                 a.cache.max_entries
             } else {

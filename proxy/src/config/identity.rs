@@ -76,7 +76,11 @@ pub(super) fn resolve(
         ));
     }
     check_claim_headers(cx, id)?;
-    let claim_headers: Vec<String> = id.claims.values().cloned().collect();
+    let claim_headers: Vec<(String, String)> = id
+        .claims
+        .iter()
+        .map(|(claim, header)| (claim.clone(), header.clone()))
+        .collect();
     let headers = IdentityHeaders::new(&HeaderNames {
         user_id: &id.user_id_header,
         email: &id.email_header,

@@ -17,7 +17,7 @@ mod upstream;
 
 use std::path::{Path, PathBuf};
 
-use crate::auth::AuthMetrics;
+use crate::auth::{AuthMetrics, KeptClaims};
 use crate::error::ConfigError;
 use crate::policy::RouteTable;
 use context::Ctx;
@@ -113,10 +113,14 @@ fn resolve(
     let process = server::resolve_process(&cx, &cfg.server, &cfg.admin, &cfg.upstream)?;
     let server = server::resolve(&cx, &cfg.server)?;
     let upstream = upstream::resolve(&cx, &cfg.upstream)?;
-    let forward_claims = cfg.identity.claims.keys().cloned().collect();
-    let (auth, hs256) = auth::resolve(&cx, &cfg.auth, forward_claims, &mut secrets)?;
-    let identity = identity::resolve(&cx, &cfg.identity, &upstream.name, &mut secrets, &hs256)?;
     let routes = routes::resolve(&cx, &cfg.routes)?;
+    // An identity keeps the claims headers forward and those rules read: no more.
+    let kept_claims = KeptClaims {
+        forwarded: cfg.identity.claims.keys().cloned().collect(),
+        for_rules: routes.claims_read(),
+    };
+    let (auth, hs256) = auth::resolve(&cx, &cfg.auth, kept_claims, &mut secrets)?;
+    let identity = identity::resolve(&cx, &cfg.identity, &upstream.name, &mut secrets, &hs256)?;
     let warnings = cx.warnings.into_inner();
     Ok(Settings {
         warnings,

@@ -1,9 +1,12 @@
-//! `[[routes]]` → the compiled [`RouteTable`].
+//! `[[routes]]` → the compiled [`RouteTable`], requirements included.
+
+use serde_json::Value;
 
 use super::context::Ctx;
 use super::schema::{RouteAuth, RouteSection};
 use crate::error::ConfigError;
 use crate::policy::{AuthMode, Pattern, Route, RouteTable};
+use crate::requirements::{ClaimPath, Requirement};
 
 /// Compiles every rule, in order.
 pub(super) fn resolve(cx: &Ctx<'_>, routes: &[RouteSection]) -> Result<RouteTable, ConfigError> {
@@ -33,6 +36,7 @@ fn resolve_route(cx: &Ctx<'_>, i: usize, r: &RouteSection) -> Result<Route, Conf
         RouteAuth::Required => AuthMode::Required,
         RouteAuth::Optional => AuthMode::Optional,
     };
+    let mut requirements = Vec::new();
     if let Some(owner) = &r.owner {
         if !pattern.has_param(owner) {
             return Err(cx.err(
@@ -46,11 +50,96 @@ fn resolve_route(cx: &Ctx<'_>, i: usize, r: &RouteSection) -> Result<Route, Conf
                 "an owner rule needs auth = \"required\"",
             ));
         }
+        requirements.push(Requirement::Owner {
+            param: owner.clone(),
+        });
+    }
+    for (name, value) in &r.require {
+        requirements.push(claim_requirement(cx, i, name, value)?);
+    }
+    if !r.require_scope.is_empty() {
+        requirements.push(Requirement::Scopes(scopes(cx, i, &r.require_scope)?));
+    }
+    if auth == AuthMode::Public {
+        for (key, present) in [
+            ("require", !r.require.is_empty()),
+            ("require_scope", !r.require_scope.is_empty()),
+        ] {
+            if present {
+                return Err(cx.err(
+                    format!("routes[{i}].{key}"),
+                    "needs auth = \"required\" or \"optional\" (a public route has no token to check)",
+                ));
+            }
+        }
     }
     Ok(Route {
         pattern,
         methods,
         auth,
-        owner: r.owner.clone(),
+        requirements,
     })
+}
+
+/// `require.<name> = value` → the requirement it states.
+fn claim_requirement(
+    cx: &Ctx<'_>,
+    i: usize,
+    name: &str,
+    value: &toml::Value,
+) -> Result<Requirement, ConfigError> {
+    let key = format!("routes[{i}].require.{name}");
+    if name.is_empty() || name.starts_with('.') || name.ends_with('.') || name.contains("..") {
+        return Err(cx.err(
+            key,
+            "is not a claim name (`role`, or `org.role` inside an object)",
+        ));
+    }
+    let claim = ClaimPath::new(name);
+    let single = |value: Value| {
+        Ok(Requirement::Equals {
+            claim: claim.clone(),
+            value,
+        })
+    };
+    match value {
+        toml::Value::String(s) => single(Value::from(s.as_str())),
+        toml::Value::Boolean(b) => single(Value::from(*b)),
+        toml::Value::Integer(n) => single(Value::from(*n)),
+        toml::Value::Float(f) if f.is_finite() => single(Value::from(*f)),
+        toml::Value::Array(items) => {
+            let values: Option<Vec<String>> = items
+                .iter()
+                .map(|v| v.as_str().map(str::to_string))
+                .collect();
+            match values {
+                Some(values) if !values.is_empty() => Ok(Requirement::AnyOf {
+                    claim: claim.clone(),
+                    values,
+                }),
+                _ => Err(cx.err(key, "a list must hold at least one string")),
+            }
+        }
+        _ => Err(cx.err(
+            key,
+            "must be true or false, a number, a string, or a list of strings",
+        )),
+    }
+}
+
+/// `require_scope`: RFC 6749 scope tokens (printable ASCII but space, `"` and `\\`).
+fn scopes(cx: &Ctx<'_>, i: usize, scopes: &[String]) -> Result<Vec<String>, ConfigError> {
+    for (j, scope) in scopes.iter().enumerate() {
+        let token = !scope.is_empty()
+            && scope
+                .bytes()
+                .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\');
+        if !token {
+            return Err(cx.err(
+                format!("routes[{i}].require_scope[{j}]"),
+                format!("`{scope}` is not a scope (printable ASCII without spaces, quotes or backslashes)"),
+            ));
+        }
+    }
+    Ok(scopes.to_vec())
 }

@@ -416,6 +416,17 @@ pub struct RouteSection {
     /// A `{param}` of `path` that must equal the token's `sub` (else 403).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<String>,
+    /// Claims the verified token must hold, all of them (else 403
+    /// `insufficient_scope`): a list of strings means "at least one of" (the claim
+    /// a comma/space-separated string or an array), `true`/`false`, a number or a
+    /// string means "exactly"; a dotted name reaches into an object claim. Needs
+    /// `auth = "required"` or `"optional"`. Default none.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub require: BTreeMap<String, toml::Value>,
+    /// Scopes the token must be granted, all of them, by `scope` (space-separated)
+    /// or `scp` (an array). Needs `auth = "required"` or `"optional"`. Default none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub require_scope: Vec<String>,
 }
 
 fn default_route_auth() -> RouteAuth {

@@ -49,7 +49,10 @@ fn verifier(sources: Vec<KeySource>, cache_entries: usize) -> Verifier {
         sources,
         VerifierOptions {
             max_token_bytes: 8192,
-            forward_claims: vec!["name".into()],
+            kept_claims: crate::auth::KeptClaims {
+                forwarded: vec!["name".into()],
+                for_rules: Vec::new(),
+            },
             cache_entries,
         },
         Arc::new(AuthMetrics::default()),
@@ -79,7 +82,10 @@ fn every_better_auth_algorithm_verifies_and_tampering_fails() {
             .unwrap_or_else(|e| panic!("{alg:?}: {e}"));
         assert_eq!(id.subject, "user-1");
         assert_eq!(id.email.as_deref(), Some("u@example.com"));
-        assert_eq!(id.claims, vec![(0, "U".to_string())]);
+        assert_eq!(
+            id.claims,
+            vec![("name".to_string(), serde_json::json!("U"))]
+        );
         let (head, sig) = token.rsplit_once('.').unwrap();
         let flipped = if sig.starts_with('A') { "B" } else { "A" };
         let tampered = format!("{head}.{flipped}{}", &sig[1..]);

@@ -321,6 +321,7 @@ fn redis_url_from(
     value: Option<Sensitive>,
     file: Option<&Path>,
 ) -> Result<Option<RedisUrl>, ConfigError> {
+    let value = value.filter(|Sensitive(text)| !text.trim().is_empty());
     let text = match (value, file) {
         (Some(_), Some(_)) => return Err(ConfigError::TwoRedisUrls),
         (Some(Sensitive(text)), None) => text,

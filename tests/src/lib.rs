@@ -1,7 +1,8 @@
 //! Test harness shared by the integration tests: start the real binaries on free
 //! loopback ports, a tiny echo upstream, a raw HTTP client for requests a normal
-//! client refuses to send, token minting, and the test PostgreSQL. upstream-api's own
-//! tests use it too (as a dev-dependency), so there is one harness for binaries.
+//! client refuses to send, token minting, the test PostgreSQL and Redis servers of the
+//! tests' own. upstream-api's own tests use it too (as a dev-dependency), so there is
+//! one harness for binaries.
 
 pub mod echo;
 pub mod gated;
@@ -9,6 +10,7 @@ pub mod issuer;
 pub mod postgres;
 pub mod process;
 pub mod raw;
+pub mod redis;
 pub mod tokens;
 pub mod upstream;
 

@@ -23,6 +23,9 @@ pub const ENV_VARS: &[&str] = &[
     "UPSTREAM_API_ASSERTION_ISSUER",
     "UPSTREAM_API_SERVICE_NAME",
     "UPSTREAM_API_REPLAY_CACHE_CAPACITY",
+    "REDIS_URL",
+    "REDIS_URL_FILE",
+    "REDIS_TIMEOUT_MS",
 ];
 
 /// Where upstream-api keeps its tasks.

@@ -3,13 +3,16 @@
 //! Bad configuration is an error naming what is wrong; `main` exits with 64 (EX_USAGE).
 
 use std::ffi::OsString;
+use std::fmt;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use clap::builder::TypedValueParser as _;
 use clap::Parser;
 
 use crate::db::DatabaseTarget;
+use crate::replay::redis::{RedisUrl, DEFAULT_TIMEOUT_MS};
 use crate::trust::{AssertionSecret, SecretTooShort};
 
 /// Environment variable holding the HS256 key shared with authgate.
@@ -23,7 +26,7 @@ pub const SECRET_ENV: &str = "AUTHGATE_ASSERTION_SECRET";
     name = "upstream-api",
     version,
     about,
-    after_help = "Environment:\n  AUTHGATE_ASSERTION_SECRET  HS256 key shared with authgate (required, at least 32 bytes)\n  RUST_LOG                   log filter (default: info)"
+    after_help = "Environment:\n  AUTHGATE_ASSERTION_SECRET       HS256 key shared with authgate (required, at least 32 bytes)\n  AUTHGATE_ASSERTION_SECRET_FILE  a file holding it instead\n  RUST_LOG                        log filter (default: info)"
 )]
 pub struct Cli {
     /// Without a subcommand upstream-api serves.
@@ -71,17 +74,60 @@ pub struct Cli {
         value_parser = clap::value_parser!(u32).range(1..).map(|n| n as usize)
     )]
     pub replay_cache_capacity: usize,
+
+    /// Redis URL (redis://, rediss://) of a replay record shared by every replica;
+    /// unset: the in-process record. Prefer REDIS_URL_FILE for a URL with a password.
+    #[arg(long, env = "REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<Sensitive>,
+
+    /// A file holding the Redis URL (one trailing newline trimmed); not with REDIS_URL.
+    #[arg(long, env = "REDIS_URL_FILE")]
+    pub redis_url_file: Option<PathBuf>,
+
+    /// Milliseconds Redis may take to answer one replay check before the request gets
+    /// 503 (1 to 60000).
+    #[arg(
+        long,
+        env = "REDIS_TIMEOUT_MS",
+        default_value_t = DEFAULT_TIMEOUT_MS,
+        value_parser = clap::value_parser!(u64).range(1..=60_000)
+    )]
+    pub redis_timeout_ms: u64,
+}
+
+/// A command-line or environment value that may carry a password: `Debug` shows `***`.
+#[derive(Clone)]
+pub struct Sensitive(String);
+
+impl From<String> for Sensitive {
+    fn from(value: String) -> Self {
+        Self(value)
+    }
+}
+
+impl fmt::Debug for Sensitive {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
 }
 
 /// Subcommands.
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
-    /// GET an http:// URL (e.g. http://127.0.0.1:8000/healthz); exit 0 on 200, else 1.
-    /// A container health check without curl in the image.
-    Probe {
-        /// The URL.
-        url: String,
-    },
+    /// GET an http:// URL (e.g. http://127.0.0.1:8000/healthz); exit 0 on 200, else 1
+    /// with the reason on stderr. A container health check without curl in the image.
+    Probe(ProbeArgs),
+}
+
+/// `upstream-api probe URL [--timeout-ms N]`.
+#[derive(Debug, clap::Args)]
+pub struct ProbeArgs {
+    /// The URL.
+    pub url: String,
+
+    /// Milliseconds allowed for the whole exchange (connect, request, response head).
+    #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub timeout_ms: u64,
 }
 
 /// Where the secret may also come from: a file this variable names (the Docker and
@@ -96,22 +142,41 @@ pub fn secret_from_env(
 ) -> Result<Option<OsString>, ConfigError> {
     match (file, value) {
         (Some(_), Some(_)) => Err(ConfigError::TwoSecrets),
-        (Some(path), None) => {
-            let mut bytes = std::fs::read(&path).map_err(|e| {
-                ConfigError::SecretFile(format!("{}: {e}", PathBuf::from(&path).display()))
-            })?;
-            if bytes.last() == Some(&b'\n') {
-                bytes.pop();
-                if bytes.last() == Some(&b'\r') {
-                    bytes.pop();
-                }
-            }
-            String::from_utf8(bytes)
-                .map(|s| Some(OsString::from(s)))
-                .map_err(|_| ConfigError::SecretNotUtf8)
-        }
+        (Some(path), None) => match read_value_file(Path::new(&path)) {
+            Ok(secret) => Ok(Some(OsString::from(secret))),
+            Err(FileError::NotUtf8) => Err(ConfigError::SecretNotUtf8),
+            Err(err) => Err(ConfigError::SecretFile(err.describe(Path::new(&path)))),
+        },
         (None, value) => Ok(value),
     }
+}
+
+/// Why a `_FILE` could not be used.
+enum FileError {
+    Read(std::io::Error),
+    NotUtf8,
+}
+
+impl FileError {
+    fn describe(&self, path: &Path) -> String {
+        match self {
+            Self::Read(err) => format!("{}: {err}", path.display()),
+            Self::NotUtf8 => format!("{}: not valid UTF-8", path.display()),
+        }
+    }
+}
+
+/// The text of a `_FILE` (the Docker and Kubernetes secrets convention), one trailing
+/// newline (`\n` or `\r\n`) trimmed.
+fn read_value_file(path: &Path) -> Result<String, FileError> {
+    let mut bytes = std::fs::read(path).map_err(FileError::Read)?;
+    if bytes.last() == Some(&b'\n') {
+        bytes.pop();
+        if bytes.last() == Some(&b'\r') {
+            bytes.pop();
+        }
+    }
+    String::from_utf8(bytes).map_err(|_| FileError::NotUtf8)
 }
 
 /// Validated configuration.
@@ -127,8 +192,19 @@ pub struct Config {
     pub assertion_issuer: String,
     /// Expected `aud`.
     pub service_name: String,
-    /// Live assertion ids remembered against replay.
+    /// Live assertion ids remembered against replay (in-process record only).
     pub replay_cache_capacity: usize,
+    /// The shared replay record, when a Redis URL is set.
+    pub redis: Option<RedisSettings>,
+}
+
+/// Where the shared replay record lives and how long a check may wait.
+#[derive(Debug, Clone)]
+pub struct RedisSettings {
+    /// The server (`Debug` and `Display` hide its password).
+    pub url: RedisUrl,
+    /// Longest wait for one reply before the request gets 503.
+    pub timeout: Duration,
 }
 
 /// What is wrong with the configuration.
@@ -155,9 +231,27 @@ pub enum ConfigError {
     /// The secret file cannot be read.
     #[error("cannot read {SECRET_FILE_ENV} ({0})")]
     SecretFile(String),
+    /// Both a Redis URL and a Redis URL file are set.
+    #[error("set REDIS_URL (--redis-url) or REDIS_URL_FILE (--redis-url-file), not both")]
+    TwoRedisUrls,
+    /// The Redis URL file cannot be read.
+    #[error("cannot read REDIS_URL_FILE ({0})")]
+    RedisUrlFile(String),
+    /// The Redis URL is not usable (the message never contains the URL).
+    #[error("the Redis URL is not usable: {0}")]
+    RedisUrl(String),
 }
 
 impl Config {
+    /// Checks `cli` plus the secret from the environment ([`secret_from_env`]).
+    pub fn from_env(cli: Cli) -> Result<Self, ConfigError> {
+        let secret = secret_from_env(
+            std::env::var_os(SECRET_FILE_ENV),
+            std::env::var_os(SECRET_ENV),
+        )?;
+        Self::from_cli(cli, secret)
+    }
+
     /// Checks `cli` plus the secret (the value of [`SECRET_ENV`], if set).
     pub fn from_cli(cli: Cli, secret: Option<OsString>) -> Result<Self, ConfigError> {
         // Destructured whole so a new flag cannot be forgotten here.
@@ -169,6 +263,9 @@ impl Config {
             assertion_issuer,
             service_name,
             replay_cache_capacity,
+            redis_url,
+            redis_url_file,
+            redis_timeout_ms,
         } = cli;
 
         let secret = match secret {
@@ -200,6 +297,12 @@ impl Config {
             return Err(ConfigError::Empty("service-name"));
         }
 
+        let redis =
+            redis_url_from(redis_url, redis_url_file.as_deref())?.map(|url| RedisSettings {
+                url,
+                timeout: Duration::from_millis(redis_timeout_ms),
+            });
+
         Ok(Self {
             listen,
             database,
@@ -207,8 +310,32 @@ impl Config {
             assertion_issuer,
             service_name,
             replay_cache_capacity,
+            redis,
         })
     }
+}
+
+/// The Redis URL from `--redis-url`/`REDIS_URL` or from the file `REDIS_URL_FILE`
+/// names; both is an error, an empty value is none.
+fn redis_url_from(
+    value: Option<Sensitive>,
+    file: Option<&Path>,
+) -> Result<Option<RedisUrl>, ConfigError> {
+    let value = value.filter(|Sensitive(text)| !text.trim().is_empty());
+    let text = match (value, file) {
+        (Some(_), Some(_)) => return Err(ConfigError::TwoRedisUrls),
+        (Some(Sensitive(text)), None) => text,
+        (None, Some(path)) => {
+            read_value_file(path).map_err(|err| ConfigError::RedisUrlFile(err.describe(path)))?
+        }
+        (None, None) => return Ok(None),
+    };
+    if text.trim().is_empty() {
+        return Ok(None);
+    }
+    RedisUrl::parse(&text)
+        .map(Some)
+        .map_err(|err| ConfigError::RedisUrl(err.to_string()))
 }
 
 #[cfg(test)]
@@ -292,6 +419,70 @@ mod tests {
             Some(SECRET.into()),
         );
         assert!(matches!(result, Err(ConfigError::UnsupportedDatabaseUrl)));
+    }
+
+    #[test]
+    fn redis_is_off_by_default_and_its_timeout_is_50_ms() {
+        let config = Config::from_cli(cli(&[]), Some(SECRET.into())).expect("valid");
+        if std::env::var_os("REDIS_URL").is_none() && std::env::var_os("REDIS_URL_FILE").is_none() {
+            assert!(config.redis.is_none());
+        }
+        let config = Config::from_cli(
+            cli(&["--redis-url", "redis://127.0.0.1:6390/1"]),
+            Some(SECRET.into()),
+        )
+        .expect("valid");
+        let redis = config.redis.expect("redis set");
+        assert_eq!(redis.url.redacted(), "redis://127.0.0.1:6390/1");
+        if std::env::var_os("REDIS_TIMEOUT_MS").is_none() {
+            assert_eq!(redis.timeout, Duration::from_millis(50));
+        }
+        let config = Config::from_cli(
+            cli(&["--redis-url", "redis://h", "--redis-timeout-ms", "250"]),
+            Some(SECRET.into()),
+        )
+        .expect("valid");
+        assert_eq!(
+            config.redis.map(|r| r.timeout),
+            Some(Duration::from_millis(250))
+        );
+        for bad in ["0", "60001", "soon"] {
+            let parsed = Cli::try_parse_from(["upstream-api", "--redis-timeout-ms", bad]);
+            assert!(parsed.is_err(), "{bad} accepted");
+        }
+    }
+
+    #[test]
+    fn the_redis_url_comes_from_a_file_never_both_and_its_password_stays_hidden() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let file = dir.path().join("redis-url");
+        std::fs::write(&file, "redis://:hunter2hunter2@127.0.0.1:6390\n").expect("write");
+        let path = file.to_str().expect("utf-8 path");
+        let config =
+            Config::from_cli(cli(&["--redis-url-file", path]), Some(SECRET.into())).expect("valid");
+        let shown = format!("{config:?}");
+        assert!(shown.contains("redis://:***@127.0.0.1:6390"), "{shown}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+
+        let both = cli(&["--redis-url-file", path, "--redis-url", "redis://h"]);
+        assert!(!format!("{both:?}").contains("redis://h"), "{both:?}");
+        assert!(matches!(
+            Config::from_cli(both, Some(SECRET.into())),
+            Err(ConfigError::TwoRedisUrls)
+        ));
+        let missing = dir.path().join("absent");
+        let missing = missing.to_str().expect("utf-8 path");
+        assert!(matches!(
+            Config::from_cli(cli(&["--redis-url-file", missing]), Some(SECRET.into())),
+            Err(ConfigError::RedisUrlFile(_))
+        ));
+        let err = Config::from_cli(
+            cli(&["--redis-url", "http://:hunter2hunter2@h"]),
+            Some(SECRET.into()),
+        )
+        .expect_err("not a redis URL");
+        assert!(matches!(err, ConfigError::RedisUrl(_)), "{err}");
+        assert!(!err.to_string().contains("hunter2"), "{err}");
     }
 
     #[test]

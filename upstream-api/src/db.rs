@@ -21,12 +21,33 @@ use uuid::Uuid;
 use crate::models::{NewTask, StatusFilter, Task, TaskChanges, TaskListQuery};
 
 /// Where the tasks are stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// Its `Debug` is [`describe`](Self::describe): a URL may carry a password.
+#[derive(Clone, PartialEq, Eq)]
 pub enum DatabaseTarget {
     /// A SQLite file, created if missing.
     SqliteFile(PathBuf),
     /// A database URL (`postgres://…`, `sqlite:…`).
     Url(String),
+}
+
+impl DatabaseTarget {
+    /// Which backend, without credentials: `sqlite:<path>` for a file, else the URL's
+    /// scheme alone.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::SqliteFile(path) => format!("sqlite:{}", path.display()),
+            Self::Url(url) => url.split(':').next().unwrap_or("database").to_owned(),
+        }
+    }
+}
+
+impl std::fmt::Debug for DatabaseTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("DatabaseTarget")
+            .field(&self.describe())
+            .finish()
+    }
 }
 
 /// A storage failure. Its text may contain database detail: log it, never send it.

@@ -17,6 +17,10 @@ use crate::trust::AssertionError;
 /// `WWW-Authenticate` value sent with every 401.
 pub const WWW_AUTHENTICATE: &str = "Bearer realm=\"upstream-api\"";
 
+/// `Retry-After` (seconds) when the shared replay record does not answer: Redis is
+/// reconnected in the background within about a second.
+pub const REPLAY_STORE_RETRY_AFTER_SECS: u64 = 1;
+
 /// Everything that can go wrong in a request, as the client will see it.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -29,6 +33,10 @@ pub enum ApiError {
         /// Seconds until there is room again.
         retry_after_secs: u64,
     },
+    /// The shared replay record (Redis) failed or was too slow: the assertion cannot be
+    /// checked for replay, so it is not accepted (503, `Retry-After`).
+    #[error("the replay record (Redis) does not answer, so this request cannot be checked for replay; retry later")]
+    ReplayStoreUnavailable,
     /// The path's `{user_id}` is not the assertion's subject (403).
     #[error("the user in the path is not the authenticated user")]
     Forbidden,
@@ -78,6 +86,7 @@ impl From<AssertionError> for ApiError {
             AssertionError::ReplayCacheFull { retry_after_secs } => {
                 Self::ReplayCacheFull { retry_after_secs }
             }
+            AssertionError::ReplayStoreUnavailable => Self::ReplayStoreUnavailable,
             other => Self::Unauthorized(other),
         }
     }
@@ -96,7 +105,9 @@ impl ApiError {
             }
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::Unavailable | Self::ReplayCacheFull { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable | Self::ReplayCacheFull { .. } | Self::ReplayStoreUnavailable => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Self::Store(_) | Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -111,7 +122,9 @@ impl ApiError {
             Self::InvalidJson(_) => "invalid_json",
             Self::BadPath(_) => "bad_request",
             Self::InvalidQueryString => "invalid_query",
-            Self::Unavailable | Self::ReplayCacheFull { .. } => "service_unavailable",
+            Self::Unavailable | Self::ReplayCacheFull { .. } | Self::ReplayStoreUnavailable => {
+                "service_unavailable"
+            }
             Self::Validation(_) => "validation_error",
             Self::PayloadTooLarge(_) => "payload_too_large",
             Self::Store(_) | Self::Internal => "internal_error",
@@ -130,12 +143,14 @@ impl ApiError {
 
 impl ApiError {
     /// The full response: status, JSON body, `WWW-Authenticate` on 401, `Allow` on 405,
-    /// `Retry-After` when the replay record is full.
+    /// `Retry-After` when the replay record is full or does not answer.
     pub fn to_response(&self) -> Response {
         match self {
             Self::Store(err) => tracing::error!(error = %err, "database error"),
             Self::Unauthorized(reason) => tracing::debug!(%reason, "assertion refused"),
             Self::ReplayCacheFull { .. } => tracing::warn!("replay record full; request refused"),
+            // Logged once per outage by the store, not per request.
+            Self::ReplayStoreUnavailable => tracing::debug!("replay record does not answer"),
             _ => {}
         }
         let status = self.status();
@@ -154,6 +169,12 @@ impl ApiError {
             }
             Self::ReplayCacheFull { retry_after_secs } => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+            }
+            Self::ReplayStoreUnavailable => {
+                headers.insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from(REPLAY_STORE_RETRY_AFTER_SECS),
+                );
             }
             _ => {}
         }
@@ -231,6 +252,26 @@ mod tests {
         assert_eq!(
             response.headers().get(header::RETRY_AFTER),
             Some(&HeaderValue::from_static("7"))
+        );
+        assert!(response.headers().get(header::WWW_AUTHENTICATE).is_none());
+    }
+
+    #[test]
+    fn a_silent_replay_store_is_503_with_retry_after_never_401() {
+        let err = ApiError::from(AssertionError::from(
+            crate::replay::ReplayError::Unavailable,
+        ));
+        assert_eq!(err.body().error, "service_unavailable");
+        assert!(
+            err.body().message.contains("Redis"),
+            "{}",
+            err.body().message
+        );
+        let response = err.into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            response.headers().get(header::RETRY_AFTER),
+            Some(&HeaderValue::from_static("1"))
         );
         assert!(response.headers().get(header::WWW_AUTHENTICATE).is_none());
     }

@@ -97,7 +97,7 @@ async fn serve_api(
     app: App,
 ) -> Result<Response, ApiError> {
     let assertion = trust::assertion_from_headers(headers)?;
-    let identity = app.verifier.verify(assertion, request)?;
+    let identity = app.verifier.verify(assertion, request).await?;
     let matched = routing::match_route(request.method, request.path)?;
     let owner = owner_matches_subject(&matched.user_segment, identity)?;
     match matched.route {

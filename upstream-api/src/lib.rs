@@ -3,7 +3,10 @@
 //!
 //! Layout (the shape of warp's todos example):
 //!
-//! - `main.rs` only wires: CLI → [`config::Config`] → [`db::Store`] → [`run`].
+//! - `main.rs` parses, builds and runs: [`config::Cli`] → [`config::Config`] →
+//!   [`server::run_until_signal`] (or [`probe::probe`] for `upstream-api probe URL`).
+//! - [`server`]: open the database, bind, build the verifier, announce, serve until
+//!   SIGTERM; [`logging`]: the subscriber.
 //! - [`filters`]: the public routes, one function each, and `/api`, where authgate's
 //!   assertion is checked once per request before [`routing`] matches the task routes;
 //!   handlers never see an unauthenticated request.
@@ -11,7 +14,7 @@
 //!   validation error (it imports nothing else of the crate).
 //! - [`db`]: the SQLite/PostgreSQL store; [`error`]: errors as JSON, DB detail hidden.
 //! - [`trust`]: verification of authgate's `X-Auth-Assertion`; [`replay`]: its one-use
-//!   record of assertion ids.
+//!   record of assertion ids, in this process or in Redis.
 //! - [`openapi`]: the OpenAPI 3.1 document served at `/openapi.json`; [`docs`]: Swagger
 //!   UI over it at `/docs`, its assets embedded at build time.
 //!
@@ -23,10 +26,13 @@ pub mod docs;
 pub mod error;
 pub mod filters;
 pub mod handlers;
+pub mod logging;
 pub mod models;
 pub mod openapi;
+pub mod probe;
 pub mod replay;
 pub mod routing;
+pub mod server;
 pub mod trust;
 
 use std::future::Future;
@@ -36,6 +42,11 @@ use tokio::net::TcpListener;
 
 use crate::db::Store;
 use crate::trust::AssertionVerifier;
+
+/// Exit code for bad configuration or a bad command line (EX_USAGE).
+pub const EXIT_USAGE: u8 = 64;
+/// Exit code when the service cannot start (database, port).
+pub const EXIT_STARTUP: u8 = 1;
 
 /// What every request needs: the store and the assertion verifier.
 #[derive(Debug, Clone)]

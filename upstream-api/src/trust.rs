@@ -22,7 +22,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 use warp::http::HeaderMap;
 
-use crate::replay::{ReplayCache, ReplayError, DEFAULT_CAPACITY, MAX_ID_BYTES};
+use crate::replay::{ReplayError, ReplayStore, DEFAULT_CAPACITY, MAX_ID_BYTES};
 
 /// Header that carries authgate's assertion (HTTP header names are case-insensitive).
 pub const ASSERTION_HEADER: &str = "x-auth-assertion";
@@ -126,6 +126,10 @@ pub enum AssertionError {
         /// Seconds until the record has room again.
         retry_after_secs: u64,
     },
+    /// The shared replay record (Redis) failed or was too slow; refused rather than
+    /// accepted unchecked (503).
+    #[error("the replay record does not answer; retry later")]
+    ReplayStoreUnavailable,
 }
 
 impl From<ReplayError> for AssertionError {
@@ -133,6 +137,7 @@ impl From<ReplayError> for AssertionError {
         match err {
             ReplayError::Replayed => Self::Replayed,
             ReplayError::Full { retry_after_secs } => Self::ReplayCacheFull { retry_after_secs },
+            ReplayError::Unavailable => Self::ReplayStoreUnavailable,
         }
     }
 }
@@ -188,7 +193,7 @@ pub fn assertion_from_headers(headers: &HeaderMap) -> Result<&str, AssertionErro
 pub struct AssertionVerifier {
     key: DecodingKey,
     validation: Validation,
-    replay: ReplayCache,
+    replay: ReplayStore,
 }
 
 impl fmt::Debug for AssertionVerifier {
@@ -197,14 +202,15 @@ impl fmt::Debug for AssertionVerifier {
             .field("key", &"***")
             .field("iss", &self.validation.iss)
             .field("aud", &self.validation.aud)
-            .field("replay_capacity", &self.replay.capacity())
+            .field("replay", &self.replay)
             .finish()
     }
 }
 
 impl AssertionVerifier {
     /// A verifier pinned to HS256 under `secret`, expecting `iss = issuer` and
-    /// `aud = service_name`, remembering up to [`DEFAULT_CAPACITY`] live ids.
+    /// `aud = service_name`, remembering up to [`DEFAULT_CAPACITY`] live ids in this
+    /// process.
     pub fn new(secret: &AssertionSecret, issuer: &str, service_name: &str) -> Self {
         // Pinned here, never taken from the token header.
         let mut validation = Validation::new(Algorithm::HS256);
@@ -218,33 +224,40 @@ impl AssertionVerifier {
         Self {
             key: DecodingKey::from_secret(secret.as_bytes()),
             validation,
-            replay: ReplayCache::new(DEFAULT_CAPACITY),
+            replay: ReplayStore::memory(DEFAULT_CAPACITY),
         }
     }
 
-    /// The same verifier remembering up to `capacity` live assertion ids.
-    pub fn with_replay_capacity(mut self, capacity: usize) -> Self {
-        self.replay = ReplayCache::new(capacity);
+    /// The same verifier remembering up to `capacity` live assertion ids in this process.
+    pub fn with_replay_capacity(self, capacity: usize) -> Self {
+        self.with_replay_store(ReplayStore::memory(capacity))
+    }
+
+    /// The same verifier recording assertion ids in `store`.
+    pub fn with_replay_store(mut self, store: ReplayStore) -> Self {
+        self.replay = store;
         self
     }
 
     /// Verifies `assertion` for `request`, and admits its `jti` (once). Call it once
     /// per request.
-    pub fn verify(
+    pub async fn verify(
         &self,
         assertion: &str,
         request: RequestTarget<'_>,
     ) -> Result<Identity, AssertionError> {
-        self.verify_at(assertion, request, unix_now())
+        self.verify_at(assertion, request, unix_now_ms()).await
     }
 
-    /// [`verify`](Self::verify) with an explicit clock, for the `iat` and replay checks.
-    fn verify_at(
+    /// [`verify`](Self::verify) with an explicit clock (unix milliseconds), for the `iat`
+    /// and replay checks.
+    async fn verify_at(
         &self,
         assertion: &str,
         request: RequestTarget<'_>,
-        now: u64,
+        now_ms: u64,
     ) -> Result<Identity, AssertionError> {
+        let now = now_ms / 1000;
         let claims =
             jsonwebtoken::decode::<AssertionClaims>(assertion, &self.key, &self.validation)
                 .map_err(|err| match err.kind() {
@@ -275,7 +288,7 @@ impl AssertionVerifier {
         // Last, so an assertion tried on the wrong request is not used up by it. Kept
         // while `exp` can still pass: up to exp + leeway.
         let forget_after = claims.exp.saturating_add(CLOCK_LEEWAY_SECS);
-        self.replay.admit(&claims.jti, forget_after, now)?;
+        self.replay.admit(&claims.jti, forget_after, now_ms).await?;
         Ok(Identity {
             user_id: claims.sub,
             email: claims.email,
@@ -284,10 +297,10 @@ impl AssertionVerifier {
     }
 }
 
-fn unix_now() -> u64 {
+fn unix_now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
         .unwrap_or(0)
 }
 
@@ -298,6 +311,34 @@ mod tests {
     use serde_json::{json, Value};
 
     const SECRET: &str = "unit-test-assertion-secret-0123456789";
+
+    fn unix_now() -> u64 {
+        unix_now_ms() / 1000
+    }
+
+    /// The async checks, run to completion: these tests use the in-process record.
+    impl AssertionVerifier {
+        fn check(
+            &self,
+            assertion: &str,
+            request: RequestTarget<'_>,
+        ) -> Result<Identity, AssertionError> {
+            self.check_at(assertion, request, unix_now())
+        }
+
+        fn check_at(
+            &self,
+            assertion: &str,
+            request: RequestTarget<'_>,
+            now: u64,
+        ) -> Result<Identity, AssertionError> {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime")
+                .block_on(self.verify_at(assertion, request, now * 1000))
+        }
+    }
 
     fn verifier() -> AssertionVerifier {
         let secret = AssertionSecret::new(SECRET).expect("secret long enough");
@@ -358,7 +399,7 @@ mod tests {
     fn accepts_a_valid_assertion() {
         let now = unix_now();
         let claims = with(claims(now), "jti", json!("a-1"));
-        let identity = verifier().verify(&sign(&claims), LIST).expect("valid");
+        let identity = verifier().check(&sign(&claims), LIST).expect("valid");
         assert_eq!(
             identity,
             Identity {
@@ -373,7 +414,7 @@ mod tests {
     fn email_is_optional() {
         let now = unix_now();
         let token = sign(&without(claims(now), "email"));
-        let identity = verifier().verify(&token, LIST).expect("valid");
+        let identity = verifier().check(&token, LIST).expect("valid");
         assert_eq!(identity.email, None);
     }
 
@@ -384,7 +425,7 @@ mod tests {
             "iss", "aud", "sub", "iat", "exp", "htm", "htp", "htq", "jti",
         ] {
             let token = sign(&without(claims(now), name));
-            let result = verifier().verify(&token, LIST);
+            let result = verifier().check(&token, LIST);
             assert!(result.is_err(), "token without {name} was accepted");
         }
     }
@@ -394,9 +435,9 @@ mod tests {
         let now = unix_now();
         let v = verifier();
         let token = sign(&with(claims(now), "iss", json!("someone-else")));
-        assert_eq!(v.verify(&token, LIST), Err(AssertionError::WrongIssuer));
+        assert_eq!(v.check(&token, LIST), Err(AssertionError::WrongIssuer));
         let token = sign(&with(claims(now), "aud", json!("other-service")));
-        assert_eq!(v.verify(&token, LIST), Err(AssertionError::WrongAudience));
+        assert_eq!(v.check(&token, LIST), Err(AssertionError::WrongAudience));
     }
 
     #[test]
@@ -408,16 +449,13 @@ mod tests {
             "exp",
             json!(now - CLOCK_LEEWAY_SECS - 2),
         );
-        assert_eq!(
-            v.verify(&sign(&expired), LIST),
-            Err(AssertionError::Expired)
-        );
+        assert_eq!(v.check(&sign(&expired), LIST), Err(AssertionError::Expired));
         let within_leeway = with(
             with(claims(now), "iat", json!(now - 40)),
             "exp",
             json!(now - 2),
         );
-        assert!(v.verify(&sign(&within_leeway), LIST).is_ok());
+        assert!(v.check(&sign(&within_leeway), LIST).is_ok());
     }
 
     #[test]
@@ -426,13 +464,13 @@ mod tests {
         let v = verifier();
         let long = with(claims(now), "exp", json!(now + 61));
         assert_eq!(
-            v.verify(&sign(&long), LIST),
+            v.check(&sign(&long), LIST),
             Err(AssertionError::LifetimeTooLong)
         );
         let exact = with(claims(now), "exp", json!(now + 60));
-        assert!(v.verify(&sign(&exact), LIST).is_ok());
+        assert!(v.check(&sign(&exact), LIST).is_ok());
         let backwards = with(claims(now), "exp", json!(now - 1));
-        assert!(v.verify(&sign(&backwards), LIST).is_err());
+        assert!(v.check(&sign(&backwards), LIST).is_err());
     }
 
     #[test]
@@ -440,7 +478,7 @@ mod tests {
         let now = unix_now();
         let token = sign(&claims(now + 30));
         assert_eq!(
-            verifier().verify_at(&token, LIST, now),
+            verifier().check_at(&token, LIST, now),
             Err(AssertionError::NotYetValid)
         );
     }
@@ -451,15 +489,15 @@ mod tests {
         let v = verifier();
         let token = sign(&claims(now));
         assert_eq!(
-            v.verify(&token, target("DELETE", "/api/alice/tasks", "")),
+            v.check(&token, target("DELETE", "/api/alice/tasks", "")),
             Err(AssertionError::WrongRequest)
         );
         assert_eq!(
-            v.verify(&token, target("get", "/api/alice/tasks", "")),
+            v.check(&token, target("get", "/api/alice/tasks", "")),
             Err(AssertionError::WrongRequest)
         );
         assert_eq!(
-            v.verify(&token, target("GET", "/api/alice/tasks/1", "")),
+            v.check(&token, target("GET", "/api/alice/tasks/1", "")),
             Err(AssertionError::WrongRequest)
         );
     }
@@ -491,29 +529,29 @@ mod tests {
             "status=pending&limit=5&",
         ] {
             assert_eq!(
-                v.verify(&token, target("GET", "/api/alice/tasks", other)),
+                v.check(&token, target("GET", "/api/alice/tasks", other)),
                 Err(AssertionError::WrongRequest),
                 "query {other:?}"
             );
         }
         // Raw, not decoded: an encoded spelling of the same query is another query.
         assert_eq!(
-            v.verify(
+            v.check(
                 &token,
                 target("GET", "/api/alice/tasks", "status=p%65nding&limit=5")
             ),
             Err(AssertionError::WrongRequest)
         );
         assert!(v
-            .verify(&token, target("GET", "/api/alice/tasks", query))
+            .check(&token, target("GET", "/api/alice/tasks", query))
             .is_ok());
         // No query at all binds the empty string.
         let token = sign(&claims(now));
         assert_eq!(
-            v.verify(&token, target("GET", "/api/alice/tasks", "x")),
+            v.check(&token, target("GET", "/api/alice/tasks", "x")),
             Err(AssertionError::WrongRequest)
         );
-        assert!(v.verify(&token, LIST).is_ok());
+        assert!(v.check(&token, LIST).is_ok());
     }
 
     #[test]
@@ -521,8 +559,8 @@ mod tests {
         let now = unix_now();
         let v = verifier();
         let token = sign(&claims(now));
-        assert!(v.verify(&token, LIST).is_ok());
-        assert_eq!(v.verify(&token, LIST), Err(AssertionError::Replayed));
+        assert!(v.check(&token, LIST).is_ok());
+        assert_eq!(v.check(&token, LIST), Err(AssertionError::Replayed));
         // Another assertion with the same id is a replay too, whatever else it says.
         let same_id = sign(&with(
             with(claims(now), "jti", json!("dup")),
@@ -530,13 +568,13 @@ mod tests {
             json!("DELETE"),
         ));
         let first = sign(&with(claims(now), "jti", json!("dup")));
-        assert!(v.verify(&first, LIST).is_ok());
+        assert!(v.check(&first, LIST).is_ok());
         assert_eq!(
-            v.verify(&same_id, target("DELETE", "/api/alice/tasks", "")),
+            v.check(&same_id, target("DELETE", "/api/alice/tasks", "")),
             Err(AssertionError::Replayed)
         );
         // Fresh ids pass.
-        assert!(v.verify(&sign(&claims(now)), LIST).is_ok());
+        assert!(v.check(&sign(&claims(now)), LIST).is_ok());
     }
 
     #[test]
@@ -545,11 +583,11 @@ mod tests {
         let v = verifier();
         let token = sign(&claims(now));
         assert_eq!(
-            v.verify(&token, target("POST", "/api/alice/tasks", "")),
+            v.check(&token, target("POST", "/api/alice/tasks", "")),
             Err(AssertionError::WrongRequest)
         );
         assert!(
-            v.verify(&token, LIST).is_ok(),
+            v.check(&token, LIST).is_ok(),
             "still good for its own request"
         );
     }
@@ -559,9 +597,9 @@ mod tests {
         let now = unix_now();
         let secret = AssertionSecret::new(SECRET).expect("secret");
         let v = AssertionVerifier::new(&secret, "authgate", "upstream-api").with_replay_capacity(2);
-        assert!(v.verify(&sign(&claims(now)), LIST).is_ok());
-        assert!(v.verify(&sign(&claims(now)), LIST).is_ok());
-        let refused = v.verify(&sign(&claims(now)), LIST);
+        assert!(v.check(&sign(&claims(now)), LIST).is_ok());
+        assert!(v.check(&sign(&claims(now)), LIST).is_ok());
+        let refused = v.check(&sign(&claims(now)), LIST);
         assert!(
             matches!(
                 refused,
@@ -576,7 +614,7 @@ mod tests {
             "exp",
             json!(later + 10),
         );
-        assert!(v.verify_at(&sign(&fresh), LIST, later).is_ok());
+        assert!(v.check_at(&sign(&fresh), LIST, later).is_ok());
     }
 
     #[test]
@@ -588,11 +626,11 @@ mod tests {
             json!("x".repeat(MAX_ID_BYTES + 1)),
         ));
         assert_eq!(
-            verifier().verify(&token, LIST),
+            verifier().check(&token, LIST),
             Err(AssertionError::EmptyClaim)
         );
         let token = sign(&with(claims(now), "jti", json!("x".repeat(MAX_ID_BYTES))));
-        assert!(verifier().verify(&token, LIST).is_ok());
+        assert!(verifier().check(&token, LIST).is_ok());
     }
 
     #[test]
@@ -602,7 +640,7 @@ mod tests {
         for name in ["sub", "jti"] {
             let token = sign(&with(claims(now), name, json!("")));
             assert_eq!(
-                v.verify(&token, LIST),
+                v.check(&token, LIST),
                 Err(AssertionError::EmptyClaim),
                 "empty {name}"
             );
@@ -619,16 +657,16 @@ mod tests {
             &EncodingKey::from_secret(b"another-secret-of-sufficient-length!!"),
         )
         .expect("sign");
-        assert_eq!(v.verify(&forged, LIST), Err(AssertionError::Invalid));
+        assert_eq!(v.check(&forged, LIST), Err(AssertionError::Invalid));
         let hs512 = encode(
             &Header::new(Algorithm::HS512),
             &claims(now),
             &EncodingKey::from_secret(SECRET.as_bytes()),
         )
         .expect("sign");
-        assert_eq!(v.verify(&hs512, LIST), Err(AssertionError::Invalid));
+        assert_eq!(v.check(&hs512, LIST), Err(AssertionError::Invalid));
         for garbage in ["", "abc", "a.b.c", "..."] {
-            assert_eq!(v.verify(garbage, LIST), Err(AssertionError::Invalid));
+            assert_eq!(v.check(garbage, LIST), Err(AssertionError::Invalid));
         }
     }
 

@@ -197,21 +197,29 @@ fn the_secret_can_come_from_a_file_and_probe_checks_health() {
         &[("X-Auth-Assertion", &token)],
     );
     assert_eq!(status, 200);
-    // `probe` exits 0 on 200 and 1 otherwise.
+    // `probe` exits 0 on 200 and 1 otherwise, saying why in one line; 64 for a URL it
+    // cannot probe.
     let probe = |url: String| {
-        command(&[], &["probe", &url])
-            .status()
-            .expect("run probe")
-            .code()
+        let output = command(&[], &["probe", &url]).output().expect("run probe");
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        (output.status.code(), stderr)
     };
-    assert_eq!(probe(format!("http://{}/healthz", service.addr)), Some(0));
     assert_eq!(
-        probe(format!("http://{}/no-such-path", service.addr)),
-        Some(1)
+        probe(format!("http://{}/healthz", service.addr)),
+        (Some(0), String::new())
     );
+    let (code, stderr) = probe(format!("http://{}/no-such-path", service.addr));
+    assert_eq!(code, Some(1));
+    assert!(stderr.ends_with(": status 404 Not Found\n"), "{stderr:?}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr:?}");
     let closed = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap();
-    assert_eq!(probe(format!("http://{closed}/healthz")), Some(1));
+    let (code, stderr) = probe(format!("http://{closed}/healthz"));
+    assert_eq!(code, Some(1));
+    assert_eq!(stderr.lines().count(), 1, "{stderr:?}");
+    let (code, stderr) = probe(format!("https://{}/healthz", service.addr));
+    assert_eq!(code, Some(64));
+    assert!(stderr.contains("only http://"), "{stderr:?}");
 }

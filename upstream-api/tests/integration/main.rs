@@ -4,4 +4,5 @@
 mod api;
 mod binary;
 mod common;
+mod redis;
 mod storage;

@@ -1,35 +1,15 @@
-//! One use per assertion: a bounded, in-memory record of the assertion ids (`jti`)
-//! already accepted, each kept until its assertion could no longer pass the `exp` check.
+//! The in-process record: a bounded map of the assertion ids (`jti`) already accepted,
+//! each kept until its assertion could no longer pass the `exp` check.
 //!
-//! The record lives in this process only: run one instance per secret, or put the
-//! replicas behind a shared store of their own (see `README.md`). When the record is
-//! full of ids that are still live, new assertions are refused (fail closed, 503 with
-//! `Retry-After`) rather than accepted unchecked or evicting ids that could be replayed.
+//! It lives in this process only (see [`super`]). When it is full of ids that are still
+//! live, new assertions are refused (fail closed, 503 with `Retry-After`) rather than
+//! accepted unchecked or evicting ids that could be replayed.
 
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 
-/// How many live assertion ids are remembered by default.
-pub const DEFAULT_CAPACITY: usize = 100_000;
-
-/// Longest `jti` accepted, in bytes (authgate sends a 36-character UUID); bounds the
-/// memory one entry can take.
-pub const MAX_ID_BYTES: usize = 128;
-
-/// Why an assertion id was not admitted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum ReplayError {
-    /// The id was already used within its lifetime.
-    #[error("assertion was already used")]
-    Replayed,
-    /// The record holds `capacity` live ids; the oldest is forgotten in `retry_after_secs`.
-    #[error("too many live assertions to check for replay")]
-    Full {
-        /// Seconds until the first id can be forgotten.
-        retry_after_secs: u64,
-    },
-}
+use super::ReplayError;
 
 /// The ids seen, with the unix second after which each may be forgotten.
 pub struct ReplayCache {

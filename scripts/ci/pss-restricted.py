@@ -9,7 +9,7 @@ this is a direct implementation of every control of the published standard, vers
 Deployment, ReplicaSet, StatefulSet, DaemonSet, Job, CronJob) and every container kind
 (containers, initContainers, ephemeralContainers).
 
-Two project rules beyond the standard are checked as well (the issue asks for them):
+Two rules of this project's own, beyond the standard, are checked as well:
 readOnlyRootFilesystem: true on every container, automountServiceAccountToken: false.
 
 Usage: pss-restricted.py FILE... ; exit 0 when everything passes, 1 with one line per

@@ -6,6 +6,8 @@ use base64::Engine as _;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};
 
+use crate::BETTER_AUTH_SECRET;
+
 /// Seconds since the epoch.
 pub fn now() -> u64 {
     jsonwebtoken::get_current_timestamp()
@@ -29,6 +31,16 @@ pub fn sign(alg: Algorithm, claims: &Value, secret: &str) -> String {
 /// Valid claims for `sub` expiring in 10 minutes.
 pub fn claims(sub: &str) -> Value {
     json!({ "sub": sub, "email": format!("{sub}@example.com"), "iat": now(), "exp": now() + 600 })
+}
+
+/// A valid HS256 token for `alice`, signed with [`BETTER_AUTH_SECRET`].
+pub fn alice_token() -> String {
+    hs256(&claims("alice"), BETTER_AUTH_SECRET)
+}
+
+/// The `Authorization` value that carries `token`.
+pub fn bearer(token: &str) -> String {
+    format!("Bearer {token}")
 }
 
 /// A token with an arbitrary header, signed HS256 with `secret` over the exact bytes

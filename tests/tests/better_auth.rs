@@ -7,6 +7,7 @@ use authgate_tests::echo::{self, header_values, Echo};
 use authgate_tests::issuer::{access_token, sign_up, Issuer, IssuerOptions, User};
 use authgate_tests::process::{Authgate, Service};
 use authgate_tests::raw::{self, RawResponse};
+use authgate_tests::tokens::bearer;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use serde_json::json;
@@ -48,10 +49,6 @@ fn ready_status(proxy: &Service) -> u16 {
 
 fn get(proxy: &Service, path: &str, headers: &[(&str, &str)]) -> RawResponse {
     raw::send(proxy.addr, &raw::get(path, headers)).expect("a response")
-}
-
-fn bearer(token: &str) -> String {
-    format!("Bearer {token}")
 }
 
 /// Flips the first signature character: a real token, one bit off.

@@ -5,10 +5,10 @@
 #![allow(clippy::unwrap_used)]
 
 use authgate_tests::echo::{self, header_values};
-use authgate_tests::gated::ROUTES;
+use authgate_tests::gated::{Gated, CONFIG, ROUTES};
 use authgate_tests::process::Authgate;
 use authgate_tests::raw::{self, RawResponse};
-use authgate_tests::tokens::{claims, hs256};
+use authgate_tests::tokens::{self, alice_token, claims, hs256};
 use authgate_tests::{ASSERTION_SECRET, BETTER_AUTH_SECRET};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -630,6 +630,41 @@ async fn a_jwks_only_deployment_needs_no_better_auth_secret() {
         err.contains("warning") && err.contains("neither iss nor aud"),
         "{err}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_endpoints_live_on_the_admin_listener() {
+    let f = Gated::start(CONFIG).await;
+    let admin = f.proxy.admin.expect("admin listener");
+    for path in ["/healthz", "/readyz"] {
+        let resp = raw::send(admin, &raw::get(path, &[])).unwrap();
+        assert_eq!(resp.status, 200, "{path}");
+        assert_eq!(resp.json()["status"], "ok");
+    }
+    let post = raw::send(
+        admin,
+        b"POST /healthz HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+    )
+    .unwrap();
+    assert_eq!(post.status, 405);
+    assert_eq!(post.header("allow"), Some("GET, HEAD"));
+    assert_eq!(f.echo.hits(), 0, "admin requests are never proxied");
+    // On the proxy port /healthz is the upstream's path like any other.
+    let token = alice_token();
+    let resp = f.get("/healthz", &[("Authorization", &tokens::bearer(&token))]);
+    assert_eq!(resp.status, 200);
+    assert_eq!(f.echo.hits(), 1, "the upstream's /healthz is reachable");
+    // The proxy port can answer them itself when configured to.
+    let config = CONFIG.replace(
+        "[server]\n",
+        "[server]\nhealth_path = \"/healthz\"\nready_path = \"/readyz\"\n",
+    );
+    let (proxy, _dir) = Authgate::new(&config, f.echo.addr).start();
+    for path in ["/healthz", "/readyz"] {
+        let resp = raw::send(proxy.addr, &raw::get(path, &[])).unwrap();
+        assert_eq!(resp.status, 200, "{path}");
+    }
+    assert_eq!(f.echo.hits(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,10 +1,11 @@
-//! SIGTERM with requests in flight: each gets the whole of `grace_period_secs`, and
-//! the process exits at the latest when the grace period ends.
+//! SIGTERM: authgate exits cleanly within its grace period; requests in flight each get
+//! the whole of `grace_period_secs`, and the process exits at the latest when the grace
+//! period ends.
 
 #![allow(clippy::unwrap_used)]
 
 use authgate_tests::echo;
-use authgate_tests::gated::ROUTES;
+use authgate_tests::gated::{Gated, CONFIG, ROUTES};
 use authgate_tests::process::Authgate;
 use authgate_tests::raw;
 use std::net::SocketAddr;
@@ -76,4 +77,21 @@ async fn requests_in_flight_get_the_whole_grace_period() {
             "grace {grace:?}: exited after {cut_exit:?}"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_shuts_down_within_the_grace_period() {
+    let mut f = Gated::start(CONFIG).await;
+    assert!(f.proxy.is_running());
+    let started = Instant::now();
+    let status = f
+        .proxy
+        .terminate(Duration::from_secs(10))
+        .expect("exited after SIGTERM");
+    assert!(status.success(), "{status:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
 }

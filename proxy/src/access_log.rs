@@ -23,6 +23,8 @@ pub(crate) struct Entry<'a> {
     pub decision: &'a str,
     pub reason: &'a str,
     pub rule: &'a str,
+    /// The route requirement a 403 found unmet (what it asks, never a claim).
+    pub requirement: &'a str,
     pub subject: &'a str,
     pub latency_us: u64,
     pub error: &'a str,
@@ -152,7 +154,7 @@ enum Value<'a> {
 }
 
 /// The fields of a line, in the order they are written.
-fn fields<'a>(e: &Entry<'a>) -> [(&'static str, Value<'a>); 10] {
+fn fields<'a>(e: &Entry<'a>) -> [(&'static str, Value<'a>); 11] {
     use Value::{Num, Str};
     [
         ("request_id", Str(e.request_id)),
@@ -162,6 +164,7 @@ fn fields<'a>(e: &Entry<'a>) -> [(&'static str, Value<'a>); 10] {
         ("decision", Str(e.decision)),
         ("reason", Str(e.reason)),
         ("rule", Str(e.rule)),
+        ("requirement", Str(e.requirement)),
         ("subject", Str(e.subject)),
         ("latency_us", Num(e.latency_us)),
         ("error", Str(e.error)),
@@ -245,6 +248,7 @@ mod tests {
             decision: "allow",
             reason: "",
             rule: "/api/{user_id}/**",
+            requirement: "",
             subject: "ali\"ce\n",
             latency_us: 1234,
             error: "",
@@ -270,7 +274,7 @@ mod tests {
         assert_eq!(
             rest,
             "  INFO authgate::access: request_id=0b7c2c8e-1111-4222-8333-444455556666 method=GET \
-             path=/api/alice/tasks status=200 decision=allow reason= rule=/api/{user_id}/** \
+             path=/api/alice/tasks status=200 decision=allow reason= rule=/api/{user_id}/** requirement= \
              subject=\"ali\\\"ce\\n\" latency_us=1234 error=\n"
         );
     }
@@ -302,8 +306,8 @@ mod tests {
             }
         }
         let unique: std::collections::BTreeSet<_> = names.iter().collect();
-        assert_eq!(names.len(), 10, "{l}");
-        assert_eq!(unique.len(), 10, "{l}");
+        assert_eq!(names.len(), 11, "{l}");
+        assert_eq!(unique.len(), 11, "{l}");
         assert!(
             l.contains(r#"subject="mallory decision=reject reason=expired status=500""#),
             "{l}"
@@ -392,6 +396,7 @@ mod tests {
                 decision = %Field(e.decision),
                 reason = %Field(e.reason),
                 rule = %Field(e.rule),
+                requirement = %Field(e.requirement),
                 subject = subject,
                 latency_us = e.latency_us,
                 error = %Field(e.error),

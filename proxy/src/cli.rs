@@ -37,6 +37,31 @@ pub enum Command {
         #[arg(long, default_value_t = 900)]
         ttl_secs: u64,
     },
+    /// Explain, offline, what authgate would do with one request and why: each step
+    /// (canonical path, rule, credential, key, claims, requirements), the status,
+    /// and for a request let through the headers the upstream would get. The token
+    /// is never printed.
+    Explain {
+        /// The method, e.g. GET.
+        method: String,
+        /// The request-target, e.g. /api/bob/tasks?limit=5.
+        target: String,
+        /// A bearer token (sent as `Authorization: Bearer …`).
+        #[arg(long)]
+        token: Option<String>,
+        /// A header line `Name: value` (repeatable), e.g. a `Cookie`.
+        #[arg(short = 'H', long = "header")]
+        headers: Vec<String>,
+        /// Print one JSON document instead of text.
+        #[arg(long)]
+        json: bool,
+        /// A JWKS document to use in place of every `jwks_url` source (no fetch).
+        #[arg(long)]
+        jwks_file: Option<PathBuf>,
+        /// The client's address (for `server.trusted_proxies`). Default 127.0.0.1.
+        #[arg(long, default_value = "127.0.0.1")]
+        peer: std::net::IpAddr,
+    },
     /// GET an http:// URL (e.g. the admin /readyz); exit 0 on 200, 1 otherwise.
     Probe {
         /// The URL to fetch, e.g. http://127.0.0.1:9901/readyz.

@@ -9,16 +9,31 @@ use std::sync::Arc;
 use crate::auth::cookie::find_session_data;
 use crate::auth::{bearer_token, Identity, Purpose, TokenError, Verifier};
 use crate::forwarding::Scheme;
-use crate::policy::{AuthMode, RouteTable};
+use crate::policy::{AuthMode, RouteMatch, RouteTable};
+use crate::trace::{Step, Tracer};
 use crate::reject::Rejection;
 
-/// A request let through, with its verified identity when one was required or offered.
+/// What the gate looks at in a request.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct GateRequest<'a> {
+    /// The method.
+    pub(crate) method: &'a Method,
+    /// The canonical path (what the rules match).
+    pub(crate) path: &'a str,
+    /// The request's headers.
+    pub(crate) headers: &'a HeaderMap,
+    /// The scheme the client used (for the CSRF origin check).
+    pub(crate) scheme: Scheme,
+}
+
+/// What the gate decided, and under which rule.
 #[derive(Debug)]
-pub(crate) struct Admission {
-    /// The verified caller; `None` for anonymous access (public, optional, preflight).
-    pub identity: Option<Arc<Identity>>,
-    /// The rule that applied, for the access log.
-    pub rule: Rule,
+pub(crate) struct Verdict {
+    /// The rule that applied (for the access log, refusals included).
+    pub(crate) rule: Rule,
+    /// The verified caller (`None` for anonymous access: public, optional,
+    /// preflight), or the refusal.
+    pub(crate) outcome: Result<Option<Arc<Identity>>, Box<Rejection>>,
 }
 
 /// Which rule let a request through.
@@ -117,30 +132,42 @@ impl Gate {
         &self.verifier
     }
 
-    /// Decides whether the request may pass. `path` must be canonical; `scheme` is
-    /// the one the client used.
-    pub(crate) async fn admit(
-        &self,
-        method: &Method,
-        path: &str,
-        headers: &HeaderMap,
-        scheme: Scheme,
-    ) -> Result<Admission, Box<Rejection>> {
-        if self.cors_preflight && is_cors_preflight(method, headers) {
-            return Ok(Admission {
-                identity: None,
-                rule: Rule::CorsPreflight,
+    /// Decides whether the request may pass, recording each step in `trace`.
+    pub(crate) async fn admit<T: Tracer>(&self, req: &GateRequest<'_>, trace: &mut T) -> Verdict {
+        if self.cors_preflight && is_cors_preflight(req.method, req.headers) {
+            trace.step(|| Step::Rule {
+                index: None,
+                pattern: Rule::CorsPreflight.as_str().into(),
+                auth: "public",
             });
+            return Verdict {
+                rule: Rule::CorsPreflight,
+                outcome: Ok(None),
+            };
         }
-        let matched = self.routes.lookup(method.as_str(), path);
+        let matched = self.routes.lookup(req.method.as_str(), req.path);
         let rule = matched.pattern_text().map_or(Rule::Default, Rule::Route);
+        trace.step(|| Step::Rule {
+            index: matched.index,
+            pattern: rule.as_str().into(),
+            auth: matched.auth().as_str(),
+        });
+        let outcome = self.decide(req, &matched, &rule, trace).await;
+        Verdict { rule, outcome }
+    }
+
+    async fn decide<T: Tracer>(
+        &self,
+        req: &GateRequest<'_>,
+        matched: &RouteMatch<'_, '_>,
+        rule: &Rule,
+        trace: &mut T,
+    ) -> Result<Option<Arc<Identity>>, Box<Rejection>> {
         let mode = matched.auth();
         if mode == AuthMode::Public {
-            return Ok(Admission {
-                identity: None,
-                rule,
-            });
+            return Ok(None);
         }
+        let headers = req.headers;
         let bearer = bearer_token(headers.get_all(AUTHORIZATION).iter())
             .map_err(|e| Box::new(Rejection::bad_authorization(e)))?;
         let cookie;
@@ -152,42 +179,51 @@ impl Gate {
                     cookie = c;
                     (cookie.as_str(), Purpose::SessionCookie)
                 }
-                None => return Self::anonymous(mode, rule),
+                None => return Self::anonymous(mode, trace),
             },
-            (None, None) => return Self::anonymous(mode, rule),
+            (None, None) => return Self::anonymous(mode, trace),
         };
-        let identity = self.verifier.verify(token, purpose).await.map_err(|e| {
-            Box::new(match e {
-                TokenError::KeysUnavailable => Rejection::keys_unavailable(),
-                e => Rejection::invalid_token(e),
-            })
-        })?;
-        if purpose == Purpose::SessionCookie
-            && !is_safe_method(method)
-            && !same_origin_or_allowed(headers, &self.allowed_origins, scheme)
-        {
-            return Err(Box::new(Rejection::cross_site()));
+        trace.step(|| Step::Credential {
+            found: match purpose {
+                Purpose::Bearer => "bearer",
+                Purpose::SessionCookie => "session_cookie",
+            },
+        });
+        let identity = self
+            .verifier
+            .verify(token, purpose, trace)
+            .await
+            .map_err(|e| {
+                Box::new(match e {
+                    TokenError::KeysUnavailable => Rejection::keys_unavailable(),
+                    e => Rejection::invalid_token(e),
+                })
+            })?;
+        if purpose == Purpose::SessionCookie && !is_safe_method(req.method) {
+            let allowed = same_origin_or_allowed(headers, &self.allowed_origins, req.scheme);
+            trace.step(|| Step::Csrf { allowed });
+            if !allowed {
+                return Err(Box::new(Rejection::cross_site()));
+            }
         }
-        if let Some(unmet) = matched.first_unmet(&identity) {
+        if let Some(unmet) = matched.first_unmet(&identity, trace) {
             return Err(Box::new(Rejection::requirement_unmet(
                 unmet,
                 rule.as_str(),
                 &identity.subject,
             )));
         }
-        Ok(Admission {
-            identity: Some(identity),
-            rule,
-        })
+        Ok(Some(identity))
     }
 
     /// No credential was presented.
-    fn anonymous(mode: AuthMode, rule: Rule) -> Result<Admission, Box<Rejection>> {
+    fn anonymous<T: Tracer>(
+        mode: AuthMode,
+        trace: &mut T,
+    ) -> Result<Option<Arc<Identity>>, Box<Rejection>> {
+        trace.step(|| Step::Credential { found: "none" });
         match mode {
-            AuthMode::Optional => Ok(Admission {
-                identity: None,
-                rule,
-            }),
+            AuthMode::Optional => Ok(None),
             _ => Err(Box::new(Rejection::missing_token())),
         }
     }

@@ -55,21 +55,9 @@ impl Generation {
             Some(p) => keep_unchanged_remotes(&auth.sources, p),
             None => auth.sources.clone(),
         };
-        let verifier = Verifier::new(sources, auth.verifier.clone(), auth.metrics.clone());
         Ok(Self {
-            gate: Gate {
-                routes: settings.routes.clone(),
-                verifier,
-                cors_preflight: auth.cors_preflight,
-                session_cookie: auth.session_cookie.clone(),
-                allowed_origins: auth.cookie_allowed_origins.clone(),
-            },
-            outbound: OutboundPolicy {
-                identity: settings.identity.headers.clone(),
-                assertion: settings.identity.assertion.clone(),
-                keep_authorization: auth.keep_authorization,
-                strip_cookie_prefix: auth.strip_cookie_prefix.clone(),
-            },
+            gate: gate(settings, sources),
+            outbound: outbound(settings),
             upstream,
             realm: auth.realm.clone(),
             health_path: settings.server.health_path.clone(),
@@ -88,6 +76,28 @@ impl Generation {
     /// Whether tokens can be verified now.
     pub(crate) fn is_ready(&self) -> bool {
         self.gate.is_ready()
+    }
+}
+
+/// The edge decision of `settings`, verifying with `sources`.
+pub(crate) fn gate(settings: &Settings, sources: Vec<KeySource>) -> Gate {
+    let auth = &settings.auth;
+    Gate {
+        routes: settings.routes.clone(),
+        verifier: Verifier::new(sources, auth.verifier.clone(), auth.metrics.clone()),
+        cors_preflight: auth.cors_preflight,
+        session_cookie: auth.session_cookie.clone(),
+        allowed_origins: auth.cookie_allowed_origins.clone(),
+    }
+}
+
+/// What goes upstream under `settings`.
+pub(crate) fn outbound(settings: &Settings) -> OutboundPolicy {
+    OutboundPolicy {
+        identity: settings.identity.headers.clone(),
+        assertion: settings.identity.assertion.clone(),
+        keep_authorization: settings.auth.keep_authorization,
+        strip_cookie_prefix: settings.auth.strip_cookie_prefix.clone(),
     }
 }
 

@@ -151,6 +151,7 @@ pub(crate) fn account_refusal(
             decision: "reject",
             reason: rejection.reason,
             rule: "",
+            requirement: "",
             subject: "",
             latency_us: u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
             error,

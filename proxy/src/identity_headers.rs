@@ -150,6 +150,11 @@ impl IdentityHeaders {
         })
     }
 
+    /// The name of the header that carries authgate's assertion.
+    pub(crate) fn assertion_header(&self) -> &str {
+        self.assertion.as_str()
+    }
+
     /// Whether a client-sent header `name` claims identity and must be removed.
     pub fn is_identity_header(&self, name: &str) -> bool {
         self.strip.iter().any(|s| same_header(s, name))

@@ -68,6 +68,7 @@ mod server;
 mod shutdown;
 mod target;
 mod telemetry;
+mod trace;
 mod upstream;
 
 pub use cli::Cli;
@@ -90,6 +91,7 @@ pub mod fuzzing {
     pub use crate::path::{canonicalize, decode_segment};
     pub use crate::policy::{AuthMode, Pattern, Route, RouteTable};
     pub use crate::requirements::{ClaimPath, Requirement};
+    pub use crate::trace::NoTrace;
 }
 
 /// The per-request work, for the Criterion benchmarks in `proxy/benches/`. Not an
@@ -110,4 +112,5 @@ pub mod benching {
     pub use crate::policy::{AuthMode, Pattern, Route, RouteTable};
     pub use crate::requirements::{ClaimPath, Requirement};
     pub use crate::secret::Secret;
+    pub use crate::trace::NoTrace;
 }

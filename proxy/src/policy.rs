@@ -7,6 +7,7 @@ use std::sync::Arc;
 use crate::auth::Identity;
 use crate::path::decode_segment;
 use crate::requirements::{first_unmet, Requirement};
+use crate::trace::Tracer;
 
 /// What a route demands of the caller (`auth = "…"` in a route rule).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,6 +18,17 @@ pub enum AuthMode {
     Required,
     /// No token passes anonymously; a present but invalid token is refused.
     Optional,
+}
+
+impl AuthMode {
+    /// The config spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Public => "public",
+            Self::Required => "required",
+            Self::Optional => "optional",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -194,6 +206,8 @@ pub struct RouteMatch<'r, 'p> {
     /// The owner parameter's raw (still percent-encoded) path segment, when the rule
     /// has an owner and matched.
     pub owner_value: Option<&'p str>,
+    /// The rule's index in `[[routes]]`.
+    pub index: Option<usize>,
 }
 
 impl<'r> RouteMatch<'r, '_> {
@@ -213,10 +227,11 @@ impl<'r> RouteMatch<'r, '_> {
         self.route.map(|r| r.pattern.text.clone())
     }
 
-    /// The first of the route's requirements `identity` does not meet, if any.
-    pub fn first_unmet(&self, identity: &Identity) -> Option<&'r Requirement> {
+    /// The first of the route's requirements `identity` does not meet, if any; each
+    /// one checked is recorded in `trace`.
+    pub fn first_unmet<T: Tracer>(&self, identity: &Identity, trace: &mut T) -> Option<&'r Requirement> {
         let route = self.route?;
-        first_unmet(&route.requirements, identity, self.owner_value)
+        first_unmet(&route.requirements, identity, self.owner_value, trace)
     }
 }
 
@@ -254,7 +269,7 @@ impl RouteTable {
 
     /// Finds the first rule for `method` and canonical `path`.
     pub fn lookup<'r, 'p>(&'r self, method: &str, path: &'p str) -> RouteMatch<'r, 'p> {
-        for route in &self.routes {
+        for (index, route) in self.routes.iter().enumerate() {
             if !route.applies_to(method) {
                 continue;
             }
@@ -263,12 +278,14 @@ impl RouteTable {
                 return RouteMatch {
                     route: Some(route),
                     owner_value,
+                    index: Some(index),
                 };
             }
         }
         RouteMatch {
             route: None,
             owner_value: None,
+            index: None,
         }
     }
 }
@@ -292,8 +309,11 @@ mod tests {
     }
 
     fn owns(m: &RouteMatch<'_, '_>, subject: &str) -> bool {
-        m.first_unmet(&Identity::for_test(subject, serde_json::json!({})))
-            .is_none()
+        m.first_unmet(
+            &Identity::for_test(subject, serde_json::json!({})),
+            &mut crate::trace::NoTrace,
+        )
+        .is_none()
     }
 
     fn table() -> RouteTable {

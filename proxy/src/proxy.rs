@@ -22,7 +22,7 @@ use crate::access_log;
 use crate::auth::Identity;
 use crate::decision::Decision;
 use crate::forwarding::{client_scheme, Scheme};
-use crate::gate::Rule;
+use crate::gate::{GateRequest, Rule};
 use crate::generation::Generation;
 use crate::health::{self, Probe};
 use crate::inbound::{self, HealthPaths, Inbound};
@@ -31,6 +31,7 @@ use crate::metrics::metrics;
 use crate::outbound::Admitted;
 use crate::reject::{Answer, Rejection};
 use crate::target::Target;
+use crate::trace::NoTrace;
 
 /// Per-request state.
 #[derive(Debug)]
@@ -45,10 +46,12 @@ pub(crate) struct RequestCtx {
     /// canonicalisation changed the path; `None` forwards the target as received.
     rewritten_target: Option<String>,
     identity: Option<Arc<Identity>>,
-    /// The rule that let the request through (for the log).
+    /// The rule the gate applied (for the log).
     rule: Option<Rule>,
-    /// The verified subject of a request refused by an owner rule (for the log).
+    /// The verified subject of a request refused by a route requirement (for the log).
     refused_subject: Option<String>,
+    /// The route requirement that refused it (for the log).
+    unmet_requirement: Option<String>,
     /// Whether the TCP peer is a trusted proxy.
     peer_trusted: bool,
     /// When the whole request body must have arrived (`server.body_read_timeout_secs`);
@@ -102,27 +105,29 @@ impl AuthGate {
         let generation = ctx.generation.clone();
         let req = session.req_header();
         // The listener is plaintext HTTP/1 today.
-        let scheme = client_scheme(req, ctx.peer_trusted, Scheme::Http);
-        match generation
-            .gate
-            .admit(&req.method, &path, &req.headers, scheme)
-            .await
-        {
-            Ok(admission) => {
-                ctx.decision = if admission.identity.is_some() {
+        let request = GateRequest {
+            method: &req.method,
+            path: &path,
+            headers: &req.headers,
+            scheme: client_scheme(req, ctx.peer_trusted, Scheme::Http),
+        };
+        let verdict = generation.gate.admit(&request, &mut NoTrace).await;
+        ctx.rule = Some(verdict.rule);
+        ctx.path = Some(path);
+        match verdict.outcome {
+            Ok(identity) => {
+                ctx.decision = if identity.is_some() {
                     Decision::Allow
                 } else {
                     Decision::Anonymous
                 };
-                ctx.identity = admission.identity;
-                ctx.rule = Some(admission.rule);
-                ctx.path = Some(path);
+                ctx.identity = identity;
                 ctx.rewritten_target = rewritten_target;
                 Ok(false)
             }
             Err(rejection) => {
-                ctx.path = Some(path);
                 ctx.refused_subject = rejection.subject.clone();
+                ctx.unmet_requirement = rejection.requirement.clone();
                 self.reject(session, ctx, *rejection).await
             }
         }
@@ -204,6 +209,7 @@ impl ProxyHttp for AuthGate {
             identity: None,
             rule: None,
             refused_subject: None,
+            unmet_requirement: None,
             peer_trusted: false,
             body_deadline: None,
             decision: Decision::Undecided,
@@ -436,6 +442,7 @@ impl ProxyHttp for AuthGate {
                 decision: labels.decision,
                 reason: labels.reason,
                 rule: ctx.rule.as_ref().map_or("", Rule::as_str),
+                requirement: ctx.unmet_requirement.as_deref().unwrap_or(""),
                 subject,
                 latency_us: u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
                 error: e.map_or("", |e| e.etype().as_str()),

@@ -10,6 +10,7 @@ use std::fmt;
 
 use crate::auth::Identity;
 use crate::path::decode_segment;
+use crate::trace::{Step, Tracer};
 
 /// A claim named in a rule: a top-level claim, or a dotted path into an object
 /// claim (`org.role`). A claim whose own name holds the dots (`https://x.io/roles`)
@@ -157,20 +158,28 @@ fn same(claim: &Value, wanted: &Value) -> bool {
     }
 }
 
-/// The first of `requirements` that `identity` does not meet, in their order.
-pub(crate) fn first_unmet<'r>(
+/// The first of `requirements` that `identity` does not meet, in their order; each
+/// one checked is recorded in `trace`.
+pub(crate) fn first_unmet<'r, T: Tracer>(
     requirements: &'r [Requirement],
     identity: &Identity,
     owner_value: Option<&str>,
+    trace: &mut T,
 ) -> Option<&'r Requirement> {
-    requirements
-        .iter()
-        .find(|r| !r.is_met(identity, owner_value))
+    requirements.iter().find(|r| {
+        let met = r.is_met(identity, owner_value);
+        trace.step(|| Step::Requirement {
+            requirement: r.to_string(),
+            met,
+        });
+        !met
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::trace::NoTrace;
     use serde_json::json;
 
     fn identity(claims: Value) -> Identity {
@@ -192,7 +201,7 @@ mod tests {
     }
 
     fn met(r: &Requirement, claims: Value) -> bool {
-        first_unmet(std::slice::from_ref(r), &identity(claims), None).is_none()
+        first_unmet(std::slice::from_ref(r), &identity(claims), None, &mut NoTrace).is_none()
     }
 
     #[test]
@@ -270,11 +279,21 @@ mod tests {
             equals("emailVerified", json!(true)),
         ];
         let id = identity(json!({"role": "admin", "emailVerified": false}));
-        assert_eq!(first_unmet(&rules, &id, Some("bob")), Some(&rules[0]));
-        assert_eq!(first_unmet(&rules, &id, Some("alice")), Some(&rules[2]));
-        assert_eq!(first_unmet(&rules, &id, Some("al%69ce")), Some(&rules[2]));
+        let unmet = |id: &Identity, owner| first_unmet(&rules, id, owner, &mut NoTrace);
+        assert_eq!(unmet(&id, Some("bob")), Some(&rules[0]));
+        assert_eq!(unmet(&id, Some("alice")), Some(&rules[2]));
+        assert_eq!(unmet(&id, Some("al%69ce")), Some(&rules[2]));
         let ok = identity(json!({"role": "admin", "emailVerified": true}));
-        assert_eq!(first_unmet(&rules, &ok, Some("alice")), None);
+        assert_eq!(unmet(&ok, Some("alice")), None);
+        // The trace says what was checked, up to the first unmet one.
+        let mut trace = crate::trace::Trace::default();
+        first_unmet(&rules, &id, Some("alice"), &mut trace);
+        let met: Vec<bool> = trace
+            .steps
+            .iter()
+            .map(|s| matches!(s, Step::Requirement { met: true, .. }))
+            .collect();
+        assert_eq!(met, [true, true, false]);
         assert_eq!(rules[1].reason(), "claim_mismatch");
         assert_eq!(rules[1].to_string(), r#"role contains one of ["admin"]"#);
     }

@@ -6,6 +6,7 @@ use serde_json::{Map, Value};
 use std::time::Duration;
 
 use super::error::TokenError;
+use crate::trace::{Step, Tracer};
 
 /// Which claim rules apply: they differ between access tokens and Better Auth's
 /// session cookies.
@@ -57,37 +58,34 @@ pub(crate) fn time_claim(
 impl ClaimRules {
     /// Checks the registered claims at time `now`: `exp` required and not past,
     /// `nbf` not in the future, `iss` and `aud` when the rules (for `mode`) name them.
-    pub fn validate(
+    /// Each check is recorded in `trace`.
+    pub fn validate<T: Tracer>(
         &self,
         claims: &Map<String, Value>,
         now: u64,
         mode: ClaimMode,
+        trace: &mut T,
     ) -> Result<(), TokenError> {
-        let exp = time_claim(claims, "exp")?.ok_or(TokenError::MissingClaim)?;
-        let nbf = time_claim(claims, "nbf")?;
-        check_time(exp, nbf, self.leeway.as_secs(), now)?;
-        let (issuers, audiences): (&[String], &[String]) = match mode {
-            ClaimMode::Access => (&self.issuer, &self.audience),
-            ClaimMode::SessionCookieHs256 => (
-                if claims.contains_key("iss") {
-                    &self.issuer
-                } else {
-                    &[]
-                },
-                if claims.contains_key("aud") {
-                    &self.audience
-                } else {
-                    &[]
-                },
-            ),
-            ClaimMode::SessionCookieJwks => (&self.issuer, &[]),
-        };
-        if !issuers.is_empty() {
-            match claims.get("iss") {
-                None => return Err(TokenError::MissingClaim),
-                Some(Value::String(iss)) if issuers.iter().any(|i| i == iss) => {}
-                Some(_) => return Err(TokenError::BadIssuer),
-            }
+        let leeway = self.leeway.as_secs();
+        let exp = traced(trace, "exp", time_claim(claims, "exp").and_then(|e| {
+            let exp = e.ok_or(TokenError::MissingClaim)?;
+            check_time(exp, None, leeway, now).map(|()| exp)
+        }))?;
+        traced(trace, "nbf", time_claim(claims, "nbf").and_then(|nbf| {
+            check_time(exp, nbf, leeway, now)
+        }))?;
+        let (issuers, audiences) = self.pins(claims, mode);
+        if issuers.is_empty() {
+            trace.step(|| Step::Claim {
+                claim: "iss",
+                result: "not_checked",
+            });
+        } else {
+            traced(trace, "iss", match claims.get("iss") {
+                None => Err(TokenError::MissingClaim),
+                Some(Value::String(iss)) if issuers.iter().any(|i| i == iss) => Ok(()),
+                Some(_) => Err(TokenError::BadIssuer),
+            })?;
         }
         let audience_ok = |wanted: &dyn Fn(&str) -> bool| match claims.get("aud") {
             None => Err(TokenError::MissingClaim),
@@ -98,12 +96,56 @@ impl ClaimRules {
             Some(_) => Err(TokenError::BadAudience),
         };
         if mode == ClaimMode::SessionCookieJwks {
-            audience_ok(&|a| a == SESSION_CACHE_AUDIENCE)?;
+            traced(trace, "aud", audience_ok(&|a| a == SESSION_CACHE_AUDIENCE))?;
         } else if !audiences.is_empty() {
-            audience_ok(&|a| audiences.iter().any(|w| w == a))?;
+            traced(trace, "aud", audience_ok(&|a| audiences.iter().any(|w| w == a)))?;
+        } else {
+            trace.step(|| Step::Claim {
+                claim: "aud",
+                result: "not_checked",
+            });
         }
         Ok(())
     }
+
+    /// The issuers and audiences pinned for `mode` (empty: not checked).
+    fn pins(&self, claims: &Map<String, Value>, mode: ClaimMode) -> (&[String], &[String]) {
+        let if_present = |name: &str, pins: &'_ [String]| -> bool {
+            claims.contains_key(name) && !pins.is_empty()
+        };
+        match mode {
+            ClaimMode::Access => (&self.issuer, &self.audience),
+            ClaimMode::SessionCookieHs256 => (
+                if if_present("iss", &self.issuer) {
+                    &self.issuer
+                } else {
+                    &[]
+                },
+                if if_present("aud", &self.audience) {
+                    &self.audience
+                } else {
+                    &[]
+                },
+            ),
+            ClaimMode::SessionCookieJwks => (&self.issuer, &[]),
+        }
+    }
+}
+
+/// Records a claim check's result in `trace` and passes it on.
+fn traced<T: Tracer, V>(
+    trace: &mut T,
+    claim: &'static str,
+    result: Result<V, TokenError>,
+) -> Result<V, TokenError> {
+    trace.step(|| Step::Claim {
+        claim,
+        result: match &result {
+            Ok(_) => "ok",
+            Err(e) => e.reason(),
+        },
+    });
+    result
 }
 
 /// `exp`/`nbf` against `now` with `leeway`: also used on every cache hit.
@@ -125,6 +167,7 @@ pub(crate) fn check_time(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::trace::NoTrace;
     use serde_json::json;
 
     fn map(v: Value) -> Map<String, Value> {
@@ -143,58 +186,58 @@ mod tests {
     fn time_claims_with_leeway() {
         let r = rules(&[], &[]);
         let b = ClaimMode::Access;
-        assert!(r.validate(&map(json!({"exp": 1000})), 1005, b).is_ok());
+        assert!(r.validate(&map(json!({"exp": 1000})), 1005, b, &mut NoTrace).is_ok());
         assert_eq!(
-            r.validate(&map(json!({"exp": 1000})), 1011, b),
+            r.validate(&map(json!({"exp": 1000})), 1011, b, &mut NoTrace),
             Err(TokenError::Expired)
         );
         assert_eq!(
-            r.validate(&map(json!({})), 1, b),
+            r.validate(&map(json!({})), 1, b, &mut NoTrace),
             Err(TokenError::MissingClaim)
         );
         assert_eq!(
-            r.validate(&map(json!({"exp": "x"})), 1, b),
+            r.validate(&map(json!({"exp": "x"})), 1, b, &mut NoTrace),
             Err(TokenError::MissingClaim)
         );
         assert_eq!(
-            r.validate(&map(json!({"exp": -5})), 1, b),
+            r.validate(&map(json!({"exp": -5})), 1, b, &mut NoTrace),
             Err(TokenError::MissingClaim)
         );
         assert!(r
-            .validate(&map(json!({"exp": 5000, "nbf": 1009})), 1000, b)
+            .validate(&map(json!({"exp": 5000, "nbf": 1009})), 1000, b, &mut NoTrace)
             .is_ok());
         assert_eq!(
-            r.validate(&map(json!({"exp": 5000, "nbf": 1011})), 1000, b),
+            r.validate(&map(json!({"exp": 5000, "nbf": 1011})), 1000, b, &mut NoTrace),
             Err(TokenError::NotYetValid)
         );
-        assert!(r.validate(&map(json!({"exp": 1000.5})), 1000, b).is_ok());
+        assert!(r.validate(&map(json!({"exp": 1000.5})), 1000, b, &mut NoTrace).is_ok());
     }
 
     #[test]
     fn issuer_and_audience() {
         let r = rules(&["https://a"], &["https://b"]);
         let ok = json!({"exp": 9, "iss": "https://a", "aud": "https://b"});
-        assert!(r.validate(&map(ok), 1, ClaimMode::Access).is_ok());
+        assert!(r.validate(&map(ok), 1, ClaimMode::Access, &mut NoTrace).is_ok());
         let list = json!({"exp": 9, "iss": "https://a", "aud": ["x", "https://b"]});
-        assert!(r.validate(&map(list), 1, ClaimMode::Access).is_ok());
+        assert!(r.validate(&map(list), 1, ClaimMode::Access, &mut NoTrace).is_ok());
         let bad_iss = json!({"exp": 9, "iss": "https://z", "aud": "https://b"});
         assert_eq!(
-            r.validate(&map(bad_iss), 1, ClaimMode::Access),
+            r.validate(&map(bad_iss), 1, ClaimMode::Access, &mut NoTrace),
             Err(TokenError::BadIssuer)
         );
         let iss_list = json!({"exp": 9, "iss": ["https://a"], "aud": "https://b"});
         assert_eq!(
-            r.validate(&map(iss_list), 1, ClaimMode::Access),
+            r.validate(&map(iss_list), 1, ClaimMode::Access, &mut NoTrace),
             Err(TokenError::BadIssuer)
         );
         let bad_aud = json!({"exp": 9, "iss": "https://a", "aud": ["x"]});
         assert_eq!(
-            r.validate(&map(bad_aud), 1, ClaimMode::Access),
+            r.validate(&map(bad_aud), 1, ClaimMode::Access, &mut NoTrace),
             Err(TokenError::BadAudience)
         );
         let no_aud = json!({"exp": 9, "iss": "https://a"});
         assert_eq!(
-            r.validate(&map(no_aud), 1, ClaimMode::Access),
+            r.validate(&map(no_aud), 1, ClaimMode::Access, &mut NoTrace),
             Err(TokenError::MissingClaim)
         );
     }
@@ -204,20 +247,20 @@ mod tests {
         let r = rules(&["https://a"], &["https://b"]);
         // HS256 cookie: no iss/aud in Better Auth's payload, none checked.
         assert!(r
-            .validate(&map(json!({"exp": 9})), 1, ClaimMode::SessionCookieHs256)
+            .validate(&map(json!({"exp": 9})), 1, ClaimMode::SessionCookieHs256, &mut NoTrace)
             .is_ok());
         let jwks_cookie = json!({"exp": 9, "iss": "https://a", "aud": SESSION_CACHE_AUDIENCE});
         assert!(r
-            .validate(&map(jwks_cookie.clone()), 1, ClaimMode::SessionCookieJwks)
+            .validate(&map(jwks_cookie.clone()), 1, ClaimMode::SessionCookieJwks, &mut NoTrace)
             .is_ok());
         // A session-cache token is not an access token for this audience.
         assert_eq!(
-            r.validate(&map(jwks_cookie), 1, ClaimMode::Access),
+            r.validate(&map(jwks_cookie), 1, ClaimMode::Access, &mut NoTrace),
             Err(TokenError::BadAudience)
         );
         let access = json!({"exp": 9, "iss": "https://a", "aud": "https://b"});
         assert_eq!(
-            r.validate(&map(access), 1, ClaimMode::SessionCookieJwks),
+            r.validate(&map(access), 1, ClaimMode::SessionCookieJwks, &mut NoTrace),
             Err(TokenError::BadAudience)
         );
     }

@@ -198,9 +198,20 @@ impl RemoteJwks {
             }
             body.extend_from_slice(&chunk);
         }
+        self.install(&body, max_age)
+    }
+
+    /// Loads keys from a JWKS document given in place of a fetch (`authgate explain
+    /// --jwks-file`), with the source's own rules.
+    pub(crate) fn load_document(&self, body: &[u8]) -> Result<usize, String> {
+        self.install(body, None)
+    }
+
+    /// Parses `body` and installs its keys; `max_age` is the response's, if any.
+    fn install(&self, body: &[u8], max_age: Option<u64>) -> Result<usize, String> {
         let previous = self.keys.load_full();
         let parsed = parse_jwks(
-            &body,
+            body,
             &JwkContext {
                 allowed: &self.config.allowed,
                 rules: &self.config.rules,

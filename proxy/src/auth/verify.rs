@@ -16,6 +16,7 @@ use super::jose::{decode_part, split, Compact, JoseHeader, SESSION_CACHE_TYP};
 use super::jwks::RemoteJwks;
 use super::keys::{KeySet, VerifyingKey};
 use super::metrics::AuthMetrics;
+use crate::trace::{Step, Tracer};
 
 /// Where a credential came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,16 +105,21 @@ impl Verifier {
 
     /// Verifies a credential and returns the caller's identity. An unknown `kid` leads
     /// to one single-flight, rate-limited refetch of the remote key sets, then one retry.
-    pub async fn verify(&self, token: &str, purpose: Purpose) -> Result<Arc<Identity>, TokenError> {
+    pub async fn verify<T: Tracer>(
+        &self,
+        token: &str,
+        purpose: Purpose,
+        trace: &mut T,
+    ) -> Result<Arc<Identity>, TokenError> {
         let arrived = std::time::Instant::now();
-        let mut result = self.verify_now(token, purpose);
+        let mut result = self.verify_now(token, purpose, trace);
         if result == Err(TokenError::UnknownKey) && self.remote_sources().next().is_some() {
             let mut changed = false;
             for remote in self.remote_sources() {
                 changed |= remote.refetch_for_unknown_kid(arrived).await;
             }
             if changed {
-                result = self.verify_now(token, purpose);
+                result = self.verify_now(token, purpose, trace);
             }
         }
         self.metrics
@@ -122,7 +128,12 @@ impl Verifier {
     }
 
     /// Verifies with the keys loaded now, without any fetch.
-    pub fn verify_now(&self, token: &str, purpose: Purpose) -> Result<Arc<Identity>, TokenError> {
+    pub fn verify_now<T: Tracer>(
+        &self,
+        token: &str,
+        purpose: Purpose,
+        trace: &mut T,
+    ) -> Result<Arc<Identity>, TokenError> {
         if token.len() > self.options.max_token_bytes {
             return Err(TokenError::TooLarge);
         }
@@ -147,7 +158,7 @@ impl Verifier {
         let (encoded_header, compact) = split(token)?;
         let header = JoseHeader::parse(encoded_header)?;
         let mode = claim_mode(&header, purpose)?;
-        let (identity, key) = self.find_key_and_accept(&header, &compact, mode, now)?;
+        let (identity, key) = self.find_key_and_accept(&header, &compact, mode, now, trace)?;
         if let (Some(cache), Some(ck)) = (&self.cache, cache_key) {
             cache.insert(ck, &identity, &key);
         }
@@ -156,12 +167,13 @@ impl Verifier {
 
     /// Tries the candidate keys of every source (by `kid`, else by algorithm) until
     /// one verifies the signature; then checks the claims.
-    fn find_key_and_accept(
+    fn find_key_and_accept<T: Tracer>(
         &self,
         header: &JoseHeader,
         compact: &Compact<'_>,
         mode: ClaimMode,
         now: u64,
+        trace: &mut T,
     ) -> Result<(Arc<Identity>, Arc<VerifyingKey>), TokenError> {
         let mut search = Search {
             tried: false,
@@ -184,9 +196,16 @@ impl Verifier {
             }
             for key in keys.candidates(header.kid.as_deref(), header.alg) {
                 search.tried = true;
-                match key.verify_signature(compact.signing_input, compact.signature) {
+                let verified = key.verify_signature(compact.signing_input, compact.signature);
+                trace.step(|| Step::Key {
+                    source: key.source.to_string(),
+                    kid: key.kid.clone(),
+                    alg: key.alg.as_str(),
+                    result: verified.map_or_else(|e| e.reason(), |()| "verified"),
+                });
+                match verified {
                     Ok(()) => {
-                        let identity = self.accept(key, compact.payload, mode, now)?;
+                        let identity = self.accept(key, compact.payload, mode, now, trace)?;
                         return Ok((identity, key.clone()));
                     }
                     // Several kid-less keys may share an algorithm: try the next one.
@@ -194,39 +213,48 @@ impl Verifier {
                 }
             }
         }
-        Err(match search {
+        let error = match search {
             Search {
                 tried: true,
                 last_error,
                 ..
-            } => last_error,
+            } => return Err(last_error),
             Search { unloaded: true, .. } => TokenError::KeysUnavailable,
             Search {
                 kid_known: false, ..
             } if header.kid.is_some() => TokenError::UnknownKey,
             _ => TokenError::AlgorithmNotAllowed,
-        })
+        };
+        trace.step(|| Step::NoKey {
+            reason: error.reason(),
+        });
+        Err(error)
     }
 
     /// After the signature verified: claims checks and the identity.
-    fn accept(
+    fn accept<T: Tracer>(
         &self,
         key: &VerifyingKey,
         payload: &str,
         mode: ClaimMode,
         now: u64,
+        trace: &mut T,
     ) -> Result<Arc<Identity>, TokenError> {
         let bytes = decode_part(payload)?;
         let claims: Map<String, Value> =
             serde_json::from_slice(&bytes).map_err(|_| TokenError::Malformed)?;
-        key.rules.validate(&claims, now, mode)?;
-        let forward = &self.options.kept_claims;
+        key.rules.validate(&claims, now, mode, trace)?;
+        let kept = &self.options.kept_claims;
         let identity = match mode {
-            ClaimMode::Access => Identity::from_claims(&claims, forward)?,
-            ClaimMode::SessionCookieHs256 => Identity::from_hs256_session_cookie(&claims, forward)?,
-            ClaimMode::SessionCookieJwks => Identity::from_jwks_session_cookie(&claims, forward)?,
+            ClaimMode::Access => Identity::from_claims(&claims, kept),
+            ClaimMode::SessionCookieHs256 => Identity::from_hs256_session_cookie(&claims, kept),
+            ClaimMode::SessionCookieJwks => Identity::from_jwks_session_cookie(&claims, kept),
         };
-        Ok(Arc::new(identity))
+        trace.step(|| Step::Claim {
+            claim: "sub",
+            result: identity.as_ref().map_or_else(|e| e.reason(), |_| "ok"),
+        });
+        Ok(Arc::new(identity?))
     }
 }
 

@@ -4,6 +4,7 @@
 
 mod check;
 mod dev_token;
+mod explain;
 mod serve;
 
 use std::process::ExitCode;
@@ -80,6 +81,49 @@ pub fn run(cli: Cli) -> ExitCode {
             };
             let token = dev_token::mint(&Secret::new(secret), sub, email.as_deref(), *ttl_secs);
             print_or_fail("sign", token)
+        }
+        Some(Command::Explain {
+            method,
+            target,
+            token,
+            headers,
+            json,
+            jwks_file,
+            peer,
+        }) => {
+            let settings = match load(&cli) {
+                Ok(s) => s,
+                Err(code) => return code,
+            };
+            let question = explain::Question {
+                method: method.clone(),
+                target: target.clone(),
+                token: token.clone(),
+                headers: headers.clone(),
+                jwks_file: jwks_file.clone(),
+                peer: *peer,
+            };
+            let runtime = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    eprintln!("authgate: cannot start a runtime: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            let answer = runtime.block_on(explain::explain(&settings, &question));
+            print_or_fail(
+                "explain",
+                answer.map(|a| {
+                    if *json {
+                        serde_json::to_string_pretty(&a).unwrap_or_default()
+                    } else {
+                        a.to_text()
+                    }
+                }),
+            )
         }
         Some(Command::Probe { url, timeout_ms }) => {
             match crate::probe::status_blocking(url, Duration::from_millis(*timeout_ms)) {

@@ -1,0 +1,322 @@
+//! `authgate explain`: what authgate would do with one request, and why, offline.
+//!
+//! It builds the request head as a client would send it, then runs the proxy's own
+//! code on it: the inbound checks (`inbound::examine`), the gate with a [`Trace`]
+//! (every rule, key, claim and requirement it looked at), and for a request let
+//! through, the outbound rewrite (`OutboundPolicy::prepare`). Nothing is decided
+//! here. The token never appears in what it prints; the subject does.
+
+use pingora::http::RequestHeader;
+use serde::Serialize;
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use crate::config::Settings;
+use crate::forwarding::{client_scheme, Scheme, TrustedProxies};
+use crate::gate::GateRequest;
+use crate::generation::{gate, outbound};
+use crate::inbound::{self, HealthPaths, Inbound};
+use crate::outbound::Admitted;
+use crate::reject::Rejection;
+use crate::trace::{Step, Trace};
+
+/// What to explain (`authgate explain …`).
+#[derive(Debug, Clone)]
+pub(crate) struct Question {
+    /// The method.
+    pub(crate) method: String,
+    /// The request-target as sent.
+    pub(crate) target: String,
+    /// A bearer token, sent as `Authorization: Bearer …`.
+    pub(crate) token: Option<String>,
+    /// Further header lines, `Name: value`.
+    pub(crate) headers: Vec<String>,
+    /// A JWKS document standing in for every `jwks_url` source.
+    pub(crate) jwks_file: Option<PathBuf>,
+    /// The TCP peer the request comes from (`server.trusted_proxies` applies).
+    pub(crate) peer: std::net::IpAddr,
+}
+
+/// The answer: the steps, the result, and what would go upstream.
+#[derive(Debug, Serialize)]
+pub(crate) struct Explanation {
+    /// `METHOD target`, as asked.
+    request: String,
+    /// What authgate looked at, in order.
+    steps: Vec<Step>,
+    /// What it decided.
+    result: Outcome,
+    /// For a request let through: the headers the upstream would get (the
+    /// assertion and any credential redacted).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    upstream_headers: Option<Vec<(String, String)>>,
+}
+
+/// The decision.
+#[derive(Debug, Serialize)]
+struct Outcome {
+    /// `allow`, `anonymous` or `reject`.
+    decision: &'static str,
+    /// The status authgate answers itself; none when the request goes upstream.
+    status: Option<u16>,
+    /// The refusal's reason (`missing_token`, `expired`, `claim_mismatch` …).
+    #[serde(skip_serializing_if = "str::is_empty")]
+    reason: &'static str,
+    /// The verified subject, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    subject: Option<String>,
+}
+
+/// Headers whose value is a credential or a secret: shown as `***`.
+const REDACTED: &[&str] = &["authorization", "cookie"];
+
+/// The head a client would send: request line, `Host`, the token, the headers.
+fn raw_head(q: &Question) -> String {
+    let mut head = format!("{} {} HTTP/1.1\r\n", q.method, q.target);
+    let has_host = q
+        .headers
+        .iter()
+        .any(|h| h.split(':').next().is_some_and(|n| n.trim().eq_ignore_ascii_case("host")));
+    if !has_host {
+        head.push_str("Host: localhost\r\n");
+    }
+    if let Some(token) = &q.token {
+        let _ = write!(head, "Authorization: Bearer {token}\r\n");
+    }
+    for h in &q.headers {
+        let _ = write!(head, "{}\r\n", h.trim_end_matches(['\r', '\n']));
+    }
+    head.push_str("\r\n");
+    head
+}
+
+/// Parses the head as Pingora does (httparse), or says why it would refuse it.
+fn parse_head(raw: &[u8]) -> Result<RequestHeader, String> {
+    let mut slots = [httparse::EMPTY_HEADER; 256];
+    let mut parsed = httparse::Request::new(&mut slots);
+    match parsed.parse(raw) {
+        Ok(httparse::Status::Complete(_)) => {}
+        Ok(httparse::Status::Partial) => return Err("incomplete request head".into()),
+        Err(e) => return Err(format!("unreadable request head: {e}")),
+    }
+    let (Some(method), Some(path)) = (parsed.method, parsed.path) else {
+        return Err("unreadable request line".into());
+    };
+    let mut req = RequestHeader::build(method, path.as_bytes(), Some(parsed.headers.len()))
+        .map_err(|e| format!("unreadable request line: {e}"))?;
+    for h in parsed.headers.iter() {
+        req.append_header(h.name.to_string(), h.value)
+            .map_err(|_| format!("unreadable header `{}`", h.name))?;
+    }
+    Ok(req)
+}
+
+/// Answers `q` under `settings`, fetching JWKS sources as the proxy would (or
+/// loading `q.jwks_file` in their place).
+pub(crate) async fn explain(settings: &Settings, q: &Question) -> Result<Explanation, String> {
+    let gate = gate(settings, settings.auth.sources.clone());
+    for source in gate.verifier.remote_sources() {
+        let loaded = match &q.jwks_file {
+            Some(file) => std::fs::read(file)
+                .map_err(|e| format!("cannot read {}: {e}", file.display()))
+                .and_then(|body| source.load_document(&body)),
+            None => source.fetch().await,
+        };
+        if let Err(e) = loaded {
+            eprintln!("authgate: JWKS {}: {e}", source.url());
+        }
+    }
+    let raw = raw_head(q);
+    let mut trace = Trace::default();
+    let mut req = match parse_head(raw.as_bytes()) {
+        Ok(req) => req,
+        Err(why) => {
+            trace.steps.push(Step::Target {
+                canonical: None,
+                refused: Some(why),
+            });
+            return Ok(refused(q, trace, &Rejection::unreadable_head(), None));
+        }
+    };
+    let peer_trusted = TrustedProxies::new(settings.server.trusted_proxies.clone()).contains(Some(q.peer));
+    let health = HealthPaths {
+        live: settings.server.health_path.as_deref(),
+        ready: settings.server.ready_path.as_deref(),
+    };
+    let examined = inbound::examine(&mut req, Some(raw.as_bytes()), peer_trusted, health);
+    let target = match examined.outcome {
+        Ok(Inbound::Route(target)) => target,
+        Ok(Inbound::Health(_)) => {
+            trace.steps.push(Step::Target {
+                canonical: Some(q.target.clone()),
+                refused: None,
+            });
+            return Ok(Explanation {
+                request: format!("{} {}", q.method, q.target),
+                steps: trace.steps,
+                result: Outcome {
+                    decision: "health",
+                    status: Some(200),
+                    reason: "",
+                    subject: None,
+                },
+                upstream_headers: None,
+            });
+        }
+        Err(rejection) => {
+            trace.steps.push(Step::Target {
+                canonical: None,
+                refused: Some(rejection.message.to_string()),
+            });
+            return Ok(refused(q, trace, &rejection, None));
+        }
+    };
+    trace.steps.push(Step::Target {
+        canonical: Some(target.path.clone()),
+        refused: None,
+    });
+    let request = GateRequest {
+        method: &req.method,
+        path: &target.path,
+        headers: &req.headers,
+        scheme: client_scheme(&req, peer_trusted, Scheme::Http),
+    };
+    let verdict = gate.admit(&request, &mut trace).await;
+    let identity = match verdict.outcome {
+        Ok(identity) => identity,
+        Err(rejection) => {
+            let subject = rejection.subject.clone();
+            return Ok(refused(q, trace, &rejection, subject));
+        }
+    };
+    let subject = identity.as_ref().map(|i| i.subject.clone());
+    let decision = if identity.is_some() { "allow" } else { "anonymous" };
+    let mut upstream = req.clone();
+    let peer = q.peer.to_string();
+    let admitted = Admitted {
+        path: &target.path,
+        rewritten_target: target.rewritten.as_deref(),
+        identity: identity.as_deref(),
+        client_ip: Some(&peer),
+        peer_trusted,
+        request_id: examined.request_id.as_deref().unwrap_or("<request id>"),
+    };
+    outbound(settings)
+        .prepare(&mut upstream, &admitted)
+        .map_err(|e| format!("cannot prepare the upstream request: {e}"))?;
+    let assertion = settings.identity.headers.assertion_header().to_ascii_lowercase();
+    let headers = upstream
+        .headers
+        .iter()
+        .map(|(name, value)| {
+            let name = name.as_str().to_string();
+            let shown = if name == assertion || REDACTED.contains(&name.as_str()) {
+                "***".to_string()
+            } else {
+                String::from_utf8_lossy(value.as_bytes()).into_owned()
+            };
+            (name, shown)
+        })
+        .collect();
+    Ok(Explanation {
+        request: format!("{} {}", q.method, q.target),
+        steps: trace.steps,
+        result: Outcome {
+            decision,
+            status: None,
+            reason: "",
+            subject,
+        },
+        upstream_headers: Some(headers),
+    })
+}
+
+fn refused(q: &Question, trace: Trace, r: &Rejection, subject: Option<String>) -> Explanation {
+    Explanation {
+        request: format!("{} {}", q.method, q.target),
+        steps: trace.steps,
+        result: Outcome {
+            decision: "reject",
+            status: Some(r.status),
+            reason: r.reason,
+            subject,
+        },
+        upstream_headers: None,
+    }
+}
+
+impl Explanation {
+    /// The text `explain` prints without `--json`.
+    pub(crate) fn to_text(&self) -> String {
+        let mut out = format!("authgate explain: {}\n", self.request);
+        for step in &self.steps {
+            let (what, line) = describe(step);
+            let _ = writeln!(out, "  {what:<12}{line}");
+        }
+        let r = &self.result;
+        let verdict = match (r.status, r.decision) {
+            (None, decision) => format!("{decision}: forwarded to the upstream"),
+            (Some(status), "reject") => format!("{status} {} (refused)", r.reason),
+            (Some(status), decision) => format!("{status} ({decision})"),
+        };
+        let _ = writeln!(out, "  {:<12}{verdict}", "result");
+        if let Some(subject) = &r.subject {
+            let _ = writeln!(out, "  {:<12}{subject}", "subject");
+        }
+        if let Some(headers) = &self.upstream_headers {
+            out.push_str("  upstream headers:\n");
+            for (name, value) in headers {
+                let _ = writeln!(out, "    {name}: {value}");
+            }
+        }
+        out
+    }
+}
+
+/// One step as a line: its kind and what it found.
+fn describe(step: &Step) -> (&'static str, String) {
+    match step {
+        Step::Target {
+            canonical: Some(path),
+            ..
+        } => ("target", format!("canonical path {path}")),
+        Step::Target { refused, .. } => (
+            "target",
+            format!("refused: {}", refused.as_deref().unwrap_or("?")),
+        ),
+        Step::Rule {
+            index,
+            pattern,
+            auth,
+        } => (
+            "rule",
+            match index {
+                Some(i) => format!("routes[{i}] {pattern} (auth {auth})"),
+                None => format!("{pattern} (auth {auth})"),
+            },
+        ),
+        Step::Credential { found } => ("credential", (*found).to_string()),
+        Step::Key {
+            source,
+            kid,
+            alg,
+            result,
+        } => (
+            "key",
+            format!(
+                "{source} kid={} {alg}: {result}",
+                kid.as_deref().unwrap_or("-")
+            ),
+        ),
+        Step::NoKey { reason } => ("key", format!("none tried: {reason}")),
+        Step::Claim { claim, result } => ("claim", format!("{claim}: {result}")),
+        Step::Csrf { allowed } => (
+            "csrf",
+            if *allowed { "allowed origin" } else { "cross-site" }.to_string(),
+        ),
+        Step::Requirement { requirement, met } => (
+            "requirement",
+            format!("{requirement}: {}", if *met { "met" } else { "NOT met" }),
+        ),
+    }
+}

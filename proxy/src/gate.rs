@@ -10,8 +10,8 @@ use crate::auth::cookie::find_session_data;
 use crate::auth::{bearer_token, Identity, Purpose, TokenError, Verifier};
 use crate::forwarding::Scheme;
 use crate::policy::{AuthMode, RouteMatch, RouteTable};
-use crate::trace::{Step, Tracer};
 use crate::reject::Rejection;
+use crate::trace::{Step, Tracer};
 
 /// What the gate looks at in a request.
 #[derive(Debug, Clone, Copy)]

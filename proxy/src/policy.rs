@@ -229,7 +229,11 @@ impl<'r> RouteMatch<'r, '_> {
 
     /// The first of the route's requirements `identity` does not meet, if any; each
     /// one checked is recorded in `trace`.
-    pub fn first_unmet<T: Tracer>(&self, identity: &Identity, trace: &mut T) -> Option<&'r Requirement> {
+    pub fn first_unmet<T: Tracer>(
+        &self,
+        identity: &Identity,
+        trace: &mut T,
+    ) -> Option<&'r Requirement> {
         let route = self.route?;
         first_unmet(&route.requirements, identity, self.owner_value, trace)
     }

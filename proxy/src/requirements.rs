@@ -201,7 +201,13 @@ mod tests {
     }
 
     fn met(r: &Requirement, claims: Value) -> bool {
-        first_unmet(std::slice::from_ref(r), &identity(claims), None, &mut NoTrace).is_none()
+        first_unmet(
+            std::slice::from_ref(r),
+            &identity(claims),
+            None,
+            &mut NoTrace,
+        )
+        .is_none()
     }
 
     #[test]

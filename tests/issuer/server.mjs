@@ -4,8 +4,8 @@
 // and the `jwt` plugin on 127.0.0.1. Everything lives in memory: every start
 // creates a fresh signing key (new kid), which is how tests rotate keys.
 //
-// Env: ISSUER_PORT, JWT_ALG, JWT_EXPIRATION, BETTER_AUTH_SECRET, COOKIE_CACHE
-// (see README.md). Prints exactly one line on stdout once ready:
+// Env: ISSUER_PORT, JWT_ALG, JWT_EXPIRATION, BETTER_AUTH_SECRET, COOKIE_CACHE,
+// ADMIN_PLUGIN (see README.md). Prints exactly one line on stdout once ready:
 //   ISSUER_READY http://127.0.0.1:<port>
 // Everything else (warnings, errors) goes to stderr.
 
@@ -61,7 +61,13 @@ process.env.BETTER_AUTH_TELEMETRY = "0";
 
 const { betterAuth } = await import("better-auth");
 const { memoryAdapter } = await import("better-auth/adapters/memory");
-const { jwt } = await import("better-auth/plugins");
+const { jwt, admin } = await import("better-auth/plugins");
+
+// ADMIN_PLUGIN=1: Better Auth's admin plugin (its `role` and `banned` fields land in
+// every user record, so in every JWT). A user signing up as root@… starts as
+// "admin" (a database hook, as an app bootstraps its first admin); every other
+// role is set through the plugin's own POST /api/auth/admin/set-role.
+const adminPlugin = process.env.ADMIN_PLUGIN === "1";
 const { toNodeHandler } = await import("better-auth/node");
 
 // ---- instrumentation -----------------------------------------------------
@@ -110,6 +116,19 @@ const auth = betterAuth({
   rateLimit: { enabled: false },
   telemetry: { enabled: false },
   session: sessionOptions,
+  ...(adminPlugin
+    ? {
+        databaseHooks: {
+          user: {
+            create: {
+              before: async (user) => ({
+                data: user.email?.startsWith("root@") ? { ...user, role: "admin" } : user,
+              }),
+            },
+          },
+        },
+      }
+    : {}),
   logger: {
     level: "warn",
     log: (level, message, ...args) => console.error(`[better-auth ${level}] ${message}`, ...args),
@@ -120,6 +139,7 @@ const auth = betterAuth({
       jwt: { expirationTime },
       ...(cookieCacheMode === "jwks" ? { sessionCookieCache: true } : {}),
     }),
+    ...(adminPlugin ? [admin()] : []),
   ],
 });
 

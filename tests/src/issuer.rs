@@ -17,6 +17,8 @@ pub struct IssuerOptions {
     pub cookie_cache: Option<String>,
     /// Fixed port (0 = any).
     pub port: u16,
+    /// `ADMIN_PLUGIN=1`: Better Auth's admin plugin (`role`, `banned` in tokens).
+    pub admin_plugin: bool,
 }
 
 impl IssuerOptions {
@@ -27,6 +29,7 @@ impl IssuerOptions {
             expiration: None,
             cookie_cache: None,
             port: 0,
+            admin_plugin: false,
         }
     }
 }
@@ -59,6 +62,9 @@ impl Issuer {
         }
         if let Some(c) = &opts.cookie_cache {
             cmd.env("COOKIE_CACHE", c);
+        }
+        if opts.admin_plugin {
+            cmd.env("ADMIN_PLUGIN", "1");
         }
         let service = Service::spawn(cmd, "ISSUER_READY http://", None);
         let base = format!("http://{}", service.addr);
@@ -160,4 +166,23 @@ pub async fn access_token(issuer: &Issuer, user: &User) -> String {
     assert_eq!(resp.status(), 200, "token request failed");
     let body: Value = resp.json().await.expect("token JSON");
     body["token"].as_str().expect("token").to_string()
+}
+
+/// `POST /api/auth/admin/set-role` as `admin` (the admin plugin's own endpoint): the
+/// user's roles become `roles` (Better Auth stores several joined with commas).
+pub async fn set_role(issuer: &Issuer, admin: &User, user_id: &str, roles: &[&str]) {
+    let resp = reqwest::Client::new()
+        .post(format!("{}/api/auth/admin/set-role", issuer.base))
+        .header("Origin", &issuer.base)
+        .header(
+            "Cookie",
+            admin.cookie_header(&["better-auth.session_token"]),
+        )
+        .json(&json!({"userId": user_id, "role": roles}))
+        .send()
+        .await
+        .expect("set-role request");
+    let status = resp.status();
+    let body = resp.text().await.unwrap_or_default();
+    assert_eq!(status, 200, "set-role failed: {body}");
 }

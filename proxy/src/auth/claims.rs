@@ -67,13 +67,19 @@ impl ClaimRules {
         trace: &mut T,
     ) -> Result<(), TokenError> {
         let leeway = self.leeway.as_secs();
-        let exp = traced(trace, "exp", time_claim(claims, "exp").and_then(|e| {
-            let exp = e.ok_or(TokenError::MissingClaim)?;
-            check_time(exp, None, leeway, now).map(|()| exp)
-        }))?;
-        traced(trace, "nbf", time_claim(claims, "nbf").and_then(|nbf| {
-            check_time(exp, nbf, leeway, now)
-        }))?;
+        let exp = traced(
+            trace,
+            "exp",
+            time_claim(claims, "exp").and_then(|e| {
+                let exp = e.ok_or(TokenError::MissingClaim)?;
+                check_time(exp, None, leeway, now).map(|()| exp)
+            }),
+        )?;
+        traced(
+            trace,
+            "nbf",
+            time_claim(claims, "nbf").and_then(|nbf| check_time(exp, nbf, leeway, now)),
+        )?;
         let (issuers, audiences) = self.pins(claims, mode);
         if issuers.is_empty() {
             trace.step(|| Step::Claim {
@@ -81,11 +87,15 @@ impl ClaimRules {
                 result: "not_checked",
             });
         } else {
-            traced(trace, "iss", match claims.get("iss") {
-                None => Err(TokenError::MissingClaim),
-                Some(Value::String(iss)) if issuers.iter().any(|i| i == iss) => Ok(()),
-                Some(_) => Err(TokenError::BadIssuer),
-            })?;
+            traced(
+                trace,
+                "iss",
+                match claims.get("iss") {
+                    None => Err(TokenError::MissingClaim),
+                    Some(Value::String(iss)) if issuers.iter().any(|i| i == iss) => Ok(()),
+                    Some(_) => Err(TokenError::BadIssuer),
+                },
+            )?;
         }
         let audience_ok = |wanted: &dyn Fn(&str) -> bool| match claims.get("aud") {
             None => Err(TokenError::MissingClaim),
@@ -98,7 +108,11 @@ impl ClaimRules {
         if mode == ClaimMode::SessionCookieJwks {
             traced(trace, "aud", audience_ok(&|a| a == SESSION_CACHE_AUDIENCE))?;
         } else if !audiences.is_empty() {
-            traced(trace, "aud", audience_ok(&|a| audiences.iter().any(|w| w == a)))?;
+            traced(
+                trace,
+                "aud",
+                audience_ok(&|a| audiences.iter().any(|w| w == a)),
+            )?;
         } else {
             trace.step(|| Step::Claim {
                 claim: "aud",
@@ -186,7 +200,9 @@ mod tests {
     fn time_claims_with_leeway() {
         let r = rules(&[], &[]);
         let b = ClaimMode::Access;
-        assert!(r.validate(&map(json!({"exp": 1000})), 1005, b, &mut NoTrace).is_ok());
+        assert!(r
+            .validate(&map(json!({"exp": 1000})), 1005, b, &mut NoTrace)
+            .is_ok());
         assert_eq!(
             r.validate(&map(json!({"exp": 1000})), 1011, b, &mut NoTrace),
             Err(TokenError::Expired)
@@ -204,22 +220,38 @@ mod tests {
             Err(TokenError::MissingClaim)
         );
         assert!(r
-            .validate(&map(json!({"exp": 5000, "nbf": 1009})), 1000, b, &mut NoTrace)
+            .validate(
+                &map(json!({"exp": 5000, "nbf": 1009})),
+                1000,
+                b,
+                &mut NoTrace
+            )
             .is_ok());
         assert_eq!(
-            r.validate(&map(json!({"exp": 5000, "nbf": 1011})), 1000, b, &mut NoTrace),
+            r.validate(
+                &map(json!({"exp": 5000, "nbf": 1011})),
+                1000,
+                b,
+                &mut NoTrace
+            ),
             Err(TokenError::NotYetValid)
         );
-        assert!(r.validate(&map(json!({"exp": 1000.5})), 1000, b, &mut NoTrace).is_ok());
+        assert!(r
+            .validate(&map(json!({"exp": 1000.5})), 1000, b, &mut NoTrace)
+            .is_ok());
     }
 
     #[test]
     fn issuer_and_audience() {
         let r = rules(&["https://a"], &["https://b"]);
         let ok = json!({"exp": 9, "iss": "https://a", "aud": "https://b"});
-        assert!(r.validate(&map(ok), 1, ClaimMode::Access, &mut NoTrace).is_ok());
+        assert!(r
+            .validate(&map(ok), 1, ClaimMode::Access, &mut NoTrace)
+            .is_ok());
         let list = json!({"exp": 9, "iss": "https://a", "aud": ["x", "https://b"]});
-        assert!(r.validate(&map(list), 1, ClaimMode::Access, &mut NoTrace).is_ok());
+        assert!(r
+            .validate(&map(list), 1, ClaimMode::Access, &mut NoTrace)
+            .is_ok());
         let bad_iss = json!({"exp": 9, "iss": "https://z", "aud": "https://b"});
         assert_eq!(
             r.validate(&map(bad_iss), 1, ClaimMode::Access, &mut NoTrace),
@@ -247,11 +279,21 @@ mod tests {
         let r = rules(&["https://a"], &["https://b"]);
         // HS256 cookie: no iss/aud in Better Auth's payload, none checked.
         assert!(r
-            .validate(&map(json!({"exp": 9})), 1, ClaimMode::SessionCookieHs256, &mut NoTrace)
+            .validate(
+                &map(json!({"exp": 9})),
+                1,
+                ClaimMode::SessionCookieHs256,
+                &mut NoTrace
+            )
             .is_ok());
         let jwks_cookie = json!({"exp": 9, "iss": "https://a", "aud": SESSION_CACHE_AUDIENCE});
         assert!(r
-            .validate(&map(jwks_cookie.clone()), 1, ClaimMode::SessionCookieJwks, &mut NoTrace)
+            .validate(
+                &map(jwks_cookie.clone()),
+                1,
+                ClaimMode::SessionCookieJwks,
+                &mut NoTrace
+            )
             .is_ok());
         // A session-cache token is not an access token for this audience.
         assert_eq!(

@@ -73,10 +73,11 @@ const REDACTED: &[&str] = &["authorization", "cookie"];
 /// The head a client would send: request line, `Host`, the token, the headers.
 fn raw_head(q: &Question) -> String {
     let mut head = format!("{} {} HTTP/1.1\r\n", q.method, q.target);
-    let has_host = q
-        .headers
-        .iter()
-        .any(|h| h.split(':').next().is_some_and(|n| n.trim().eq_ignore_ascii_case("host")));
+    let has_host = q.headers.iter().any(|h| {
+        h.split(':')
+            .next()
+            .is_some_and(|n| n.trim().eq_ignore_ascii_case("host"))
+    });
     if !has_host {
         head.push_str("Host: localhost\r\n");
     }
@@ -138,7 +139,8 @@ pub(crate) async fn explain(settings: &Settings, q: &Question) -> Result<Explana
             return Ok(refused(q, trace, &Rejection::unreadable_head(), None));
         }
     };
-    let peer_trusted = TrustedProxies::new(settings.server.trusted_proxies.clone()).contains(Some(q.peer));
+    let peer_trusted =
+        TrustedProxies::new(settings.server.trusted_proxies.clone()).contains(Some(q.peer));
     let health = HealthPaths {
         live: settings.server.health_path.as_deref(),
         ready: settings.server.ready_path.as_deref(),
@@ -190,7 +192,11 @@ pub(crate) async fn explain(settings: &Settings, q: &Question) -> Result<Explana
         }
     };
     let subject = identity.as_ref().map(|i| i.subject.clone());
-    let decision = if identity.is_some() { "allow" } else { "anonymous" };
+    let decision = if identity.is_some() {
+        "allow"
+    } else {
+        "anonymous"
+    };
     let mut upstream = req.clone();
     let peer = q.peer.to_string();
     let admitted = Admitted {
@@ -204,7 +210,11 @@ pub(crate) async fn explain(settings: &Settings, q: &Question) -> Result<Explana
     outbound(settings)
         .prepare(&mut upstream, &admitted)
         .map_err(|e| format!("cannot prepare the upstream request: {e}"))?;
-    let assertion = settings.identity.headers.assertion_header().to_ascii_lowercase();
+    let assertion = settings
+        .identity
+        .headers
+        .assertion_header()
+        .to_ascii_lowercase();
     let headers = upstream
         .headers
         .iter()
@@ -312,7 +322,12 @@ fn describe(step: &Step) -> (&'static str, String) {
         Step::Claim { claim, result } => ("claim", format!("{claim}: {result}")),
         Step::Csrf { allowed } => (
             "csrf",
-            if *allowed { "allowed origin" } else { "cross-site" }.to_string(),
+            if *allowed {
+                "allowed origin"
+            } else {
+                "cross-site"
+            }
+            .to_string(),
         ),
         Step::Requirement { requirement, met } => (
             "requirement",

@@ -5,7 +5,7 @@
 
 use authgate::fuzzing::{claim_as_header, Identity, KeptClaims};
 use authgate::fuzzing::{decode_part, split, JoseHeader};
-use authgate::fuzzing::{ClaimMode, ClaimRules};
+use authgate::fuzzing::{ClaimMode, ClaimRules, NoTrace};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use http::HeaderValue;
@@ -56,8 +56,8 @@ fn check_claims(json: &[u8]) {
         ClaimMode::SessionCookieHs256,
         ClaimMode::SessionCookieJwks,
     ] {
-        let _ = rules.validate(&claims, NOW, mode);
-        let _ = ClaimRules::default().validate(&claims, NOW, mode);
+        let _ = rules.validate(&claims, NOW, mode, &mut NoTrace);
+        let _ = ClaimRules::default().validate(&claims, NOW, mode, &mut NoTrace);
     }
     let forward = KeptClaims {
         forwarded: vec!["name".into(), "role".into(), "org".into()],

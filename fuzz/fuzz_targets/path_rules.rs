@@ -8,7 +8,7 @@
 #![no_main]
 
 use authgate::fuzzing::{canonicalize, decode_segment};
-use authgate::fuzzing::{AuthMode, Identity, Pattern, Requirement, Route, RouteTable};
+use authgate::fuzzing::{AuthMode, Identity, NoTrace, Pattern, Requirement, Route, RouteTable};
 use libfuzzer_sys::fuzz_target;
 use std::sync::OnceLock;
 
@@ -131,7 +131,7 @@ fuzz_target!(|data: &[u8]| {
                 claims: Vec::new(),
                 expires_at: u64::MAX,
                 not_before: None,
-            })
+            }, &mut NoTrace)
             .is_none(),
             "{method} {path:?}: owner {owner:?} differs from authgate's view of {c:?}"
         );

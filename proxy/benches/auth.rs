@@ -13,8 +13,8 @@ use std::time::Duration;
 use authgate::benching::{
     canonicalize, jwks, parse_jwks, Admitted, AssertionSigner, AuthMetrics, AuthMode, BoundRequest,
     ClaimRules, HeaderNames, Identity, IdentityHeaders, JwkContext, KeptClaims, KeyAlg, KeySet,
-    KeySource, OutboundPolicy, Pattern, Purpose, Requirement, Route, RouteTable, Secret, TestKey,
-    Verifier, VerifierOptions, VerifyingKey,
+    KeySource, NoTrace, OutboundPolicy, Pattern, Purpose, Requirement, Route, RouteTable, Secret,
+    TestKey, Verifier, VerifierOptions, VerifyingKey,
 };
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use pingora::http::RequestHeader;
@@ -85,7 +85,10 @@ fn verification(c: &mut Criterion) {
     .unwrap();
     let v = verifier(hs_source, 0);
     group.bench_function("hs256", |b| {
-        b.iter(|| v.verify_now(black_box(&hs_token), Purpose::Bearer).unwrap())
+        b.iter(|| {
+            v.verify_now(black_box(&hs_token), Purpose::Bearer, &mut NoTrace)
+                .unwrap()
+        })
     });
 
     for alg in [KeyAlg::EdDSA, KeyAlg::ES256, KeyAlg::RS256] {
@@ -95,16 +98,18 @@ fn verification(c: &mut Criterion) {
         group.bench_function(format!("{}/miss", alg.as_str()), |b| {
             b.iter(|| {
                 uncached
-                    .verify_now(black_box(&token), Purpose::Bearer)
+                    .verify_now(black_box(&token), Purpose::Bearer, &mut NoTrace)
                     .unwrap()
             })
         });
         let cached = verifier(jwks_source(&key), 1024);
-        cached.verify_now(&token, Purpose::Bearer).unwrap();
+        cached
+            .verify_now(&token, Purpose::Bearer, &mut NoTrace)
+            .unwrap();
         group.bench_function(format!("{}/cache-hit", alg.as_str()), |b| {
             b.iter(|| {
                 cached
-                    .verify_now(black_box(&token), Purpose::Bearer)
+                    .verify_now(black_box(&token), Purpose::Bearer, &mut NoTrace)
                     .unwrap()
             })
         });
@@ -150,7 +155,7 @@ fn routing(c: &mut Criterion) {
             b.iter(|| {
                 let canonical = canonicalize(black_box(path)).unwrap();
                 let m = table.lookup("PATCH", &canonical);
-                black_box(m.first_unmet(&who))
+                black_box(m.first_unmet(&who, &mut NoTrace))
             })
         });
     }

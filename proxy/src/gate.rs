@@ -236,12 +236,21 @@ mod tests {
     use crate::policy::{Pattern, Route};
     use crate::requirements::Requirement;
     use crate::secret::Secret;
+    use crate::trace::NoTrace;
     use jsonwebtoken::{encode, EncodingKey, Header};
     use serde_json::json;
     use std::sync::Arc;
     use std::time::Duration;
 
     const SECRET: &str = "test-secret-test-secret-test-secret!";
+
+    /// A request let through: what the old API returned, for these tests.
+    #[derive(Debug)]
+    struct Admission {
+        identity: Option<Arc<Identity>>,
+        #[allow(dead_code)]
+        rule: Rule,
+    }
 
     impl Gate {
         async fn admit_http(
@@ -250,7 +259,17 @@ mod tests {
             path: &str,
             headers: &HeaderMap,
         ) -> Result<Admission, Box<Rejection>> {
-            self.admit(method, path, headers, Scheme::Http).await
+            let request = GateRequest {
+                method,
+                path,
+                headers,
+                scheme: Scheme::Http,
+            };
+            let verdict = self.admit(&request, &mut NoTrace).await;
+            verdict.outcome.map(|identity| Admission {
+                identity,
+                rule: verdict.rule,
+            })
         }
     }
 
@@ -485,8 +504,15 @@ mod tests {
             ])
         };
         async fn post(g: &Gate, h: HeaderMap, scheme: Scheme) -> Result<(), &'static str> {
-            g.admit(&Method::POST, "/api/alice/tasks", &h, scheme)
+            let request = GateRequest {
+                method: &Method::POST,
+                path: "/api/alice/tasks",
+                headers: &h,
+                scheme,
+            };
+            g.admit(&request, &mut NoTrace)
                 .await
+                .outcome
                 .map_err(|r| r.reason)
                 .map(|_| ())
         }

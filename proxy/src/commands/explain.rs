@@ -11,6 +11,7 @@ use serde::Serialize;
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
+use crate::auth::Identity;
 use crate::config::Settings;
 use crate::forwarding::{client_scheme, Scheme, TrustedProxies};
 use crate::gate::GateRequest;
@@ -112,10 +113,9 @@ fn parse_head(raw: &[u8]) -> Result<RequestHeader, String> {
     Ok(req)
 }
 
-/// Answers `q` under `settings`, fetching JWKS sources as the proxy would (or
-/// loading `q.jwks_file` in their place).
-pub(crate) async fn explain(settings: &Settings, q: &Question) -> Result<Explanation, String> {
-    let gate = gate(settings, settings.auth.sources.clone());
+/// Loads every `jwks_url` source's keys as the proxy does at start (or from
+/// `q.jwks_file`); a failure leaves the source without keys, as in the proxy.
+async fn load_keys(gate: &crate::gate::Gate, q: &Question) {
     for source in gate.verifier.remote_sources() {
         let loaded = match &q.jwks_file {
             Some(file) => std::fs::read(file)
@@ -127,17 +127,18 @@ pub(crate) async fn explain(settings: &Settings, q: &Question) -> Result<Explana
             eprintln!("authgate: JWKS {}: {e}", source.url());
         }
     }
+}
+
+/// Answers `q` under `settings`, fetching JWKS sources as the proxy would (or
+/// loading `q.jwks_file` in their place).
+pub(crate) async fn explain(settings: &Settings, q: &Question) -> Result<Explanation, String> {
+    let gate = gate(settings, settings.auth.sources.clone());
+    load_keys(&gate, q).await;
     let raw = raw_head(q);
     let mut trace = Trace::default();
     let mut req = match parse_head(raw.as_bytes()) {
         Ok(req) => req,
-        Err(why) => {
-            trace.steps.push(Step::Target {
-                canonical: None,
-                refused: Some(why),
-            });
-            return Ok(refused(q, trace, &Rejection::unreadable_head(), None));
-        }
+        Err(why) => return Ok(refused_head(q, trace, why, &Rejection::unreadable_head())),
     };
     let peer_trusted =
         TrustedProxies::new(settings.server.trusted_proxies.clone()).contains(Some(q.peer));
@@ -148,30 +149,8 @@ pub(crate) async fn explain(settings: &Settings, q: &Question) -> Result<Explana
     let examined = inbound::examine(&mut req, Some(raw.as_bytes()), peer_trusted, health);
     let target = match examined.outcome {
         Ok(Inbound::Route(target)) => target,
-        Ok(Inbound::Health(_)) => {
-            trace.steps.push(Step::Target {
-                canonical: Some(q.target.clone()),
-                refused: None,
-            });
-            return Ok(Explanation {
-                request: format!("{} {}", q.method, q.target),
-                steps: trace.steps,
-                result: Outcome {
-                    decision: "health",
-                    status: Some(200),
-                    reason: "",
-                    subject: None,
-                },
-                upstream_headers: None,
-            });
-        }
-        Err(rejection) => {
-            trace.steps.push(Step::Target {
-                canonical: None,
-                refused: Some(rejection.message.to_string()),
-            });
-            return Ok(refused(q, trace, &rejection, None));
-        }
+        Ok(Inbound::Health(_)) => return Ok(health_probe(q, trace)),
+        Err(r) => return Ok(refused_head(q, trace, r.message.to_string(), &r)),
     };
     trace.steps.push(Step::Target {
         canonical: Some(target.path.clone()),
@@ -183,21 +162,13 @@ pub(crate) async fn explain(settings: &Settings, q: &Question) -> Result<Explana
         headers: &req.headers,
         scheme: client_scheme(&req, peer_trusted, Scheme::Http),
     };
-    let verdict = gate.admit(&request, &mut trace).await;
-    let identity = match verdict.outcome {
+    let identity = match gate.admit(&request, &mut trace).await.outcome {
         Ok(identity) => identity,
         Err(rejection) => {
             let subject = rejection.subject.clone();
             return Ok(refused(q, trace, &rejection, subject));
         }
     };
-    let subject = identity.as_ref().map(|i| i.subject.clone());
-    let decision = if identity.is_some() {
-        "allow"
-    } else {
-        "anonymous"
-    };
-    let mut upstream = req.clone();
     let peer = q.peer.to_string();
     let admitted = Admitted {
         path: &target.path,
@@ -207,15 +178,51 @@ pub(crate) async fn explain(settings: &Settings, q: &Question) -> Result<Explana
         peer_trusted,
         request_id: examined.request_id.as_deref().unwrap_or("<request id>"),
     };
+    let headers = upstream_headers(settings, &req, &admitted)?;
+    Ok(let_through(q, trace, identity.as_deref(), headers))
+}
+
+/// A request the gate lets through, and the headers it goes upstream with.
+fn let_through(
+    q: &Question,
+    trace: Trace,
+    identity: Option<&Identity>,
+    headers: Vec<(String, String)>,
+) -> Explanation {
+    Explanation {
+        request: format!("{} {}", q.method, q.target),
+        steps: trace.steps,
+        result: Outcome {
+            decision: if identity.is_some() {
+                "allow"
+            } else {
+                "anonymous"
+            },
+            status: None,
+            reason: "",
+            subject: identity.map(|i| i.subject.clone()),
+        },
+        upstream_headers: Some(headers),
+    }
+}
+
+/// The headers the upstream would get: the outbound rewrite, the assertion and
+/// any credential shown as `***`.
+fn upstream_headers(
+    settings: &Settings,
+    req: &RequestHeader,
+    admitted: &Admitted<'_>,
+) -> Result<Vec<(String, String)>, String> {
+    let mut upstream = req.clone();
     outbound(settings)
-        .prepare(&mut upstream, &admitted)
+        .prepare(&mut upstream, admitted)
         .map_err(|e| format!("cannot prepare the upstream request: {e}"))?;
     let assertion = settings
         .identity
         .headers
         .assertion_header()
         .to_ascii_lowercase();
-    let headers = upstream
+    Ok(upstream
         .headers
         .iter()
         .map(|(name, value)| {
@@ -227,18 +234,35 @@ pub(crate) async fn explain(settings: &Settings, q: &Question) -> Result<Explana
             };
             (name, shown)
         })
-        .collect();
-    Ok(Explanation {
+        .collect())
+}
+
+/// A head or target refused before any rule.
+fn refused_head(q: &Question, mut trace: Trace, why: String, r: &Rejection) -> Explanation {
+    trace.steps.push(Step::Target {
+        canonical: None,
+        refused: Some(why),
+    });
+    refused(q, trace, r, None)
+}
+
+/// A probe of the proxy port's own health paths.
+fn health_probe(q: &Question, mut trace: Trace) -> Explanation {
+    trace.steps.push(Step::Target {
+        canonical: Some(q.target.clone()),
+        refused: None,
+    });
+    Explanation {
         request: format!("{} {}", q.method, q.target),
         steps: trace.steps,
         result: Outcome {
-            decision,
-            status: None,
+            decision: "health",
+            status: Some(200),
             reason: "",
-            subject,
+            subject: None,
         },
-        upstream_headers: Some(headers),
-    })
+        upstream_headers: None,
+    }
 }
 
 fn refused(q: &Question, trace: Trace, r: &Rejection, subject: Option<String>) -> Explanation {

@@ -91,10 +91,6 @@ pub fn run(cli: Cli) -> ExitCode {
             jwks_file,
             peer,
         }) => {
-            let settings = match load(&cli) {
-                Ok(s) => s,
-                Err(code) => return code,
-            };
             let question = explain::Question {
                 method: method.clone(),
                 target: target.clone(),
@@ -103,40 +99,52 @@ pub fn run(cli: Cli) -> ExitCode {
                 jwks_file: jwks_file.clone(),
                 peer: *peer,
             };
-            let runtime = match tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(rt) => rt,
-                Err(e) => {
-                    eprintln!("authgate: cannot start a runtime: {e}");
-                    return ExitCode::FAILURE;
-                }
-            };
-            let answer = runtime.block_on(explain::explain(&settings, &question));
-            print_or_fail(
-                "explain",
-                answer.map(|a| {
-                    if *json {
-                        serde_json::to_string_pretty(&a).unwrap_or_default()
-                    } else {
-                        a.to_text()
-                    }
-                }),
-            )
+            run_explain(&cli, &question, *json)
         }
-        Some(Command::Probe { url, timeout_ms }) => {
-            match crate::probe::status_blocking(url, Duration::from_millis(*timeout_ms)) {
-                Ok(200) => ExitCode::SUCCESS,
-                Ok(status) => {
-                    eprintln!("authgate: probe {url}: status {status}");
-                    ExitCode::FAILURE
-                }
-                Err(e) => {
-                    eprintln!("authgate: probe {url}: {e}");
-                    ExitCode::FAILURE
-                }
+        Some(Command::Probe { url, timeout_ms }) => probe(url, *timeout_ms),
+    }
+}
+
+/// `authgate explain`: the answer as text or JSON.
+fn run_explain(cli: &Cli, question: &explain::Question, json: bool) -> ExitCode {
+    let settings = match load(cli) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("authgate: cannot start a runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let answer = runtime.block_on(explain::explain(&settings, question));
+    print_or_fail(
+        "explain",
+        answer.and_then(|a| {
+            if json {
+                serde_json::to_string_pretty(&a).map_err(|e| e.to_string())
+            } else {
+                Ok(a.to_text())
             }
+        }),
+    )
+}
+
+/// `authgate probe URL`: exit 0 on 200.
+fn probe(url: &str, timeout_ms: u64) -> ExitCode {
+    match crate::probe::status_blocking(url, Duration::from_millis(timeout_ms)) {
+        Ok(200) => ExitCode::SUCCESS,
+        Ok(status) => {
+            eprintln!("authgate: probe {url}: status {status}");
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("authgate: probe {url}: {e}");
+            ExitCode::FAILURE
         }
     }
 }

@@ -4,6 +4,7 @@ use crate::auth::jwk::{parse_jwks, JwkContext};
 use crate::auth::testkeys::{jwks, TestKey};
 use crate::auth::{RemoteJwksConfig, VerifyingKey};
 use crate::secret::Secret;
+use crate::trace::NoTrace;
 use jsonwebtoken::{EncodingKey, Header};
 use serde_json::json;
 use std::time::Duration;
@@ -78,7 +79,7 @@ fn every_better_auth_algorithm_verifies_and_tampering_fails() {
         let v = verifier(vec![static_jwks(&[&key])], 0);
         let token = key.sign(&claims("user-1"));
         let id = v
-            .verify_now(&token, Purpose::Bearer)
+            .verify_now(&token, Purpose::Bearer, &mut NoTrace)
             .unwrap_or_else(|e| panic!("{alg:?}: {e}"));
         assert_eq!(id.subject, "user-1");
         assert_eq!(id.email.as_deref(), Some("u@example.com"));
@@ -90,13 +91,17 @@ fn every_better_auth_algorithm_verifies_and_tampering_fails() {
         let flipped = if sig.starts_with('A') { "B" } else { "A" };
         let tampered = format!("{head}.{flipped}{}", &sig[1..]);
         assert_eq!(
-            v.verify_now(&tampered, Purpose::Bearer),
+            v.verify_now(&tampered, Purpose::Bearer, &mut NoTrace),
             Err(TokenError::BadSignature),
             "{alg:?}"
         );
         let other = TestKey::generate(alg, "k1");
         assert_eq!(
-            v.verify_now(&other.sign(&claims("user-1")), Purpose::Bearer),
+            v.verify_now(
+                &other.sign(&claims("user-1")),
+                Purpose::Bearer,
+                &mut NoTrace
+            ),
             Err(TokenError::BadSignature)
         );
     }
@@ -118,25 +123,25 @@ fn algorithm_confusion_is_refused() {
     )
     .unwrap();
     assert_eq!(
-        v.verify_now(&forged, Purpose::Bearer),
+        v.verify_now(&forged, Purpose::Bearer, &mut NoTrace),
         Err(TokenError::AlgorithmNotAllowed)
     );
     // A key's kid with another asymmetric algorithm.
     let es = TestKey::generate(KeyAlg::ES256, "ed");
     assert_eq!(
-        v.verify_now(&es.sign(&claims("x")), Purpose::Bearer),
+        v.verify_now(&es.sign(&claims("x")), Purpose::Bearer, &mut NoTrace),
         Err(TokenError::AlgorithmNotAllowed)
     );
     // An unknown kid.
     let stranger = TestKey::generate(KeyAlg::EdDSA, "nobody");
     assert_eq!(
-        v.verify_now(&stranger.sign(&claims("x")), Purpose::Bearer),
+        v.verify_now(&stranger.sign(&claims("x")), Purpose::Bearer, &mut NoTrace),
         Err(TokenError::UnknownKey)
     );
     // With a shared secret too, the HS256 forgery meets the real secret and fails.
     let v = verifier(vec![static_jwks(&[&rsa]), shared_secret()], 0);
     assert_eq!(
-        v.verify_now(&forged, Purpose::Bearer),
+        v.verify_now(&forged, Purpose::Bearer, &mut NoTrace),
         Err(TokenError::BadSignature)
     );
 }
@@ -148,13 +153,13 @@ fn issuer_and_audience_follow_the_source() {
     let mut c = claims("u");
     c["iss"] = json!("http://evil");
     assert_eq!(
-        v.verify_now(&key.sign(&c), Purpose::Bearer),
+        v.verify_now(&key.sign(&c), Purpose::Bearer, &mut NoTrace),
         Err(TokenError::BadIssuer)
     );
     let mut c = claims("u");
     c["aud"] = json!("http://other");
     assert_eq!(
-        v.verify_now(&key.sign(&c), Purpose::Bearer),
+        v.verify_now(&key.sign(&c), Purpose::Bearer, &mut NoTrace),
         Err(TokenError::BadAudience)
     );
 }
@@ -170,18 +175,24 @@ fn session_cookies_are_typed_and_never_bearer_tokens() {
         &json!({"alg":"EdDSA","kid":"k","typ":SESSION_CACHE_TYP}),
         &cookie_claims,
     );
-    let id = v.verify_now(&typed, Purpose::SessionCookie).unwrap();
+    let id = v
+        .verify_now(&typed, Purpose::SessionCookie, &mut NoTrace)
+        .unwrap();
     assert_eq!(
         (id.subject.as_str(), id.email.as_deref()),
         ("u1", Some("u1@example.com"))
     );
     assert_eq!(
-        v.verify_now(&typed, Purpose::Bearer),
+        v.verify_now(&typed, Purpose::Bearer, &mut NoTrace),
         Err(TokenError::WrongTokenType)
     );
     // Untyped JWKS token as a cookie: refused.
     assert_eq!(
-        v.verify_now(&key.sign(&claims("u1")), Purpose::SessionCookie),
+        v.verify_now(
+            &key.sign(&claims("u1")),
+            Purpose::SessionCookie,
+            &mut NoTrace
+        ),
         Err(TokenError::WrongTokenType)
     );
     // Strategy `jwt`: HS256 with the raw secret, identity from user.id.
@@ -193,14 +204,14 @@ fn session_cookies_are_typed_and_never_bearer_tokens() {
     )
     .unwrap();
     assert_eq!(
-        v.verify_now(&cookie, Purpose::SessionCookie)
+        v.verify_now(&cookie, Purpose::SessionCookie, &mut NoTrace)
             .unwrap()
             .subject,
         "u2"
     );
     // …and it is no access token (no `sub`).
     assert_eq!(
-        v.verify_now(&cookie, Purpose::Bearer),
+        v.verify_now(&cookie, Purpose::Bearer, &mut NoTrace),
         Err(TokenError::MissingClaim)
     );
     let wrong = jsonwebtoken::encode(
@@ -210,7 +221,7 @@ fn session_cookies_are_typed_and_never_bearer_tokens() {
     )
     .unwrap();
     assert_eq!(
-        v.verify_now(&wrong, Purpose::SessionCookie),
+        v.verify_now(&wrong, Purpose::SessionCookie, &mut NoTrace),
         Err(TokenError::BadSignature)
     );
 }
@@ -220,15 +231,15 @@ fn cache_hits_skip_verification_but_not_the_clock() {
     let key = TestKey::generate(KeyAlg::EdDSA, "k");
     let v = verifier(vec![static_jwks(&[&key])], 100);
     let token = key.sign(&claims("u"));
-    let first = v.verify_now(&token, Purpose::Bearer).unwrap();
-    let second = v.verify_now(&token, Purpose::Bearer).unwrap();
+    let first = v.verify_now(&token, Purpose::Bearer, &mut NoTrace).unwrap();
+    let second = v.verify_now(&token, Purpose::Bearer, &mut NoTrace).unwrap();
     assert!(Arc::ptr_eq(&first, &second), "served from the cache");
     let m = v.metrics().snapshot();
     assert_eq!((m.cache_hits, m.cache_misses), (1, 1));
     // Failures are not cached: the same bad token is verified (and refused) each time.
     let bad = format!("{}x", &token[..token.len() - 1]);
     for _ in 0..3 {
-        assert!(v.verify_now(&bad, Purpose::Bearer).is_err());
+        assert!(v.verify_now(&bad, Purpose::Bearer, &mut NoTrace).is_err());
     }
     assert_eq!(v.metrics().snapshot().cache_hits, 1);
 }
@@ -237,11 +248,14 @@ fn cache_hits_skip_verification_but_not_the_clock() {
 fn oversized_and_malformed_tokens() {
     let v = verifier(vec![shared_secret()], 0);
     assert_eq!(
-        v.verify_now(&"a".repeat(9000), Purpose::Bearer),
+        v.verify_now(&"a".repeat(9000), Purpose::Bearer, &mut NoTrace),
         Err(TokenError::TooLarge)
     );
     for bad in ["", "a", "a.b", "a.b.c.d", "e30.e30.", "e30.e30.e30"] {
-        assert!(v.verify_now(bad, Purpose::Bearer).is_err(), "{bad}");
+        assert!(
+            v.verify_now(bad, Purpose::Bearer, &mut NoTrace).is_err(),
+            "{bad}"
+        );
     }
 }
 
@@ -270,7 +284,8 @@ async fn never_loaded_remote_keys_mean_unavailable_not_invalid() {
     assert!(!v.is_ready());
     let key = TestKey::generate(KeyAlg::EdDSA, "k");
     assert_eq!(
-        v.verify(&key.sign(&claims("u")), Purpose::Bearer).await,
+        v.verify(&key.sign(&claims("u")), Purpose::Bearer, &mut NoTrace)
+            .await,
         Err(TokenError::KeysUnavailable)
     );
     // HS256 tokens still verify with the shared secret meanwhile.
@@ -280,7 +295,7 @@ async fn never_loaded_remote_keys_mean_unavailable_not_invalid() {
         &EncodingKey::from_secret(SECRET.as_bytes()),
     )
     .unwrap();
-    assert!(v.verify(&hs, Purpose::Bearer).await.is_ok());
+    assert!(v.verify(&hs, Purpose::Bearer, &mut NoTrace).await.is_ok());
 }
 
 #[test]
@@ -295,13 +310,13 @@ fn alg_none_is_reported_as_such() {
             b64(&claims("u"))
         );
         assert_eq!(
-            v.verify_now(&token, Purpose::Bearer),
+            v.verify_now(&token, Purpose::Bearer, &mut NoTrace),
             Err(TokenError::AlgorithmNotAllowed),
             "{alg}"
         );
         let token = format!("{}.{}.c2ln", b64(&json!({"alg": alg})), b64(&claims("u")));
         assert_eq!(
-            v.verify_now(&token, Purpose::Bearer),
+            v.verify_now(&token, Purpose::Bearer, &mut NoTrace),
             Err(TokenError::AlgorithmNotAllowed),
             "{alg}"
         );

@@ -19,7 +19,7 @@ SCRIPT_NAME=callgrind.sh
 # shellcheck source=bench/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-ALL_SCENARIOS="authgate-hs256 authgate-hs256-nolog authgate-public authgate-eddsa-many haproxy-hs256-log haproxy-hs256 haproxy-rs256 nginx"
+ALL_SCENARIOS="authgate-hs256 authgate-hs256-rules authgate-hs256-nolog authgate-public authgate-eddsa-many haproxy-hs256-log haproxy-hs256 haproxy-rs256 nginx"
 
 usage() {
     cat <<EOF
@@ -36,7 +36,9 @@ Usage: bench/callgrind.sh [options]
   -h, --help       this text
 
 Scenarios: authgate as shipped (access log on, default threads) with the same HS256
-token on every request, with the log off (RUST_LOG=warn), on a public route, and with a
+token on every request, the same on a route with two claim requirements
+(authgate-hs256-rules, compared with authgate-hs256), with the log off
+(RUST_LOG=warn), on a public route, and with a
 distinct EdDSA token on every request (each a cache miss); HAProxy jwt_verify HS256
 with its log on (option httplog to stdout) and off, RS256 (off); plain nginx.
 EOF
@@ -182,6 +184,7 @@ run_one() {
             case "$s" in
                 authgate-hs256-nolog) rust_log=warn ;;
                 authgate-public) url="http://127.0.0.1:$port/public/bench"; auth="" ;;
+                authgate-hs256-rules) url="http://127.0.0.1:$port/rules/bench" ;;
                 authgate-eddsa-many) cfg="$WORK/authgate-jwks-many.toml"; auth="$WORK/eddsa-many.tokens" ;;
             esac
             # As shipped: default threads, access log on (RUST_LOG unset means info).
@@ -282,6 +285,7 @@ fi
 label() {
     case "$1" in
         authgate-hs256) echo "authgate HS256, as shipped (access log on)" ;;
+        authgate-hs256-rules) echo "authgate HS256 on a route with two claim requirements (role, emailVerified)" ;;
         authgate-hs256-nolog) echo "authgate HS256, access log off (RUST_LOG=warn)" ;;
         authgate-public) echo "authgate public route, as shipped (access log on)" ;;
         authgate-eddsa-many) echo "authgate EdDSA, a distinct token per request (cache miss), access log on" ;;
@@ -294,6 +298,7 @@ label() {
 reference() { # scenario → the scenario it is compared with
     case "$1" in
         authgate-hs256) echo haproxy-hs256-log ;;
+        authgate-hs256-rules) echo authgate-hs256 ;;
         authgate-hs256-nolog) echo haproxy-hs256 ;;
         authgate-public) echo nginx ;;
         authgate-eddsa-many) echo haproxy-rs256 ;;

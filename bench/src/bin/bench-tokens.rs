@@ -89,6 +89,10 @@ fn token(
         "email": format!("bench-user-{n}@example.test"),
         "iat": iat,
         "exp": exp,
+        // As Better Auth's admin plugin writes them: what the `/rules/**` route of
+        // authgate-hs256-rules requires.
+        "role": "user,admin",
+        "emailVerified": true,
     });
     encode(&header, &claims, key).map_err(|e| format!("cannot sign a {alg:?} token: {e}"))
 }

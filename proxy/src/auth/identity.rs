@@ -68,7 +68,7 @@ impl Identity {
     /// Builds the identity of an access token: `sub` and `email`, plus the claims
     /// named in `forward`.
     pub fn from_claims(claims: &Map<String, Value>, kept: &KeptClaims) -> Result<Self, TokenError> {
-        Self::build(claims.get("sub"), claims.get("email"), claims, kept)
+        Self::build(claims.get("sub"), claims.get("email"), claims, None, kept)
     }
 
     /// Builds the identity of a Better Auth `session_data` cookie of strategy `jwt`
@@ -90,7 +90,14 @@ impl Identity {
         if user_id != session_user {
             return Err(TokenError::BadSubject);
         }
-        Self::build(nested("user", "id"), nested("user", "email"), claims, kept)
+        let user = claims.get("user").and_then(Value::as_object);
+        Self::build(
+            nested("user", "id"),
+            nested("user", "email"),
+            claims,
+            user,
+            kept,
+        )
     }
 
     /// Builds the identity of the JWT plugin's JWKS-signed `session_data` cookie:
@@ -108,13 +115,18 @@ impl Identity {
         let email = claims
             .get("email")
             .or_else(|| user.and_then(|u| u.get("email")));
-        Self::build(claims.get("sub"), email, claims, kept)
+        let user = user.and_then(Value::as_object);
+        Self::build(claims.get("sub"), email, claims, user, kept)
     }
 
+    /// `user` is the `user` object of a Better Auth session cookie: a kept claim the
+    /// cookie does not carry at its top level (`role`, `emailVerified`) is read from
+    /// it, so rules read the same names from a cookie as from an access token.
     fn build(
         subject: Option<&Value>,
         email: Option<&Value>,
         claims: &Map<String, Value>,
+        user: Option<&Map<String, Value>>,
         kept: &KeptClaims,
     ) -> Result<Self, TokenError> {
         let subject = match subject {
@@ -137,15 +149,16 @@ impl Identity {
         };
         let expires_at = time_claim(claims, "exp")?.ok_or(TokenError::MissingClaim)?;
         let not_before = time_claim(claims, "nbf")?;
+        let find = |name: &str| claims.get(name).or_else(|| user.and_then(|u| u.get(name)));
         let mut kept_claims: Vec<(String, Value)> = Vec::new();
         for name in &kept.forwarded {
-            if let Some(value) = claims.get(name) {
+            if let Some(value) = find(name) {
                 claim_as_header(value).map_err(|_| TokenError::BadClaim)?;
                 kept_claims.push((name.clone(), value.clone()));
             }
         }
         for name in &kept.for_rules {
-            if let Some(value) = claims.get(name) {
+            if let Some(value) = find(name) {
                 if !kept_claims.iter().any(|(n, _)| n == name) {
                     kept_claims.push((name.clone(), value.clone()));
                 }
@@ -227,6 +240,27 @@ mod tests {
         // DEL is not escaped by serde_json: refused rather than sent (found by fuzzing).
         let c = map(json!({"sub":"u","exp":1,"name":["x\u{7f}y"]}));
         assert_eq!(Identity::from_claims(&c, &fwd), Err(TokenError::BadClaim));
+    }
+
+    #[test]
+    fn a_session_cookie_s_claims_are_read_from_its_user_object() {
+        let kept = KeptClaims {
+            forwarded: vec!["name".into()],
+            for_rules: vec!["role".into(), "exp".into()],
+        };
+        let c = map(
+            json!({"session":{"userId":"u1"},"user":{"id":"u1","role":"admin,user","name":"Al"},"exp":5}),
+        );
+        let id = Identity::from_hs256_session_cookie(&c, &kept).unwrap();
+        assert_eq!(id.claim("role"), Some(&json!("admin,user")));
+        assert_eq!(id.claim("name"), Some(&json!("Al")));
+        assert_eq!(id.claim("exp"), Some(&json!(5)), "the top level first");
+        // An access token's claims are its top level only.
+        let c = map(json!({"sub":"u1","user":{"role":"admin"},"exp":5}));
+        assert_eq!(
+            Identity::from_claims(&c, &kept).unwrap().claim("role"),
+            None
+        );
     }
 
     #[test]

@@ -5,10 +5,14 @@
 //! With `--jwks FILE` it is the benchmark's JWKS server instead: `GET
 //! /.well-known/jwks.json` answers the file, so authgate loads its keys over HTTP
 //! (`jwks_url`) exactly as it does from Better Auth.
+//!
+//! With `--read-body` it reads each request's whole body before it answers, as an
+//! application that parses a body does (the abuse run, `abuse.sh`, sends slow bodies
+//! through it; without it the answer goes out at once and the body is never waited for).
 
 use bytes::Bytes;
 use clap::Parser;
-use http_body_util::Full;
+use http_body_util::{BodyExt, Full};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
@@ -35,6 +39,9 @@ struct Args {
     /// Serve this JWKS file at `/.well-known/jwks.json`.
     #[arg(long)]
     jwks: Option<std::path::PathBuf>,
+    /// Read each request's whole body before answering.
+    #[arg(long)]
+    read_body: bool,
 }
 
 /// Path the JWKS is served at.
@@ -70,7 +77,7 @@ fn main() -> ExitCode {
             }
         },
     };
-    match runtime.block_on(serve(args.listen, jwks)) {
+    match runtime.block_on(serve(args.listen, jwks, args.read_body)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("bench-upstream: {e}");
@@ -95,7 +102,7 @@ fn respond(req: &Request<hyper::body::Incoming>, jwks: Option<&Bytes>) -> Respon
 }
 
 /// Accepts connections forever, one task per connection, keep-alive on.
-async fn serve(listen: SocketAddr, jwks: Option<Bytes>) -> std::io::Result<()> {
+async fn serve(listen: SocketAddr, jwks: Option<Bytes>, read_body: bool) -> std::io::Result<()> {
     let listener = TcpListener::bind(listen).await?;
     println!("bench-upstream listening on {}", listener.local_addr()?);
     loop {
@@ -113,7 +120,14 @@ async fn serve(listen: SocketAddr, jwks: Option<Bytes>) -> std::io::Result<()> {
         tokio::spawn(async move {
             let service = service_fn(|req: Request<hyper::body::Incoming>| {
                 let resp = respond(&req, jwks.as_ref());
-                async { Ok::<_, Infallible>(resp) }
+                async move {
+                    if read_body {
+                        // A body that never completes holds the request; a broken one
+                        // is answered all the same.
+                        let _ = req.into_body().collect().await;
+                    }
+                    Ok::<_, Infallible>(resp)
+                }
             });
             // A client closing its connection mid-request is normal at the end of a run.
             let _ = http1::Builder::new()

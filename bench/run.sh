@@ -533,25 +533,29 @@ run_wrk() { # duration connections threads → the BENCH_JSON object
     grep '^BENCH_JSON ' <<<"$out" | sed 's/^BENCH_JSON //'
 }
 
-# Upstream connection reuse of an authgate over its life so far, from its admin /metrics:
-# requests it proxied (decision allow or anonymous) and new upstream connections
-# (authgate_upstream_connections_total{reused="false"}). An authgate without that
-# metric logs each new connection as "failed to acquire reusable stream" instead: then
-# the log lines added since $1 lines (counted by reuse_log_lines) are the new ones.
+# Upstream connection reuse of an authgate over its life (pre-flight, warm-up, measured
+# run): the requests it proxied (authgate_requests_total, decision allow or anonymous, from
+# its admin /metrics), the connections the upstream accepted meanwhile (bench-upstream
+# counts them), and what authgate says itself: authgate_upstream_connections_total
+# {reused="false"} (-1 when it has no such metric) and its "failed to acquire reusable
+# stream" log lines (Pingora's record of a pooled connection it could not reuse).
 REUSE_MARK="failed to acquire reusable stream"
 reuse_log_lines() {
     local n
     n="$(grep -c "$REUSE_MARK" "$1" 2>/dev/null)" || true
     echo "${n:-0}"
 }
-upstream_json() { # metrics-text log-lines → {"proxied":P,"new_conns":N,"source":...,"log_lines":L}
-    awk -v lines="$2" '
+upstream_accepted() { # connections the current layout's upstream has accepted (this one included)
+    curl -s --max-time 5 "http://127.0.0.1:$UPORT/.bench/connections" || echo 0
+}
+upstream_json() { # metrics-text accepted log-lines → the "upstream" object of a closed record
+    awk -v accepted="$2" -v lines="$3" '
         /^authgate_requests_total\{decision="(allow|anonymous)"/ { proxied += $NF }
         /^authgate_upstream_connections_total\{reused="false"\}/ { fresh += $NF; metric = 1 }
         /^authgate_upstream_connections_total\{reused="true"\}/ { metric = 1 }
         END {
-            printf "{\"proxied\":%d,\"new_conns\":%d,\"source\":\"%s\",\"log_lines\":%d}",
-                proxied, metric ? fresh : lines, metric ? "metric" : "log", lines
+            printf "{\"proxied\":%d,\"accepted\":%d,\"metric_new\":%d,\"log_lines\":%d}",
+                proxied, accepted, metric ? fresh : -1, lines
         }' <<<"$1"
 }
 
@@ -581,8 +585,9 @@ bring_up() {
 
 measure_closed() { # scenario round
     local s="$1" round="$2" c0 c1 t0 t1 s0 s1 wall json rss req rps p50 p99 cpu steal
-    local log0 metrics="" upstream=""
+    local log0 acc0 metrics="" upstream=""
     log0="$(reuse_log_lines "$WORK/logs/$s-$LAYOUT.log")"
+    acc0="$(upstream_accepted)"
     bring_up "$s" || return 0
     if ((WARMUP > 0)); then
         run_wrk "$WARMUP" "$CONNECTIONS" "$WRK_THREADS" >/dev/null || true
@@ -604,7 +609,8 @@ measure_closed() { # scenario round
     fi
     stop_server
     if [[ $s == authgate-* ]]; then
-        upstream=",\"upstream\":$(upstream_json "$metrics" \
+        # Less the connection of each count's own request.
+        upstream=",\"upstream\":$(upstream_json "$metrics" $(($(upstream_accepted) - acc0 - 1)) \
             $(($(reuse_log_lines "$WORK/logs/$s-$LAYOUT.log") - log0)))"
     fi
     steal="$(steal_pct "$s0" "$s1")"

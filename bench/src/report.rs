@@ -186,16 +186,16 @@ impl WrkErrors {
 }
 
 /// An authgate's upstream connections over the life of one server process (pre-flight,
-/// warm-up and measured run), as `run.sh` read them just before stopping it.
+/// warm-up and measured run).
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct UpstreamReuse {
     /// Requests it proxied (`authgate_requests_total`, decision allow or anonymous).
     pub proxied: u64,
-    /// New upstream connections it opened.
-    pub new_conns: u64,
-    /// Where `new_conns` comes from: `metric` (`authgate_upstream_connections_total`)
-    /// or `log` (its "failed to acquire reusable stream" lines).
-    pub source: String,
+    /// Connections the upstream accepted from it (counted by `bench-upstream`).
+    pub accepted: u64,
+    /// Its own count of new upstream connections
+    /// (`authgate_upstream_connections_total{reused="false"}`); -1 without that metric.
+    pub metric_new: i64,
     /// "failed to acquire reusable stream" lines in its log.
     pub log_lines: u64,
 }
@@ -505,7 +505,7 @@ fn render_upstream(records: &[RawRecord], opts: &RenderOptions, rows: &[Row], ou
     for layout in &opts.layouts {
         for s in rows {
             let (mut proxied, mut fresh, mut log_lines, mut runs) = (0, 0, 0, 0);
-            let mut source = "";
+            let mut metric: Option<i64> = None;
             for r in records {
                 if let RawRecord::Closed {
                     layout: l,
@@ -516,14 +516,12 @@ fn render_upstream(records: &[RawRecord], opts: &RenderOptions, rows: &[Row], ou
                 {
                     if l == layout && *scenario == s.id {
                         proxied += u.proxied;
-                        fresh += u.new_conns;
+                        fresh += u.accepted;
                         log_lines += u.log_lines;
                         runs += 1;
-                        source = if u.source == "metric" {
-                            "`authgate_upstream_connections_total`"
-                        } else {
-                            "log lines"
-                        };
+                        if u.metric_new >= 0 {
+                            metric = Some(metric.unwrap_or(0) + u.metric_new);
+                        }
                     }
                 }
             }
@@ -538,9 +536,10 @@ fn render_upstream(records: &[RawRecord], opts: &RenderOptions, rows: &[Row], ou
             } else {
                 "—".into()
             };
+            let metric = metric.map_or("—".to_string(), |m| m.to_string());
             let _ = writeln!(
                 lines,
-                "| {} | {layout} | {runs} | {proxied} | {fresh} | {reused} | {source} | {log_lines} |",
+                "| {} | {layout} | {runs} | {proxied} | {fresh} | {reused} | {metric} | {log_lines} |",
                 s.label
             );
         }
@@ -550,8 +549,9 @@ fn render_upstream(records: &[RawRecord], opts: &RenderOptions, rows: &[Row], ou
     }
     out.push_str(
         "### Upstream connection reuse (closed loop; each server's whole life: pre-flight, warm-up, measured run; summed over the runs)\n\n\
-         | scenario | layout | runs | proxied requests | new upstream connections | on reused connections | new connections counted from | \"failed to acquire reusable stream\" lines |\n\
-         |---|---|---:|---:|---:|---:|---|---:|\n",
+         New upstream connections as the upstream counted them (accepted); on reused connections = 1 − new ÷ proxied.\n\n\
+         | scenario | layout | runs | proxied requests | new upstream connections | on reused connections | authgate's own count (`authgate_upstream_connections_total{reused=\"false\"}`) | \"failed to acquire reusable stream\" lines |\n\
+         |---|---|---:|---:|---:|---:|---:|---:|\n",
     );
     out.push_str(&lines);
     out.push('\n');
@@ -791,18 +791,18 @@ mod tests {
 
     #[test]
     fn baseline_rows_follow_their_scenario_with_the_upstream_reuse() {
-        let with_upstream = |scenario: &str, new_conns: u64, source: &str| {
+        let with_upstream = |scenario: &str, accepted: u64, metric_new: i64, log_lines: u64| {
             closed("pinned", scenario, 10_000, 100).replacen(
                 "}}}",
                 &format!(
-                    r#"}}}},"upstream":{{"proxied":10000,"new_conns":{new_conns},"source":"{source}","log_lines":{new_conns}}}}}"#
+                    r#"}}}},"upstream":{{"proxied":10000,"accepted":{accepted},"metric_new":{metric_new},"log_lines":{log_lines}}}}}"#
                 ),
                 1,
             )
         };
         let text = [
-            with_upstream(AUTHGATE_PUBLIC, 2, "metric"),
-            with_upstream("authgate-public@baseline", 1_000, "log"),
+            with_upstream(AUTHGATE_PUBLIC, 2, 2, 0),
+            with_upstream("authgate-public@baseline", 1_000, -1, 990),
         ]
         .join("\n");
         let md = render(
@@ -826,11 +826,13 @@ mod tests {
             "{md}"
         );
         assert!(
-            md.contains("| authgate, public route, as shipped | pinned | 1 | 10000 | 2 | 99.98 % | `authgate_upstream_connections_total` | 2 |"),
+            md.contains(
+                "| authgate, public route, as shipped | pinned | 1 | 10000 | 2 | 99.98 % | 2 | 0 |"
+            ),
             "{md}"
         );
         assert!(
-            md.contains("| authgate, public route, as shipped — baseline binary | pinned | 1 | 10000 | 1000 | 90.00 % | log lines | 1000 |"),
+            md.contains("| authgate, public route, as shipped — baseline binary | pinned | 1 | 10000 | 1000 | 90.00 % | — | 990 |"),
             "{md}"
         );
     }

@@ -6,6 +6,10 @@
 //! /.well-known/jwks.json` answers the file, so authgate loads its keys over HTTP
 //! (`jwks_url`) exactly as it does from Better Auth.
 //!
+//! `GET /.bench/connections` answers how many connections it has accepted so far (that
+//! request's own included): `run.sh` reads it before and after a proxy's run to count the
+//! upstream connections the proxy opened, whatever the proxy reports itself.
+//!
 //! With `--read-body` it reads each request's whole body before it answers, as an
 //! application that parses a body does (the abuse run, `abuse.sh`, sends slow bodies
 //! through it; without it the answer goes out at once and the body is never waited for).
@@ -20,6 +24,7 @@ use hyper_util::rt::TokioIo;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::net::TcpListener;
 
@@ -46,6 +51,12 @@ struct Args {
 
 /// Path the JWKS is served at.
 const JWKS_PATH: &str = "/.well-known/jwks.json";
+
+/// Path that answers the number of connections accepted so far.
+const CONNECTIONS_PATH: &str = "/.bench/connections";
+
+/// Connections accepted so far.
+static ACCEPTED: AtomicU64 = AtomicU64::new(0);
 
 fn main() -> ExitCode {
     let args = Args::parse();
@@ -88,6 +99,10 @@ fn main() -> ExitCode {
 
 /// The answer to `req`: the JWKS at its path when one is served, else the static body.
 fn respond(req: &Request<hyper::body::Incoming>, jwks: Option<&Bytes>) -> Response<Full<Bytes>> {
+    if req.uri().path() == CONNECTIONS_PATH {
+        let n = ACCEPTED.load(Ordering::Relaxed);
+        return Response::new(Full::new(Bytes::from(format!("{n}\n"))));
+    }
     match jwks {
         Some(doc) if req.uri().path() == JWKS_PATH => {
             let mut resp = Response::new(Full::new(doc.clone()));
@@ -115,6 +130,7 @@ async fn serve(listen: SocketAddr, jwks: Option<Bytes>, read_body: bool) -> std:
                 continue;
             }
         };
+        ACCEPTED.fetch_add(1, Ordering::Relaxed);
         let _ = stream.set_nodelay(true);
         let jwks = jwks.clone();
         tokio::spawn(async move {

@@ -33,6 +33,9 @@ Usage: bench/abuse.sh [options]
   --head-timeout S      server.header_read_timeout_secs (default 2)
   --body-timeout S      server.body_read_timeout_secs (default 3)
   --output FILE         where to write the results (default bench/RESULTS-abuse.md)
+  --authgate PATH       run this authgate binary instead of the release build (say, an
+                        older one, as a control: the run should then fail); if it
+                        rejects body_read_timeout_secs, that line is dropped and noted
   --no-build            use the binaries already in \$CARGO_TARGET_DIR/release
   --keep                keep the temporary directory (config, token, logs)
   -h, --help            this text
@@ -50,6 +53,7 @@ SLOW_BODY=20
 HEAD_TIMEOUT=2
 BODY_TIMEOUT=3
 OUTPUT="$BENCH_DIR/RESULTS-abuse.md"
+AUTHGATE_ARG=""
 BUILD=1
 KEEP=0
 
@@ -68,6 +72,7 @@ while [[ $# -gt 0 ]]; do
         --head-timeout) need_value "$@"; HEAD_TIMEOUT="$2"; shift ;;
         --body-timeout) need_value "$@"; BODY_TIMEOUT="$2"; shift ;;
         --output) need_value "$@"; OUTPUT="$2"; shift ;;
+        --authgate) need_value "$@"; AUTHGATE_ARG="$2"; shift ;;
         --no-build) BUILD=0 ;;
         --keep) KEEP=1 ;;
         -h | --help) usage; exit 0 ;;
@@ -127,7 +132,7 @@ if [[ $BUILD == 1 ]]; then command -v cmake >/dev/null || missing+=(cmake); fi
 ((${#missing[@]} == 0)) || apt_install "${missing[@]}"
 
 if [[ $BUILD == 1 ]]; then build_release; fi
-AUTHGATE="$BIN/authgate"
+AUTHGATE="${AUTHGATE_ARG:-$BIN/authgate}"
 for b in "$AUTHGATE" "$BIN/bench-upstream" "$BIN/bench-tokens" "$BIN/bench-abuse"; do
     [[ -x $b ]] || die "$b not found: build it (drop --no-build) or set CARGO_TARGET_DIR"
 done
@@ -145,8 +150,16 @@ log "generating keys and tokens in $WORK"
 make_keys_and_tokens "$WORK" 10 "$BIN/bench-tokens"
 render "$BENCH_DIR/templates/authgate-abuse.toml" "$WORK/authgate.toml" \
     "HEAD_TIMEOUT=$HEAD_TIMEOUT" "BODY_TIMEOUT=$BODY_TIMEOUT"
-"$AUTHGATE" check --config "$WORK/authgate.toml" >"$WORK/check.txt" 2>&1 ||
-    die "authgate check rejects the config: $(head -n1 "$WORK/check.txt")"
+CONFIG_NOTE=""
+if ! "$AUTHGATE" check --config "$WORK/authgate.toml" >"$WORK/check.txt" 2>&1; then
+    # An authgate from before body_read_timeout_secs: run it without that setting.
+    grep -q body_read_timeout_secs "$WORK/check.txt" ||
+        die "authgate check rejects the config: $(head -n1 "$WORK/check.txt")"
+    sed -i '/^body_read_timeout_secs/d' "$WORK/authgate.toml"
+    "$AUTHGATE" check --config "$WORK/authgate.toml" >"$WORK/check.txt" 2>&1 ||
+        die "authgate check rejects the config: $(head -n1 "$WORK/check.txt")"
+    CONFIG_NOTE=" (this authgate rejects \`body_read_timeout_secs\`: run without it, so it has no body deadline)"
+fi
 
 launch() { # name signal command...: in the background, output to logs/name.log
     local name="$1" sig="$2"
@@ -223,8 +236,12 @@ mkdir -p "$(dirname "$OUTPUT")"
     echo "## Setup"
     echo
     echo "- Machine: $(nproc) × $(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(uname -sr); load average before / after: $LOADAVG_START / $LOADAVG_END"
-    echo "- authgate: $("$AUTHGATE" --version 2>/dev/null || echo unknown), commit $GIT_REV, release build, as shipped (default threads, access log on to a file), nothing pinned"
-    echo "- config: \`server.header_read_timeout_secs = $HEAD_TIMEOUT\`, \`server.body_read_timeout_secs = $BODY_TIMEOUT\`, \`max_connections\` default; HS256 source; \`/public/**\` public"
+    if [[ -n $AUTHGATE_ARG ]]; then
+        echo "- authgate: \`$AUTHGATE\` ($("$AUTHGATE" --version 2>/dev/null || echo unknown), sha256 $(sha256sum "$AUTHGATE" | cut -c1-12)), as shipped (default threads, access log on to a file), nothing pinned; bench tools from commit $GIT_REV"
+    else
+        echo "- authgate: $("$AUTHGATE" --version 2>/dev/null || echo unknown), commit $GIT_REV, release build, as shipped (default threads, access log on to a file), nothing pinned"
+    fi
+    echo "- config: \`server.header_read_timeout_secs = $HEAD_TIMEOUT\`, \`server.body_read_timeout_secs = $BODY_TIMEOUT\`, \`max_connections\` default; HS256 source; \`/public/**\` public$CONFIG_NOTE"
     echo "- upstream: bench-upstream \`--read-body\` (reads every request body before answering)"
     echo "- valid load: GET \`/api/bench\` with one HS256 bearer token, $RATE req/s (open loop) on $CONNECTIONS keep-alive connections for ${DURATION}s, starting 1 s after the abuse"
     echo "- abuse, all at once from the start to the end of the valid load, each connection reconnecting when closed:"

@@ -596,8 +596,8 @@ fn summarise(
          as the client saw it; a closed connection was reconnected at once. Deadline = \
          the server's setting; the goal is every close within deadline + {} s, and no \
          connection open at the end of the run older than that.\n\n\
-         | class | concurrent | deadline s | closed | answered 408 | other answer | no answer | close time min / p50 / p90 / p99 / max s | closed late | open at the end (oldest s) | connect errors |\n\
-         |---|---:|---:|---:|---:|---:|---:|---|---:|---|---:|",
+         | class | concurrent | deadline s | closed | answered 408 | other answer | no answer | close time min / p50 / p90 / p99 / max s | closed late | open at the end | of which past deadline + slack (oldest s) | connect errors |\n\
+         |---|---:|---:|---:|---:|---:|---:|---|---:|---:|---|---:|",
         args.slack_secs
     );
     let mut class_json = serde_json::Map::new();
@@ -634,6 +634,16 @@ fn summarise(
         ));
         let min = times.first().copied().unwrap_or(0) as f64 / 1e6;
         let maxt = times.last().copied().unwrap_or(0) as f64 / 1e6;
+        let distribution = if times.is_empty() {
+            "none closed".to_string()
+        } else {
+            format!(
+                "{min:.2} / {:.2} / {:.2} / {:.2} / {maxt:.2}",
+                secs_at(&times, 50.0),
+                secs_at(&times, 90.0),
+                secs_at(&times, 99.0)
+            )
+        };
         let label = if *class == Class::Slowloris {
             format!(
                 "slowloris ({} with `\\r\\n\\r\\n` first, {} without)",
@@ -644,11 +654,8 @@ fn summarise(
         };
         let _ = writeln!(
             md,
-            "| {label} | {concurrent} | {deadline} | {} | {with_408} | {other} | {none} | {min:.2} / {:.2} / {:.2} / {:.2} / {maxt:.2} | {late} | {} ({oldest_open:.2}) | {} |",
+            "| {label} | {concurrent} | {deadline} | {} | {with_408} | {other} | {none} | {distribution} | {late} | {} | {open_late} ({oldest_open:.2}) | {} |",
             s.closed.len(),
-            secs_at(&times, 50.0),
-            secs_at(&times, 90.0),
-            secs_at(&times, 99.0),
             s.open_at_end.len(),
             s.connect_errors,
         );

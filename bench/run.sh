@@ -43,6 +43,10 @@ Usage: bench/run.sh [options]
   --scenarios L         comma list (default all): $ALL_SCENARIOS
   --no-access-log       run every authgate scenario with its access log off
                         (RUST_LOG=warn); by default they run as shipped, log on
+  --baseline-authgate PATH
+                        also run every chosen authgate scenario with this authgate
+                        binary (rows '<scenario>@baseline', interleaved with the
+                        others: a before/after from one run)
   --output FILE         where to write the results (default bench/RESULTS.md)
   --no-install          never call apt-get; fail if a tool is missing
   --no-build            use the binaries already in \$CARGO_TARGET_DIR/release
@@ -66,6 +70,7 @@ TOKENS=10000
 LAYOUTS="pinned,unpinned"
 SCENARIOS="${ALL_SCENARIOS// /,}"
 ACCESS_LOG=1
+BASELINE_AUTHGATE=""
 OUTPUT=""
 INSTALL=1
 BUILD=1
@@ -89,6 +94,7 @@ while [[ $# -gt 0 ]]; do
         --layouts) need_value "$@"; LAYOUTS="$2"; shift ;;
         --scenarios) need_value "$@"; SCENARIOS="$2"; shift ;;
         --no-access-log) ACCESS_LOG=0 ;;
+        --baseline-authgate) need_value "$@"; BASELINE_AUTHGATE="$2"; shift ;;
         --output) need_value "$@"; OUTPUT="$2"; shift ;;
         --no-install) INSTALL=0 ;;
         --no-build) BUILD=0 ;;
@@ -136,6 +142,17 @@ IFS=',' read -r -a SCENARIO_LIST <<<"$SCENARIOS"
 for s in "${SCENARIO_LIST[@]}"; do
     [[ " $ALL_SCENARIOS " == *" $s "* ]] || die "unknown scenario '$s' ($ALL_SCENARIOS)"
 done
+# With a baseline binary, each authgate scenario is followed by its '@baseline' twin.
+if [[ -n $BASELINE_AUTHGATE ]]; then
+    [[ -x $BASELINE_AUTHGATE ]] || die "--baseline-authgate: $BASELINE_AUTHGATE is not an executable"
+    BASELINE_AUTHGATE="$(cd "$(dirname "$BASELINE_AUTHGATE")" && pwd)/$(basename "$BASELINE_AUTHGATE")"
+    expanded=()
+    for s in "${SCENARIO_LIST[@]}"; do
+        expanded+=("$s")
+        [[ $s == authgate-* ]] && expanded+=("$s@baseline")
+    done
+    SCENARIO_LIST=("${expanded[@]}")
+fi
 
 NPROC="$(nproc)"
 if [[ " ${LAYOUT_LIST[*]} " == *" pinned "* ]] && ((NPROC < 2)); then
@@ -266,9 +283,9 @@ skip() { # scenario reason
     log "SKIP $1: $2"
 }
 
-check_authgate() { # config → 0 or prints the first error line
+check_authgate() { # config [binary] → 0 or prints the first error line
     local out
-    if out="$("$AUTHGATE" check --config "$1" 2>&1)"; then
+    if out="$("${2:-$AUTHGATE}" check --config "$1" 2>&1)"; then
         return 0
     fi
     grep -m1 -v '^\s*$' <<<"$out" | cut -c1-200
@@ -289,6 +306,17 @@ elif ! why="$(check_authgate "$JWKS_MANY_CONFIG")"; then
     JWKS_MANY_CONFIG="$WORK/authgate-jwks.toml"
     NOTES+=("authgate-eddsa-many ran with the plain JWKS config: authgate check rejected [auth.cache] ($why)")
 fi
+for s in "${SCENARIO_LIST[@]}"; do
+    [[ $s == *@baseline ]] || continue
+    case "${s%@baseline}" in
+        authgate-eddsa-many) cfg="$JWKS_MANY_CONFIG" ;;
+        authgate-eddsa | authgate-rs256) cfg="$WORK/authgate-jwks.toml" ;;
+        *) cfg="$WORK/authgate-hs256.toml" ;;
+    esac
+    if ! why="$(check_authgate "$cfg" "$BASELINE_AUTHGATE")"; then
+        skip "$s" "the baseline authgate check rejects $(basename "$cfg"): $why"
+    fi
+done
 if [[ $HAPROXY_JWT == 0 ]]; then
     skip haproxy-hs256 "HAProxy too old for jwt_verify (needs 2.5+): $HAPROXY_VERSION"
     skip haproxy-rs256 "HAProxy too old for jwt_verify (needs 2.5+): $HAPROXY_VERSION"
@@ -404,9 +432,10 @@ start_server() {
         authgate-*)
             # As shipped: the CPUs available as threads (one when pinned to CPU 0), the
             # access log on (RUST_LOG's default, info), written to the log file.
-            local cfg="$WORK/authgate-hs256.toml" rust_log=info threads=()
+            local cfg="$WORK/authgate-hs256.toml" rust_log=info threads=() bin="$AUTHGATE"
+            [[ $s == *@baseline ]] && bin="$BASELINE_AUTHGATE"
             ADMIN_PORT="$(free_port)"
-            case "$s" in
+            case "${s%@baseline}" in
                 authgate-public) SERVER_URL="http://127.0.0.1:$port/public/bench" ;;
                 authgate-hs256) TOKEN_NAME=hs256 ;;
                 authgate-hs256-nolog) TOKEN_NAME=hs256; rust_log=warn ;;
@@ -417,7 +446,7 @@ start_server() {
             esac
             [[ $ACCESS_LOG == 0 ]] && rust_log=warn
             SERVER_SIG=INT
-            launch "$name" INT "${PIN_SERVER[@]}" env RUST_LOG="$rust_log" "$AUTHGATE" --config "$cfg" \
+            launch "$name" INT "${PIN_SERVER[@]}" env RUST_LOG="$rust_log" "$bin" --config "$cfg" \
                 --listen "127.0.0.1:$port" --admin-listen "127.0.0.1:$ADMIN_PORT" \
                 --upstream "http://127.0.0.1:$UPORT" "${threads[@]}"
             ;;
@@ -504,6 +533,32 @@ run_wrk() { # duration connections threads → the BENCH_JSON object
     grep '^BENCH_JSON ' <<<"$out" | sed 's/^BENCH_JSON //'
 }
 
+# Upstream connection reuse of an authgate over its life (pre-flight, warm-up, measured
+# run): the requests it proxied (authgate_requests_total, decision allow or anonymous, from
+# its admin /metrics), the connections the upstream accepted meanwhile (bench-upstream
+# counts them), and what authgate says itself: authgate_upstream_connections_total
+# {reused="false"} (-1 when it has no such metric) and its "failed to acquire reusable
+# stream" log lines (Pingora's record of a pooled connection it could not reuse).
+REUSE_MARK="failed to acquire reusable stream"
+reuse_log_lines() {
+    local n
+    n="$(grep -c "$REUSE_MARK" "$1" 2>/dev/null)" || true
+    echo "${n:-0}"
+}
+upstream_accepted() { # connections the current layout's upstream has accepted (this one included)
+    curl -s --max-time 5 "http://127.0.0.1:$UPORT/.bench/connections" || echo 0
+}
+upstream_json() { # metrics-text accepted log-lines → the "upstream" object of a closed record
+    awk -v accepted="$2" -v lines="$3" '
+        /^authgate_requests_total\{decision="(allow|anonymous)"/ { proxied += $NF }
+        /^authgate_upstream_connections_total\{reused="false"\}/ { fresh += $NF; metric = 1 }
+        /^authgate_upstream_connections_total\{reused="true"\}/ { metric = 1 }
+        END {
+            printf "{\"proxied\":%d,\"accepted\":%d,\"metric_new\":%d,\"log_lines\":%d}",
+                proxied, accepted, metric ? fresh : -1, lines
+        }' <<<"$1"
+}
+
 json_field() { # json key → number
     sed -n "s/.*\"$2\":\([0-9.]*\).*/\1/p" <<<"$1" | head -n1
 }
@@ -530,6 +585,9 @@ bring_up() {
 
 measure_closed() { # scenario round
     local s="$1" round="$2" c0 c1 t0 t1 s0 s1 wall json rss req rps p50 p99 cpu steal
+    local log0 acc0 metrics="" upstream=""
+    log0="$(reuse_log_lines "$WORK/logs/$s-$LAYOUT.log")"
+    acc0="$(upstream_accepted)"
     bring_up "$s" || return 0
     if ((WARMUP > 0)); then
         run_wrk "$WARMUP" "$CONNECTIONS" "$WRK_THREADS" >/dev/null || true
@@ -546,11 +604,19 @@ measure_closed() { # scenario round
     s1="$(cpu_snapshot)"
     c1="$(cpu_ticks "$SERVER_PID")"
     rss="$(rss_kb "$SERVER_PID")"
+    if [[ $s == authgate-* ]]; then
+        metrics="$(curl -s --max-time 5 "http://127.0.0.1:$ADMIN_PORT/metrics" || true)"
+    fi
     stop_server
+    if [[ $s == authgate-* ]]; then
+        # Less the connection of each count's own request.
+        upstream=",\"upstream\":$(upstream_json "$metrics" $(($(upstream_accepted) - acc0 - 1)) \
+            $(($(reuse_log_lines "$WORK/logs/$s-$LAYOUT.log") - log0)))"
+    fi
     steal="$(steal_pct "$s0" "$s1")"
     wall="$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')"
-    printf '{"kind":"closed","layout":"%s","scenario":"%s","round":%d,"connections":%d,"cpu_ticks":%d,"clk_tck":%d,"wall_s":%s,"rss_kb":%d,"steal_pct":%s,"wrk":%s}\n' \
-        "$LAYOUT" "$s" "$round" "$CONNECTIONS" $((c1 - c0)) "$CLK_TCK" "$wall" "$rss" "$steal" "$json" >>"$RAW"
+    printf '{"kind":"closed","layout":"%s","scenario":"%s","round":%d,"connections":%d,"cpu_ticks":%d,"clk_tck":%d,"wall_s":%s,"rss_kb":%d,"steal_pct":%s,"wrk":%s%s}\n' \
+        "$LAYOUT" "$s" "$round" "$CONNECTIONS" $((c1 - c0)) "$CLK_TCK" "$wall" "$rss" "$steal" "$json" "$upstream" >>"$RAW"
     req="$(json_field "$json" requests)"
     rps="$(awk -v r="$req" -v d="$(json_field "$json" duration_us)" 'BEGIN { printf "%.0f", r / (d / 1e6) }')"
     p50="$(json_field "$json" p50_us)"
@@ -683,6 +749,9 @@ fi
     echo "## Software"
     echo
     echo "- authgate: $("$AUTHGATE" --version 2>/dev/null || echo unknown), commit $GIT_REV, $(rustc --version 2>/dev/null || echo rustc unknown)"
+    if [[ -n $BASELINE_AUTHGATE ]]; then
+        echo "- baseline authgate (the \`@baseline\` rows): \`$BASELINE_AUTHGATE\`, $("$BASELINE_AUTHGATE" --version 2>/dev/null || echo unknown), sha256 $(sha256sum "$BASELINE_AUTHGATE" | cut -c1-12)"
+    fi
     echo "- $HAPROXY_VERSION"
     echo "- $NGINX_VERSION"
     echo "- wrk: $WRK_VERSION; open loop: bench-openloop (bench crate)"

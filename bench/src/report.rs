@@ -101,6 +101,48 @@ pub const SCENARIOS: &[Scenario] = &[
     scenario(NGINX, "nginx reverse proxy (reference)", Some(NGINX)),
 ];
 
+/// Suffix of the rows `run.sh --baseline-authgate` adds: the same scenario run with
+/// another authgate binary.
+pub const BASELINE_SUFFIX: &str = "@baseline";
+
+/// A row of the tables: a scenario, or its `@baseline` twin.
+#[derive(Debug, Clone)]
+struct Row {
+    id: String,
+    label: String,
+    reference: Option<&'static str>,
+}
+
+/// Every scenario in table order, each followed by its `@baseline` twin when the
+/// records hold one.
+fn rows(records: &[RawRecord]) -> Vec<Row> {
+    let has = |id: &str| {
+        records.iter().any(|r| match r {
+            RawRecord::Closed { scenario, .. }
+            | RawRecord::Rss256 { scenario, .. }
+            | RawRecord::Openloop { scenario, .. }
+            | RawRecord::Skipped { scenario, .. } => scenario == id,
+        })
+    };
+    let mut out = Vec::new();
+    for s in SCENARIOS {
+        out.push(Row {
+            id: s.id.into(),
+            label: s.label.into(),
+            reference: s.reference,
+        });
+        let twin = format!("{}{BASELINE_SUFFIX}", s.id);
+        if has(&twin) {
+            out.push(Row {
+                id: twin,
+                label: format!("{} — baseline binary", s.label),
+                reference: s.reference,
+            });
+        }
+    }
+    out
+}
+
 /// Counters and latencies `wrk/report.lua` prints for one closed-loop run.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct WrkSummary {
@@ -141,6 +183,21 @@ impl WrkErrors {
     fn total(&self) -> u64 {
         self.connect + self.read + self.write + self.timeout + self.status
     }
+}
+
+/// An authgate's upstream connections over the life of one server process (pre-flight,
+/// warm-up and measured run).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct UpstreamReuse {
+    /// Requests it proxied (`authgate_requests_total`, decision allow or anonymous).
+    pub proxied: u64,
+    /// Connections the upstream accepted from it (counted by `bench-upstream`).
+    pub accepted: u64,
+    /// Its own count of new upstream connections
+    /// (`authgate_upstream_connections_total{reused="false"}`); -1 without that metric.
+    pub metric_new: i64,
+    /// "failed to acquire reusable stream" lines in its log.
+    pub log_lines: u64,
 }
 
 /// What `bench-openloop` prints for one run.
@@ -191,6 +248,9 @@ pub enum RawRecord {
         steal_pct: f64,
         /// wrk's numbers.
         wrk: WrkSummary,
+        /// Upstream connection reuse (authgate scenarios only).
+        #[serde(default)]
+        upstream: Option<UpstreamReuse>,
     },
     /// A run at many connections (256 by default) on a fresh server, for its peak RSS.
     Rss256 {
@@ -266,6 +326,7 @@ fn closed_medians(records: &[RawRecord], want_layout: &str, want: &str) -> Optio
             rss_kb,
             steal_pct,
             wrk,
+            ..
         } = r
         {
             if layout != want_layout || scenario != want || wrk.requests == 0 {
@@ -357,10 +418,11 @@ pub fn render(records: &[RawRecord], opts: &RenderOptions) -> String {
         })
         .collect();
 
+    let rows = rows(records);
     for layout in &opts.layouts {
-        let medians: BTreeMap<&str, ClosedMedians> = SCENARIOS
+        let medians: BTreeMap<&str, ClosedMedians> = rows
             .iter()
-            .filter_map(|s| closed_medians(records, layout, s.id).map(|m| (s.id, m)))
+            .filter_map(|s| closed_medians(records, layout, &s.id).map(|m| (s.id.as_str(), m)))
             .collect();
         if medians.is_empty() {
             continue;
@@ -379,9 +441,9 @@ pub fn render(records: &[RawRecord], opts: &RenderOptions) -> String {
         out.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
         let rps_of = |id: &str| medians.get(id).map(|m| m.rps);
         let cpu_of = |id: &str| medians.get(id).map(|m| m.cpu_us_per_req);
-        for s in SCENARIOS {
-            let Some(m) = medians.get(s.id) else {
-                let why = skipped.get(s.id).copied().unwrap_or("no data");
+        for s in &rows {
+            let Some(m) = medians.get(s.id.as_str()) else {
+                let why = skipped.get(s.id.as_str()).copied().unwrap_or("no data");
                 let _ = writeln!(
                     out,
                     "| {} | not run: {} | | | | | | | | | | |",
@@ -423,8 +485,9 @@ pub fn render(records: &[RawRecord], opts: &RenderOptions) -> String {
         out.push('\n');
     }
 
-    render_rss256(records, opts, &mut out);
-    render_openloop(records, &mut out);
+    render_upstream(records, opts, &rows, &mut out);
+    render_rss256(records, opts, &rows, &mut out);
+    render_openloop(records, &rows, &mut out);
 
     if !skipped.is_empty() {
         out.push_str("### Not run\n\n");
@@ -436,10 +499,68 @@ pub fn render(records: &[RawRecord], opts: &RenderOptions) -> String {
     out
 }
 
-fn render_rss256(records: &[RawRecord], opts: &RenderOptions, out: &mut String) {
+/// Upstream connection reuse of the authgate rows, summed over the rounds.
+fn render_upstream(records: &[RawRecord], opts: &RenderOptions, rows: &[Row], out: &mut String) {
+    let mut lines = String::new();
+    for layout in &opts.layouts {
+        for s in rows {
+            let (mut proxied, mut fresh, mut log_lines, mut runs) = (0, 0, 0, 0);
+            let mut metric: Option<i64> = None;
+            for r in records {
+                if let RawRecord::Closed {
+                    layout: l,
+                    scenario,
+                    upstream: Some(u),
+                    ..
+                } = r
+                {
+                    if l == layout && *scenario == s.id {
+                        proxied += u.proxied;
+                        fresh += u.accepted;
+                        log_lines += u.log_lines;
+                        runs += 1;
+                        if u.metric_new >= 0 {
+                            metric = Some(metric.unwrap_or(0) + u.metric_new);
+                        }
+                    }
+                }
+            }
+            if runs == 0 {
+                continue;
+            }
+            let reused = if proxied > 0 {
+                format!(
+                    "{:.2} %",
+                    100.0 * (1.0 - fresh as f64 / proxied as f64).max(0.0)
+                )
+            } else {
+                "—".into()
+            };
+            let metric = metric.map_or("—".to_string(), |m| m.to_string());
+            let _ = writeln!(
+                lines,
+                "| {} | {layout} | {runs} | {proxied} | {fresh} | {reused} | {metric} | {log_lines} |",
+                s.label
+            );
+        }
+    }
+    if lines.is_empty() {
+        return;
+    }
+    out.push_str(
+        "### Upstream connection reuse (closed loop; each server's whole life: pre-flight, warm-up, measured run; summed over the runs)\n\n\
+         New upstream connections as the upstream counted them (accepted); on reused connections = 1 − new ÷ proxied.\n\n\
+         | scenario | layout | runs | proxied requests | new upstream connections | on reused connections | authgate's own count (`authgate_upstream_connections_total{reused=\"false\"}`) | \"failed to acquire reusable stream\" lines |\n\
+         |---|---|---:|---:|---:|---:|---:|---:|\n",
+    );
+    out.push_str(&lines);
+    out.push('\n');
+}
+
+fn render_rss256(records: &[RawRecord], opts: &RenderOptions, scenarios: &[Row], out: &mut String) {
     let mut rows = Vec::new();
     let mut conns = 0;
-    for s in SCENARIOS {
+    for s in scenarios {
         let mut rss = Vec::new();
         let mut rps = Vec::new();
         let mut errors = 0;
@@ -451,7 +572,7 @@ fn render_rss256(records: &[RawRecord], opts: &RenderOptions, out: &mut String) 
                 wrk,
             } = r
             {
-                if scenario == s.id {
+                if *scenario == s.id {
                     conns = *connections;
                     rss.push(*rss_kb as f64);
                     rps.push(wrk.requests as f64 / (wrk.duration_us.max(1) as f64 / 1e6));
@@ -485,8 +606,8 @@ fn render_rss256(records: &[RawRecord], opts: &RenderOptions, out: &mut String) 
 }
 
 /// Medians of the open-loop runs of one scenario.
-struct OpenRow {
-    scenario: &'static Scenario,
+struct OpenRow<'a> {
+    scenario: &'a Row,
     runs: usize,
     p50: f64,
     p90: f64,
@@ -497,7 +618,7 @@ struct OpenRow {
     steal: f64,
 }
 
-fn render_openloop(records: &[RawRecord], out: &mut String) {
+fn render_openloop(records: &[RawRecord], scenarios: &[Row], out: &mut String) {
     let mut layouts: Vec<&str> = Vec::new();
     for r in records {
         if let RawRecord::Openloop { layout, .. } = r {
@@ -509,7 +630,7 @@ fn render_openloop(records: &[RawRecord], out: &mut String) {
     for layout in layouts {
         let mut rows = Vec::new();
         let mut rate = 0.0;
-        for s in SCENARIOS {
+        for s in scenarios {
             let mut steal = Vec::new();
             let runs: Vec<&OpenLoopSummary> = records
                 .iter()
@@ -519,7 +640,7 @@ fn render_openloop(records: &[RawRecord], out: &mut String) {
                         scenario,
                         steal_pct,
                         result,
-                    } if l == layout && scenario == s.id => {
+                    } if l == layout && *scenario == s.id => {
                         steal.push(*steal_pct);
                         Some(result)
                     }
@@ -664,6 +785,54 @@ mod tests {
         );
         assert!(
             md.contains("| nginx reverse proxy (reference) | 0.250 | 0.250 | 0.900 | 0.150 | 0.150 | 0.600 | 0 / 100 | 60 | 1 |"),
+            "{md}"
+        );
+    }
+
+    #[test]
+    fn baseline_rows_follow_their_scenario_with_the_upstream_reuse() {
+        let with_upstream = |scenario: &str, accepted: u64, metric_new: i64, log_lines: u64| {
+            closed("pinned", scenario, 10_000, 100).replacen(
+                "}}}",
+                &format!(
+                    r#"}}}},"upstream":{{"proxied":10000,"accepted":{accepted},"metric_new":{metric_new},"log_lines":{log_lines}}}}}"#
+                ),
+                1,
+            )
+        };
+        let text = [
+            with_upstream(AUTHGATE_PUBLIC, 2, 2, 0),
+            with_upstream("authgate-public@baseline", 1_000, -1, 990),
+        ]
+        .join("\n");
+        let md = render(
+            &parse_raw(&text).expect("parse"),
+            &RenderOptions {
+                connections: 64,
+                layouts: vec!["pinned".into()],
+                rss_layout: None,
+            },
+        );
+        let public = md
+            .find("| authgate, public route, as shipped | 10000 |")
+            .expect(&md);
+        let baseline = md
+            .find("| authgate, public route, as shipped — baseline binary | 10000 |")
+            .expect(&md);
+        assert!(public < baseline, "{md}");
+        // No baseline twin for a scenario without one.
+        assert!(
+            !md.contains("HS256, as shipped (access log on) — baseline"),
+            "{md}"
+        );
+        assert!(
+            md.contains(
+                "| authgate, public route, as shipped | pinned | 1 | 10000 | 2 | 99.98 % | 2 | 0 |"
+            ),
+            "{md}"
+        );
+        assert!(
+            md.contains("| authgate, public route, as shipped — baseline binary | pinned | 1 | 10000 | 1000 | 90.00 % | — | 990 |"),
             "{md}"
         );
     }

@@ -5,10 +5,18 @@
 //! With `--jwks FILE` it is the benchmark's JWKS server instead: `GET
 //! /.well-known/jwks.json` answers the file, so authgate loads its keys over HTTP
 //! (`jwks_url`) exactly as it does from Better Auth.
+//!
+//! `GET /.bench/connections` answers how many connections it has accepted so far (that
+//! request's own included): `run.sh` reads it before and after a proxy's run to count the
+//! upstream connections the proxy opened, whatever the proxy reports itself.
+//!
+//! With `--read-body` it reads each request's whole body before it answers, as an
+//! application that parses a body does (the abuse run, `abuse.sh`, sends slow bodies
+//! through it; without it the answer goes out at once and the body is never waited for).
 
 use bytes::Bytes;
 use clap::Parser;
-use http_body_util::Full;
+use http_body_util::{BodyExt, Full};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
@@ -16,6 +24,7 @@ use hyper_util::rt::TokioIo;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::net::TcpListener;
 
@@ -35,10 +44,19 @@ struct Args {
     /// Serve this JWKS file at `/.well-known/jwks.json`.
     #[arg(long)]
     jwks: Option<std::path::PathBuf>,
+    /// Read each request's whole body before answering.
+    #[arg(long)]
+    read_body: bool,
 }
 
 /// Path the JWKS is served at.
 const JWKS_PATH: &str = "/.well-known/jwks.json";
+
+/// Path that answers the number of connections accepted so far.
+const CONNECTIONS_PATH: &str = "/.bench/connections";
+
+/// Connections accepted so far.
+static ACCEPTED: AtomicU64 = AtomicU64::new(0);
 
 fn main() -> ExitCode {
     let args = Args::parse();
@@ -70,7 +88,7 @@ fn main() -> ExitCode {
             }
         },
     };
-    match runtime.block_on(serve(args.listen, jwks)) {
+    match runtime.block_on(serve(args.listen, jwks, args.read_body)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("bench-upstream: {e}");
@@ -81,6 +99,10 @@ fn main() -> ExitCode {
 
 /// The answer to `req`: the JWKS at its path when one is served, else the static body.
 fn respond(req: &Request<hyper::body::Incoming>, jwks: Option<&Bytes>) -> Response<Full<Bytes>> {
+    if req.uri().path() == CONNECTIONS_PATH {
+        let n = ACCEPTED.load(Ordering::Relaxed);
+        return Response::new(Full::new(Bytes::from(format!("{n}\n"))));
+    }
     match jwks {
         Some(doc) if req.uri().path() == JWKS_PATH => {
             let mut resp = Response::new(Full::new(doc.clone()));
@@ -95,7 +117,7 @@ fn respond(req: &Request<hyper::body::Incoming>, jwks: Option<&Bytes>) -> Respon
 }
 
 /// Accepts connections forever, one task per connection, keep-alive on.
-async fn serve(listen: SocketAddr, jwks: Option<Bytes>) -> std::io::Result<()> {
+async fn serve(listen: SocketAddr, jwks: Option<Bytes>, read_body: bool) -> std::io::Result<()> {
     let listener = TcpListener::bind(listen).await?;
     println!("bench-upstream listening on {}", listener.local_addr()?);
     loop {
@@ -108,12 +130,20 @@ async fn serve(listen: SocketAddr, jwks: Option<Bytes>) -> std::io::Result<()> {
                 continue;
             }
         };
+        ACCEPTED.fetch_add(1, Ordering::Relaxed);
         let _ = stream.set_nodelay(true);
         let jwks = jwks.clone();
         tokio::spawn(async move {
             let service = service_fn(|req: Request<hyper::body::Incoming>| {
                 let resp = respond(&req, jwks.as_ref());
-                async { Ok::<_, Infallible>(resp) }
+                async move {
+                    if read_body {
+                        // A body that never completes holds the request; a broken one
+                        // is answered all the same.
+                        let _ = req.into_body().collect().await;
+                    }
+                    Ok::<_, Infallible>(resp)
+                }
             });
             // A client closing its connection mid-request is normal at the end of a run.
             let _ = http1::Builder::new()

@@ -55,7 +55,7 @@ pub enum Command {
         /// Print one JSON document instead of text.
         #[arg(long)]
         json: bool,
-        /// A JWKS document to use in place of every `jwks_url` source (no fetch).
+        /// A JWKS document to use in place of every `jwks_url` and `oidc` source (no fetch).
         #[arg(long)]
         jwks_file: Option<PathBuf>,
         /// The client's address (for `server.trusted_proxies`). Default 127.0.0.1.

@@ -9,15 +9,12 @@
 //   ISSUER_READY http://127.0.0.1:<port>
 // Everything else (warnings, errors) goes to stderr.
 
-import http from "node:http";
+import { reserveStdout, sendJson, startServer, testAuthOptions } from "./serve.mjs";
 
 // Keep stdout reserved for the single ISSUER_READY line: anything that logs
 // through console.log/info/debug (Better Auth's default logger does) goes to
 // stderr instead.
-const writeStdout = (line) => process.stdout.write(line + "\n");
-console.log = console.error;
-console.info = console.error;
-console.debug = console.error;
+const writeStdout = reserveStdout();
 
 function fail(msg) {
   process.stderr.write(`issuer: ${msg}\n`);
@@ -72,32 +69,11 @@ const { toNodeHandler } = await import("better-auth/node");
 
 // ---- instrumentation -----------------------------------------------------
 const stats = { jwks_fetches: 0 };
-let handler = null;
-
-const server = http.createServer((req, res) => {
-  const path = (req.url || "/").split("?")[0];
-  if (path === "/__stats" && req.method === "GET") {
-    const body = JSON.stringify(stats);
-    res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(body) });
-    res.end(body);
-    return;
-  }
-  if (!handler) {
-    res.writeHead(503, { "content-type": "text/plain" });
-    res.end("issuer not ready\n");
-    return;
-  }
-  if (path === "/api/auth/jwks" && req.method === "GET") stats.jwks_fetches += 1;
-  handler(req, res);
+const { baseURL, setHandler } = await startServer(port, (req, res, path) => {
+  if (path !== "/__stats" || req.method !== "GET") return false;
+  sendJson(res, stats);
+  return true;
 });
-server.on("clientError", (_err, socket) => socket.destroy());
-
-await new Promise((resolve, reject) => {
-  server.once("error", reject);
-  server.listen(port, "127.0.0.1", resolve);
-});
-const actualPort = server.address().port;
-const baseURL = `http://127.0.0.1:${actualPort}`;
 
 // ---- Better Auth ---------------------------------------------------------
 const db = { user: [], session: [], account: [], verification: [], jwks: [] };
@@ -108,13 +84,7 @@ if (cookieCacheMode === "jwt" || cookieCacheMode === "jwks") {
 }
 
 const auth = betterAuth({
-  baseURL,
-  secret,
-  database: memoryAdapter(db),
-  trustedOrigins: [baseURL],
-  emailAndPassword: { enabled: true, requireEmailVerification: false },
-  rateLimit: { enabled: false },
-  telemetry: { enabled: false },
+  ...testAuthOptions({ baseURL, secret, database: memoryAdapter(db) }),
   session: sessionOptions,
   ...(adminPlugin
     ? {
@@ -129,10 +99,6 @@ const auth = betterAuth({
         },
       }
     : {}),
-  logger: {
-    level: "warn",
-    log: (level, message, ...args) => console.error(`[better-auth ${level}] ${message}`, ...args),
-  },
   plugins: [
     jwt({
       jwks: { keyPairConfig },
@@ -152,17 +118,10 @@ try {
   process.exit(1);
 }
 
-handler = toNodeHandler(auth);
+const handler = toNodeHandler(auth);
+setHandler((req, res) => {
+  const path = (req.url || "/").split("?")[0];
+  if (path === "/api/auth/jwks" && req.method === "GET") stats.jwks_fetches += 1;
+  handler(req, res);
+});
 writeStdout(`ISSUER_READY ${baseURL}`);
-
-// ---- shutdown ------------------------------------------------------------
-let stopping = false;
-function shutdown() {
-  if (stopping) return;
-  stopping = true;
-  server.close(() => process.exit(0));
-  server.closeAllConnections?.();
-  setTimeout(() => process.exit(0), 1000).unref();
-}
-process.on("SIGTERM", shutdown);
-process.on("SIGINT", shutdown);

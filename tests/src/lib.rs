@@ -7,6 +7,7 @@
 pub mod echo;
 pub mod gated;
 pub mod issuer;
+pub mod oidc_provider;
 pub mod postgres;
 pub mod process;
 pub mod raw;

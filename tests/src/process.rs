@@ -149,6 +149,26 @@ impl Service {
         format!("http://{admin}{path}")
     }
 
+    /// The status of authgate's admin `/readyz` (0 when it does not answer).
+    pub fn ready_status(&self) -> u16 {
+        let admin = self.admin.expect("authgate has an admin listener");
+        crate::raw::blocking_status(admin, "/readyz").unwrap_or(0)
+    }
+
+    /// The value of the first line of authgate's admin `/metrics` that starts with
+    /// `line_start` (0 when there is none).
+    pub fn metric(&self, line_start: &str) -> f64 {
+        let admin = self.admin.expect("authgate has an admin listener");
+        let text = crate::raw::send(admin, &crate::raw::get("/metrics", &[]))
+            .expect("metrics")
+            .body;
+        text.lines()
+            .find(|l| l.starts_with(line_start))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0.0)
+    }
+
     /// The child's process id.
     pub fn pid(&self) -> u32 {
         self.child.id()

@@ -58,3 +58,18 @@ pub fn forge(header: &Value, claims: &Value, secret: Option<&str>) -> String {
     };
     format!("{input}.{sig}")
 }
+
+/// Flips the first signature character: a real token, one bit off.
+pub fn tamper(token: &str) -> String {
+    let (head, sig) = token.rsplit_once('.').expect("a JWT");
+    let first = if sig.starts_with('A') { 'B' } else { 'A' };
+    format!("{head}.{first}{}", &sig[1..])
+}
+
+/// The JSON of a token's `part` (0 the header, 1 the claims).
+pub fn decoded(token: &str, part: usize) -> Value {
+    let text = URL_SAFE_NO_PAD
+        .decode(token.split('.').nth(part).expect("a JWT part"))
+        .expect("base64url");
+    serde_json::from_slice(&text).expect("JSON")
+}

@@ -7,9 +7,7 @@ use authgate_tests::echo::{self, header_values, Echo};
 use authgate_tests::issuer::{access_token, sign_up, Issuer, IssuerOptions, User};
 use authgate_tests::process::{Authgate, Service};
 use authgate_tests::raw::{self, RawResponse};
-use authgate_tests::tokens::bearer;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
+use authgate_tests::tokens::{bearer, decoded, tamper};
 use serde_json::json;
 use std::time::{Duration, Instant};
 
@@ -41,21 +39,8 @@ owner = "user_id"
     )
 }
 
-/// The admin listener's `/readyz` status.
-fn ready_status(proxy: &Service) -> u16 {
-    let admin = proxy.admin.expect("authgate has an admin listener");
-    authgate_tests::raw::blocking_status(admin, "/readyz").unwrap_or(0)
-}
-
 fn get(proxy: &Service, path: &str, headers: &[(&str, &str)]) -> RawResponse {
     raw::send(proxy.addr, &raw::get(path, headers)).expect("a response")
-}
-
-/// Flips the first signature character: a real token, one bit off.
-fn tamper(token: &str) -> String {
-    let (head, sig) = token.rsplit_once('.').unwrap();
-    let first = if sig.starts_with('A') { 'B' } else { 'A' };
-    format!("{head}.{first}{}", &sig[1..])
 }
 
 fn free_port() -> u16 {
@@ -77,12 +62,7 @@ async fn every_algorithm_round_trip(alg: &str) {
     let (_echo, proxy, _dir) = start_proxy(&jwks_config(&issuer, "")).await;
     let user = sign_up(&issuer, &format!("{}@example.com", alg.to_lowercase())).await;
     let token = access_token(&issuer, &user).await;
-    let header: serde_json::Value = serde_json::from_slice(
-        &URL_SAFE_NO_PAD
-            .decode(token.split('.').next().unwrap())
-            .unwrap(),
-    )
-    .unwrap();
+    let header = decoded(&token, 0);
     assert_eq!(header["alg"], alg, "Better Auth signed with {alg}");
     let obtained = Instant::now();
 
@@ -261,7 +241,7 @@ async fn known_keys_keep_working_while_the_jwks_is_down() {
     );
     assert_eq!(resp.status, 200, "stale-on-error");
     assert_eq!(alice_status(), 200);
-    assert_eq!(ready_status(&proxy), 200);
+    assert_eq!(proxy.ready_status(), 200);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -302,7 +282,7 @@ owner = "user_id"
         resp.header("www-authenticate").is_none(),
         "not the client's fault"
     );
-    assert_eq!(ready_status(&proxy), 503);
+    assert_eq!(proxy.ready_status(), 503);
     // Missing tokens are still the client's problem.
     assert_eq!(get(&proxy, "/api/u/tasks", &[]).status, 401);
 
@@ -311,7 +291,7 @@ owner = "user_id"
         ..IssuerOptions::alg("EdDSA")
     });
     let deadline = Instant::now() + Duration::from_secs(45);
-    while ready_status(&proxy) != 200 {
+    while proxy.ready_status() != 200 {
         assert!(
             Instant::now() < deadline,
             "never became ready: {}",

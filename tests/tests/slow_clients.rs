@@ -7,7 +7,7 @@
 
 use authgate_tests::echo;
 use authgate_tests::gated::ROUTES;
-use authgate_tests::process::{Authgate, Service};
+use authgate_tests::process::Authgate;
 use authgate_tests::raw::{self, RawResponse};
 use authgate_tests::tokens::{claims, hs256};
 use authgate_tests::BETTER_AUTH_SECRET;
@@ -94,17 +94,6 @@ struct Trickled {
     answer: String,
 }
 
-fn metric(proxy: &Service, line_start: &str) -> f64 {
-    let text = raw::send(proxy.admin.unwrap(), &raw::get("/metrics", &[]))
-        .unwrap()
-        .body;
-    text.lines()
-        .find(|l| l.starts_with(line_start))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0.0)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn empty_lines_before_the_request_line_do_not_stop_the_head_deadline() {
     let echo = echo::start().await;
@@ -158,10 +147,7 @@ async fn empty_lines_before_the_request_line_do_not_stop_the_head_deadline() {
     let closed = closed.expect("closed on the second request too");
     assert!(closed < Duration::from_millis(3800), "{closed:?}");
     assert!(
-        metric(
-            &proxy,
-            "authgate_requests_total{decision=\"reject\",reason=\"head_timeout\"}"
-        ) >= 5.0
+        proxy.metric("authgate_requests_total{decision=\"reject\",reason=\"head_timeout\"}") >= 5.0
     );
     let log = proxy.stderr_containing("reason=head_timeout", Duration::from_secs(2));
     assert!(
@@ -226,10 +212,8 @@ async fn slowloris_with_empty_lines_cannot_hold_every_connection() {
         assert!(closed < Duration::from_millis(3500), "{closed:?}");
     }
     assert!(
-        metric(
-            &proxy,
-            "authgate_requests_total{decision=\"reject\",reason=\"connection_limit\"}"
-        ) >= 1.0
+        proxy.metric("authgate_requests_total{decision=\"reject\",reason=\"connection_limit\"}")
+            >= 1.0
     );
 }
 
@@ -296,10 +280,7 @@ async fn a_slow_body_is_cut_off_at_the_body_deadline() {
         }
     }
     assert!(
-        metric(
-            &proxy,
-            "authgate_requests_total{decision=\"reject\",reason=\"body_timeout\"}"
-        ) >= 2.0
+        proxy.metric("authgate_requests_total{decision=\"reject\",reason=\"body_timeout\"}") >= 2.0
     );
     let log = proxy.stderr_containing("reason=body_timeout", Duration::from_secs(2));
     assert!(
@@ -409,10 +390,7 @@ async fn heads_pingora_refuses_are_answered_logged_and_counted() {
         );
     }
     assert_eq!(echo.hits(), 0);
-    let bad = metric(
-        &proxy,
-        "authgate_requests_total{decision=\"reject\",reason=\"bad_request\"}",
-    );
+    let bad = proxy.metric("authgate_requests_total{decision=\"reject\",reason=\"bad_request\"}");
     assert!(bad >= 4.0, "{bad}");
     let log = proxy.stderr_containing("reason=method_refused", Duration::from_secs(2));
     assert_eq!(

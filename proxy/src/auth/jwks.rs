@@ -1,9 +1,11 @@
-//! A JWKS fetched over HTTP (Better Auth's `/api/auth/jwks`): loaded at start-up with
-//! backoff, refreshed periodically (honouring `Cache-Control: max-age`), refetched
-//! once on an unknown `kid` — single-flight and rate-limited so a flood of random kids
-//! cannot hammer the issuer — and kept as it was when a refresh fails (stale-on-error).
+//! A JWKS fetched over HTTP (Better Auth's `/api/auth/jwks`, or the `jwks_uri` an
+//! OpenID provider's discovery document names): loaded at start-up with backoff,
+//! refreshed periodically (honouring `Cache-Control: max-age`), refetched once on
+//! an unknown `kid` — single-flight and rate-limited so a flood of random kids
+//! cannot hammer the issuer — and kept as it was when a refresh fails
+//! (stale-on-error).
 
-use arc_swap::ArcSwap;
+use arc_swap::{ArcSwap, ArcSwapOption};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -11,12 +13,12 @@ use tokio::sync::{watch, Mutex};
 
 use super::alg::KeyAlg;
 use super::claims::ClaimRules;
+use super::discovery::discover_jwks_uri;
+use super::fetch::get_document;
 use super::jwk::{parse_jwks, JwkContext};
 use super::keys::KeySet;
 use super::metrics::AuthMetrics;
 
-/// Largest JWKS document accepted.
-const MAX_JWKS_BYTES: usize = 1 << 20;
 /// First retry delay while no keys were ever loaded.
 const INITIAL_BACKOFF: Duration = Duration::from_millis(250);
 /// Longest retry delay.
@@ -36,11 +38,23 @@ struct Refetches {
     last_ok: Option<Instant>,
 }
 
+/// Where a remote JWKS is found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JwksLocation {
+    /// At this URL (`type = "jwks_url"`).
+    Url(String),
+    /// At the `jwks_uri` of this issuer's OpenID discovery document (`type = "oidc"`).
+    Discovered {
+        /// The issuer, exactly as configured (and as its document must name it).
+        issuer: String,
+    },
+}
+
 /// Settings of one remote JWKS. Equal settings on reload keep the loaded source.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RemoteJwksConfig {
-    /// The JWKS URL.
-    pub url: String,
+    /// Where the JWKS is.
+    pub location: JwksLocation,
     /// Algorithms accepted from it.
     pub allowed: Vec<KeyAlg>,
     /// Claim rules for its tokens.
@@ -56,11 +70,14 @@ pub struct RemoteJwksConfig {
 /// A remote key set and its fetch state.
 pub struct RemoteJwks {
     config: RemoteJwksConfig,
-    /// The URL without any password it may carry, for logs and labels.
+    /// The URL without any password it may carry (the issuer, for a discovered
+    /// JWKS), for logs and metric labels.
     shown_url: String,
     label: Arc<str>,
     client: reqwest::Client,
     keys: ArcSwap<KeySet>,
+    /// The `jwks_uri` discovery found, kept until a fetch from it fails.
+    discovered: ArcSwapOption<String>,
     /// Bumped on every successful fetch.
     generation: AtomicU64,
     /// Unix seconds of the last successful fetch; 0 = never.
@@ -88,15 +105,6 @@ fn unix_now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-fn parse_max_age(value: &str) -> Option<u64> {
-    value.split(',').find_map(|d| {
-        let (k, v) = d.trim().split_once('=')?;
-        k.trim()
-            .eq_ignore_ascii_case("max-age")
-            .then(|| v.trim().trim_matches('"').parse().ok())?
-    })
-}
-
 impl RemoteJwks {
     /// A source with no keys yet; call [`Self::run`] (or [`Self::fetch`]) to load them.
     pub fn new(config: RemoteJwksConfig, metrics: Arc<AuthMetrics>) -> Result<Self, String> {
@@ -105,17 +113,30 @@ impl RemoteJwks {
             .connect_timeout(config.timeout)
             // Fetches are rare and may run on different runtimes: no idle pool.
             .pool_max_idle_per_host(0)
-            .redirect(reqwest::redirect::Policy::limited(3))
+            // Redirects are followed by `get_document`, which checks each hop.
+            .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("authgate/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
-        let shown_url = redact_password(&config.url);
+        let (shown_url, label) = match &config.location {
+            JwksLocation::Url(url) => {
+                let shown = redact_password(url);
+                let label = format!("jwks:{shown}");
+                (shown, label)
+            }
+            JwksLocation::Discovered { issuer } => {
+                let shown = redact_password(issuer);
+                let label = format!("oidc:{shown}");
+                (shown, label)
+            }
+        };
         Ok(Self {
-            label: format!("jwks:{shown_url}").into(),
+            label: label.into(),
             shown_url,
             config,
             client,
             keys: ArcSwap::from_pointee(KeySet::default()),
+            discovered: ArcSwapOption::empty(),
             generation: AtomicU64::new(0),
             loaded_at: AtomicU64::new(0),
             max_age: AtomicU64::new(0),
@@ -144,7 +165,8 @@ impl RemoteJwks {
         self.generation.load(Ordering::Acquire)
     }
 
-    /// The URL, for logs (a password in it is replaced by `***`).
+    /// The URL, or the issuer of a discovered JWKS, for logs and metric labels (a
+    /// password in it is replaced by `***`).
     pub fn url(&self) -> &str {
         &self.shown_url
     }
@@ -165,40 +187,56 @@ impl RemoteJwks {
     }
 
     async fn fetch_inner(&self) -> Result<usize, String> {
-        let mut resp = self
-            .client
-            .get(&self.config.url)
-            .header(reqwest::header::ACCEPT, "application/json")
-            .send()
+        match &self.config.location {
+            JwksLocation::Url(url) => self.fetch_from(url).await,
+            JwksLocation::Discovered { issuer } => self.fetch_discovered(issuer).await,
+        }
+    }
+
+    /// Fetches the JWKS at `url` and installs its keys.
+    async fn fetch_from(&self, url: &str) -> Result<usize, String> {
+        let doc = get_document(&self.client, url, None).await?;
+        self.install(&doc.body, doc.max_age)
+    }
+
+    /// Fetches the JWKS that `issuer`'s discovery document names. The `jwks_uri`
+    /// is kept until a fetch from it fails; then the document is read again at
+    /// once, and a `jwks_uri` that moved is tried.
+    async fn fetch_discovered(&self, issuer: &str) -> Result<usize, String> {
+        let cached = self.discovered.load_full();
+        let uri = match &cached {
+            Some(uri) => uri.clone(),
+            None => self.discover(issuer).await?,
+        };
+        let failed = match self.fetch_from(&uri).await {
+            Ok(n) => return Ok(n),
+            Err(e) => format!("JWKS {}: {e}", redact_password(&uri)),
+        };
+        self.discovered.store(None);
+        if cached.is_none() {
+            return Err(failed);
+        }
+        let fresh = self
+            .discover(issuer)
             .await
-            // reqwest's message repeats the URL, password included: leave it out.
-            .map_err(|e| format!("request failed: {}", e.without_url()))?;
-        if !resp.status().is_success() {
-            return Err(format!("HTTP {}", resp.status()));
+            .map_err(|e| format!("{failed}; then {e}"))?;
+        if fresh == uri {
+            return Err(failed);
         }
-        if resp
-            .content_length()
-            .is_some_and(|l| l as usize > MAX_JWKS_BYTES)
-        {
-            return Err("document too large".into());
-        }
-        let max_age = resp
-            .headers()
-            .get(reqwest::header::CACHE_CONTROL)
-            .and_then(|v| v.to_str().ok())
-            .and_then(parse_max_age);
-        let mut body = Vec::new();
-        while let Some(chunk) = resp
-            .chunk()
+        self.fetch_from(&fresh)
             .await
-            .map_err(|e| format!("reading body: {}", e.without_url()))?
-        {
-            if body.len() + chunk.len() > MAX_JWKS_BYTES {
-                return Err("document too large".into());
-            }
-            body.extend_from_slice(&chunk);
-        }
-        self.install(&body, max_age)
+            .map_err(|e| format!("JWKS {}: {e}", redact_password(&fresh)))
+    }
+
+    /// Reads `issuer`'s discovery document; keeps and returns its `jwks_uri`.
+    async fn discover(&self, issuer: &str) -> Result<Arc<String>, String> {
+        let uri = discover_jwks_uri(&self.client, issuer)
+            .await
+            .map_err(|e| format!("OpenID discovery {e}"))?;
+        tracing::info!(issuer = %self.shown_url, jwks_uri = %redact_password(&uri), "OpenID discovery: JWKS found");
+        let uri = Arc::new(uri);
+        self.discovered.store(Some(uri.clone()));
+        Ok(uri)
     }
 
     /// Loads keys from a JWKS document given in place of a fetch (`authgate explain
@@ -330,6 +368,7 @@ async fn sleep_or_shutdown(d: Duration, shutdown: &mut watch::Receiver<bool>) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::auth::fetch::tests::{Answer, TestServer};
     use std::sync::atomic::AtomicUsize;
     use warp::Filter;
 
@@ -358,9 +397,13 @@ mod tests {
     }
 
     fn source(url: String, min_refetch: Duration) -> RemoteJwks {
+        remote(JwksLocation::Url(url), min_refetch)
+    }
+
+    fn remote(location: JwksLocation, min_refetch: Duration) -> RemoteJwks {
         RemoteJwks::new(
             RemoteJwksConfig {
-                url,
+                location,
                 allowed: KeyAlg::ASYMMETRIC.to_vec(),
                 rules: Arc::new(ClaimRules::default()),
                 refresh: Duration::from_secs(300),
@@ -471,11 +514,66 @@ mod tests {
         l.local_addr().unwrap()
     }
 
-    #[test]
-    fn max_age_parsing() {
-        assert_eq!(parse_max_age("public, max-age=300"), Some(300));
-        assert_eq!(parse_max_age("MAX-AGE=\"5\""), Some(5));
-        assert_eq!(parse_max_age("no-store"), None);
-        assert_eq!(parse_max_age("max-age=x"), None);
+    const DISCOVERY: &str = "/oidc/.well-known/openid-configuration";
+
+    /// `server` as an OpenID provider at `{base}/oidc`: its document names
+    /// `issuer` and the JWKS at `{base}{jwks}`, which it serves.
+    fn publish(server: &TestServer, issuer: &str, jwks: &str) {
+        let doc = format!(
+            r#"{{"issuer":"{issuer}","jwks_uri":"{}{jwks}"}}"#,
+            server.base
+        );
+        server.answer(DISCOVERY, Answer::Doc(doc));
+        server.answer(jwks, Answer::Doc(JWKS.into()));
+    }
+
+    fn discovered(server: &TestServer) -> RemoteJwks {
+        let issuer = format!("{}/oidc", server.base);
+        remote(JwksLocation::Discovered { issuer }, Duration::from_secs(1))
+    }
+
+    #[tokio::test]
+    async fn a_discovered_jwks_is_found_again_when_it_moves() {
+        let server = TestServer::start().await;
+        let issuer = format!("{}/oidc", server.base);
+        publish(&server, &issuer, "/jwks-a");
+        let s = discovered(&server);
+        assert_eq!(s.url(), issuer, "labelled by its issuer");
+        assert_eq!(s.fetch().await.unwrap(), 1);
+        assert_eq!(s.fetch().await.unwrap(), 1);
+        assert_eq!(server.hits(DISCOVERY), 1, "jwks_uri kept");
+        server.answer("/jwks-a", Answer::Status(404));
+        publish(&server, &issuer, "/jwks-b");
+        assert_eq!(s.fetch().await.unwrap(), 1, "found again at once");
+        assert_eq!(server.hits(DISCOVERY), 2);
+        assert_eq!(s.generation(), 3);
+    }
+
+    #[tokio::test]
+    async fn a_document_naming_another_issuer_loads_no_keys() {
+        let server = TestServer::start().await;
+        let issuer = format!("{}/oidc", server.base);
+        publish(&server, "https://elsewhere.example", "/jwks-a");
+        let s = discovered(&server);
+        let e = s.fetch().await.unwrap_err();
+        assert!(
+            e.contains("names issuer `https://elsewhere.example`"),
+            "{e}"
+        );
+        assert!(!s.is_loaded());
+        assert_eq!(s.metrics.snapshot().jwks_fetch_err, 1);
+        // Once it names the issuer, keys load; when it stops, the keys stay
+        // (stale-on-error) and the next fetch reads the document again.
+        publish(&server, &issuer, "/jwks-a");
+        s.fetch().await.unwrap();
+        server.answer("/jwks-a", Answer::Status(404));
+        publish(&server, "https://elsewhere.example", "/jwks-b");
+        let e = s.fetch().await.unwrap_err();
+        assert!(
+            e.contains("then OpenID discovery") && e.contains("names issuer"),
+            "{e}"
+        );
+        assert!(s.keys().has_kid("k1"), "stale-on-error");
+        assert_eq!(server.hits(DISCOVERY), 3);
     }
 }

@@ -32,7 +32,7 @@ pub(crate) struct Question {
     pub(crate) token: Option<String>,
     /// Further header lines, `Name: value`.
     pub(crate) headers: Vec<String>,
-    /// A JWKS document standing in for every `jwks_url` source.
+    /// A JWKS document standing in for every `jwks_url` and `oidc` source.
     pub(crate) jwks_file: Option<PathBuf>,
     /// The TCP peer the request comes from (`server.trusted_proxies` applies).
     pub(crate) peer: std::net::IpAddr,
@@ -113,7 +113,7 @@ fn parse_head(raw: &[u8]) -> Result<RequestHeader, String> {
     Ok(req)
 }
 
-/// Loads every `jwks_url` source's keys as the proxy does at start (or from
+/// Loads every `jwks_url` and `oidc` source's keys as the proxy does at start (or from
 /// `q.jwks_file`); a failure leaves the source without keys, as in the proxy.
 async fn load_keys(gate: &crate::gate::Gate, q: &Question) {
     for source in gate.verifier.remote_sources() {

@@ -210,6 +210,8 @@ pub enum SourceSection {
     JwksUrl(JwksUrlSource),
     /// A JWKS JSON file read at start-up.
     JwksFile(JwksFileSource),
+    /// The JWKS an OpenID provider names in its discovery document.
+    Oidc(OidcSource),
 }
 
 /// `type = "shared_secret"`.
@@ -305,6 +307,35 @@ pub struct JwksFileSource {
     /// Accepted `aud` values; when set, `aud` is required and must contain one.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub audience: Vec<String>,
+}
+
+/// `type = "oidc"`: the keys of an OpenID provider, found through its discovery
+/// document, then fetched, refreshed and refetched as a `jwks_url` source's.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct OidcSource {
+    /// The issuer, e.g. `https://auth.example.com` (an absolute http or https URL
+    /// without query or fragment). Required. Its
+    /// `{issuer}/.well-known/openid-configuration` must name exactly this issuer,
+    /// and every token must carry it as `iss`. Better Auth's OAuth provider
+    /// plugin: its base URL with `/api/auth`.
+    pub issuer: String,
+    /// Accepted algorithms. Default every asymmetric one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub algorithms: Vec<String>,
+    /// Accepted `aud` values; when set, `aud` is required and must contain one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub audience: Vec<String>,
+    /// Refresh interval in seconds when the JWKS response has no
+    /// `Cache-Control: max-age`. Default 300.
+    #[serde(default = "default_refresh_secs")]
+    pub refresh_secs: u64,
+    /// At most one unknown-`kid` refetch per this many seconds (1–3600). Default 1.
+    #[serde(default = "default_min_refetch_interval_secs")]
+    pub min_refetch_interval_secs: u64,
+    /// HTTP timeout of each request (discovery, JWKS) in milliseconds. Default 2000.
+    #[serde(default = "default_jwks_timeout_ms")]
+    pub timeout_ms: u64,
 }
 
 /// `[auth.session_cookie]`

@@ -6,11 +6,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::context::Ctx;
-use super::schema::{JwksFileSource, JwksUrlSource, SharedSecretSource, SourceSection};
+use super::schema::{JwksFileSource, JwksUrlSource, OidcSource, SharedSecretSource, SourceSection};
 use super::secrets::{SecretReader, SecretSpec};
 use crate::auth::jwk::{parse_jwks, JwkContext};
 use crate::auth::{
-    AuthMetrics, ClaimRules, KeyAlg, KeySet, KeySource, RemoteJwks, RemoteJwksConfig, VerifyingKey,
+    AuthMetrics, ClaimRules, JwksLocation, KeyAlg, KeySet, KeySource, RemoteJwks, RemoteJwksConfig,
+    VerifyingKey,
 };
 use crate::error::ConfigError;
 use crate::secret::Secret;
@@ -44,6 +45,7 @@ pub(super) fn resolve(
             SourceSection::SharedSecret(s) => shared_secret(sc, i, s)?,
             SourceSection::JwksUrl(s) => jwks_url(sc, i, s)?,
             SourceSection::JwksFile(s) => jwks_file(sc, i, s)?,
+            SourceSection::Oidc(s) => oidc(sc, i, s)?,
         });
     }
     Ok(resolved)
@@ -165,6 +167,70 @@ fn jwks_url(
     if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
         return Err(cx.err(key(i, "url"), "expected an http:// or https:// URL"));
     }
+    let remote = Remote {
+        location: JwksLocation::Url(s.url.clone()),
+        algorithms: &s.algorithms,
+        issuer: &s.issuer,
+        audience: &s.audience,
+        refresh_secs: s.refresh_secs,
+        min_refetch_interval_secs: s.min_refetch_interval_secs,
+        timeout_ms: s.timeout_ms,
+    };
+    remote_source(sc, i, remote, "url")
+}
+
+/// `type = "oidc"`: the issuer is where the keys are found and the `iss` every
+/// token must carry.
+fn oidc(sc: &mut SourceCtx<'_, '_>, i: usize, s: &OidcSource) -> Result<KeySource, ConfigError> {
+    let cx = sc.cx;
+    let field = key(i, "issuer");
+    let parsed = reqwest::Url::parse(&s.issuer)
+        .map_err(|e| cx.err(&field, format!("not an absolute URL: {e}")))?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+        return Err(cx.err(
+            &field,
+            "expected an http:// or https:// URL such as https://auth.example.com",
+        ));
+    }
+    if parsed.query().is_some() || parsed.fragment().is_some() {
+        return Err(cx.err(&field, "an issuer has no query or fragment"));
+    }
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(cx.err(&field, "an issuer has no user name or password"));
+    }
+    let remote = Remote {
+        location: JwksLocation::Discovered {
+            issuer: s.issuer.clone(),
+        },
+        algorithms: &s.algorithms,
+        issuer: std::slice::from_ref(&s.issuer),
+        audience: &s.audience,
+        refresh_secs: s.refresh_secs,
+        min_refetch_interval_secs: s.min_refetch_interval_secs,
+        timeout_ms: s.timeout_ms,
+    };
+    remote_source(sc, i, remote, "issuer")
+}
+
+/// The settings a `jwks_url` and an `oidc` source share.
+struct Remote<'a> {
+    location: JwksLocation,
+    algorithms: &'a [String],
+    issuer: &'a [String],
+    audience: &'a [String],
+    refresh_secs: u64,
+    min_refetch_interval_secs: u64,
+    timeout_ms: u64,
+}
+
+/// A remote source from `r`; `location_key` names the key its location came from.
+fn remote_source(
+    sc: &mut SourceCtx<'_, '_>,
+    i: usize,
+    r: Remote<'_>,
+    location_key: &str,
+) -> Result<KeySource, ConfigError> {
+    let cx = sc.cx;
     let bounded = |v: u64, field: &str, max: u64| -> Result<u64, ConfigError> {
         match v {
             0 => Err(cx.err(key(i, field), "must be at least 1")),
@@ -173,18 +239,18 @@ fn jwks_url(
         }
     };
     let config = RemoteJwksConfig {
-        url: s.url.clone(),
-        allowed: algorithms(cx, i, &s.algorithms)?,
-        rules: rules(sc, &s.issuer, &s.audience),
-        refresh: Duration::from_secs(bounded(s.refresh_secs, "refresh_secs", 86_400)?),
+        location: r.location,
+        allowed: algorithms(cx, i, r.algorithms)?,
+        rules: rules(sc, r.issuer, r.audience),
+        refresh: Duration::from_secs(bounded(r.refresh_secs, "refresh_secs", 86_400)?),
         min_refetch_interval: Duration::from_secs(bounded(
-            s.min_refetch_interval_secs,
+            r.min_refetch_interval_secs,
             "min_refetch_interval_secs",
             3600,
         )?),
-        timeout: Duration::from_millis(bounded(s.timeout_ms, "timeout_ms", 60_000)?),
+        timeout: Duration::from_millis(bounded(r.timeout_ms, "timeout_ms", 60_000)?),
     };
     let remote =
-        RemoteJwks::new(config, sc.metrics.clone()).map_err(|e| cx.err(key(i, "url"), e))?;
+        RemoteJwks::new(config, sc.metrics.clone()).map_err(|e| cx.err(key(i, location_key), e))?;
     Ok(KeySource::Remote(Arc::new(remote)))
 }

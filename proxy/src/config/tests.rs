@@ -409,3 +409,78 @@ fn an_open_admin_port_and_trust_in_everyone_warn() {
         s.warnings
     );
 }
+
+#[test]
+fn an_oidc_source_pins_iss_to_its_issuer() {
+    let s = load_text(
+        "[[auth.sources]]\ntype = \"oidc\"\nissuer = \"https://auth.example.com/api/auth\"\naudience = [\"https://api.example.com\"]\ntimeout_ms = 500\n",
+    )
+    .unwrap();
+    let [crate::auth::KeySource::Remote(remote)] = s.auth.sources.as_slice() else {
+        panic!("one remote source: {:?}", s.auth.sources);
+    };
+    let config = remote.config();
+    assert_eq!(
+        config.location,
+        crate::auth::JwksLocation::Discovered {
+            issuer: "https://auth.example.com/api/auth".into()
+        }
+    );
+    assert_eq!(config.rules.issuer, ["https://auth.example.com/api/auth"]);
+    assert_eq!(config.rules.audience, ["https://api.example.com"]);
+    assert_eq!(config.timeout, Duration::from_millis(500));
+    assert_eq!(
+        config.refresh,
+        Duration::from_secs(300),
+        "jwks_url's default"
+    );
+    assert_eq!(remote.url(), "https://auth.example.com/api/auth");
+    assert!(
+        !s.warnings.iter().any(|w| w.contains("neither iss nor aud")),
+        "iss is always checked: {:?}",
+        s.warnings
+    );
+}
+
+#[test]
+fn an_oidc_issuer_must_be_an_absolute_http_url_without_query_or_fragment() {
+    let source = |issuer: &str| format!("[[auth.sources]]\ntype = \"oidc\"\nissuer = {issuer}\n");
+    for (issuer, why) in [
+        ("\"auth.example.com\"", "not an absolute URL"),
+        ("\"/api/auth\"", "not an absolute URL"),
+        (
+            "\"ftp://auth.example.com\"",
+            "expected an http:// or https:// URL",
+        ),
+        (
+            "\"https://auth.example.com/?tenant=a\"",
+            "no query or fragment",
+        ),
+        ("\"https://auth.example.com/#x\"", "no query or fragment"),
+        (
+            "\"https://user:hunter2@auth.example.com\"",
+            "no user name or password",
+        ),
+    ] {
+        let e = err(&source(issuer));
+        assert_eq!(e.key, "auth.sources[0].issuer", "{issuer}: {e}");
+        assert_eq!(e.file, PathBuf::from("test.toml"));
+        assert!(e.message.contains(why), "{issuer}: {e}");
+        assert!(!e.to_string().contains("hunter2"), "{e}");
+    }
+    // A type error inside a tagged source names the source (serde buffers it).
+    let e = err(&source("[\"https://auth.example.com\"]"));
+    assert_eq!(e.key, "auth.sources[0]");
+    assert!(e.message.contains("invalid type"), "{e}");
+    let e = err("[[auth.sources]]\ntype = \"oidc\"\n");
+    assert_eq!(e.key, "auth.sources[0].issuer");
+    assert!(e.message.contains("missing field"), "{e}");
+    let e = err("[[auth.sources]]\ntype = \"oidc\"\nissuer = \"https://a.example\"\nurl = \"https://a.example/jwks\"\n");
+    assert_eq!(e.key, "auth.sources[0].url");
+    let e = err(
+        "[[auth.sources]]\ntype = \"oidc\"\nissuer = \"https://a.example\"\nrefresh_secs = 0\n",
+    );
+    assert_eq!(e.key, "auth.sources[0].refresh_secs");
+    let e = err("[[auth.sources]]\ntype = \"oidc\"\nissuer = \"https://a.example\"\nalgorithms = [\"HS256\"]\n");
+    assert_eq!(e.key, "auth.sources[0].algorithms");
+}

@@ -2,7 +2,7 @@ use super::*;
 use crate::auth::claims::ClaimRules;
 use crate::auth::jwk::{parse_jwks, JwkContext};
 use crate::auth::testkeys::{jwks, TestKey};
-use crate::auth::{RemoteJwksConfig, VerifyingKey};
+use crate::auth::{JwksLocation, RemoteJwksConfig, VerifyingKey};
 use crate::secret::Secret;
 use crate::trace::NoTrace;
 use jsonwebtoken::{EncodingKey, Header};
@@ -267,7 +267,7 @@ async fn never_loaded_remote_keys_mean_unavailable_not_invalid() {
         .unwrap();
     let remote = RemoteJwks::new(
         RemoteJwksConfig {
-            url: format!("http://{closed}/jwks"),
+            location: JwksLocation::Url(format!("http://{closed}/jwks")),
             allowed: KeyAlg::ASYMMETRIC.to_vec(),
             rules: rules(),
             refresh: Duration::from_secs(300),

@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # Installs what building and testing authgate needs and a fresh machine may lack:
 # cmake (Pingora's zlib-ng build), a C compiler, Node.js + npm (the Better Auth test
-# issuer), Prometheus (scrapes the admin port in a test), cargo-nextest.
+# issuer), Prometheus (scrapes the admin port in a test), cargo-nextest; for the
+# TLS, HTTP/2, gRPC and WebSocket tests: the openssl CLI (a test CA), curl with
+# HTTP/2, Python 3 with venv (the gRPC and WebSocket peers, pinned in
+# tests/clients/requirements.txt, installed by scripts/ensure-test-clients.sh) and
+# nghttp2-client (h2load, for bench/run.sh).
 # Idempotent: does nothing when everything is there.
 set -euo pipefail
 
@@ -12,6 +16,11 @@ command -v node >/dev/null 2>&1 || need_apt+=(nodejs)
 command -v npm >/dev/null 2>&1 || need_apt+=(npm)
 command -v pkg-config >/dev/null 2>&1 || need_apt+=(pkg-config)
 command -v prometheus >/dev/null 2>&1 || need_apt+=(prometheus)
+command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
+command -v curl >/dev/null 2>&1 || need_apt+=(curl)
+command -v h2load >/dev/null 2>&1 || need_apt+=(nghttp2-client)
+command -v python3 >/dev/null 2>&1 || need_apt+=(python3)
+python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need_apt+=(python3-venv)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "ensure-deps: installing ${need_apt[*]}" >&2
@@ -25,3 +34,5 @@ if ! cargo nextest --version >/dev/null 2>&1; then
   echo "ensure-deps: installing cargo-nextest" >&2
   cargo install --locked cargo-nextest
 fi
+
+scripts/ensure-test-clients.sh

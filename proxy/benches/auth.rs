@@ -13,7 +13,7 @@ use std::time::Duration;
 use authgate::benching::{
     canonicalize, jwks, parse_jwks, Admitted, AssertionSigner, AuthMetrics, AuthMode, BoundRequest,
     ClaimRules, HeaderNames, Identity, IdentityHeaders, JwkContext, KeyAlg, KeySet, KeySource,
-    OutboundPolicy, Pattern, Purpose, Route, RouteTable, Secret, TestKey, Verifier,
+    OutboundPolicy, Pattern, Purpose, Route, RouteTable, Scheme, Secret, TestKey, Verifier,
     VerifierOptions, VerifyingKey,
 };
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
@@ -215,6 +215,7 @@ fn headers(c: &mut Criterion) {
                     identity: Some(&who),
                     client_ip: Some("127.0.0.1"),
                     peer_trusted: false,
+                    scheme: Scheme::Http,
                     request_id: "0d1f6a0e-6f7c-4c59-9a57-5b1f0e3c2a11",
                 };
                 outbound.prepare(&mut req, &admitted).unwrap();

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use crate::assertion::{AssertionSigner, BoundRequest};
 use crate::auth::cookie::without_session_cookies;
 use crate::auth::Identity;
-use crate::forwarding;
+use crate::forwarding::{self, Forwarding, Scheme};
 use crate::identity_headers::IdentityHeaders;
 
 /// How this deployment rewrites requests (from the settings, fixed per config).
@@ -49,6 +49,8 @@ pub struct Admitted<'a> {
     pub client_ip: Option<&'a str>,
     /// Whether the peer is a trusted proxy (its forwarding headers are kept).
     pub peer_trusted: bool,
+    /// The listener's scheme (`proto` of `Forwarded`, `X-Forwarded-Proto`).
+    pub scheme: Scheme,
     /// The request id.
     pub request_id: &'a str,
 }
@@ -75,12 +77,13 @@ impl OutboundPolicy {
         if let Some(prefix) = &self.strip_cookie_prefix {
             strip_session_cookies(req, prefix)?;
         }
-        forwarding::set_forwarding_headers(
-            req,
-            admitted.client_ip,
-            admitted.peer_trusted,
-            admitted.request_id,
-        )?;
+        let hop = Forwarding {
+            peer: admitted.client_ip,
+            trusted: admitted.peer_trusted,
+            scheme: admitted.scheme,
+            request_id: admitted.request_id,
+        };
+        forwarding::set_forwarding_headers(req, &hop)?;
         if let Some(identity) = admitted.identity {
             // The query exactly as it goes upstream: the assertion binds it.
             let bound = BoundRequest {
@@ -182,6 +185,7 @@ mod tests {
             identity,
             client_ip: Some("192.0.2.7"),
             peer_trusted: false,
+            scheme: Scheme::Https,
             request_id: "rid-1",
         }
     }
@@ -215,6 +219,11 @@ mod tests {
         assert!(req.headers.get("authorization").is_none());
         assert_eq!(values(&req, "cookie"), [b"theme=dark".as_slice()]);
         assert_eq!(values(&req, "x-forwarded-for"), [b"192.0.2.7".as_slice()]);
+        assert_eq!(values(&req, "x-forwarded-proto"), [b"https".as_slice()]);
+        assert_eq!(
+            values(&req, "forwarded"),
+            [b"for=192.0.2.7;proto=https".as_slice()]
+        );
         assert_eq!(values(&req, "x-request-id"), [b"rid-1".as_slice()]);
         assert_eq!(values(&req, "x-kept"), [b"yes".as_slice()]);
         assert!(req.headers.get("x-http-method-override").is_none());

@@ -95,14 +95,7 @@ struct Trickled {
 }
 
 fn metric(proxy: &Service, line_start: &str) -> f64 {
-    let text = raw::send(proxy.admin.unwrap(), &raw::get("/metrics", &[]))
-        .unwrap()
-        .body;
-    text.lines()
-        .find(|l| l.starts_with(line_start))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0.0)
+    proxy.metric(line_start)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -216,6 +216,7 @@ fn headers(c: &mut Criterion) {
                     client_ip: Some("127.0.0.1"),
                     peer_trusted: false,
                     scheme: Scheme::Http,
+                    upstream_h2: false,
                     request_id: "0d1f6a0e-6f7c-4c59-9a57-5b1f0e3c2a11",
                 };
                 outbound.prepare(&mut req, &admitted).unwrap();

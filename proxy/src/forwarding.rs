@@ -91,6 +91,12 @@ const HOP_BY_HOP: &[&str] = &[
     "http2-settings",
 ];
 
+/// Whether the client sent exactly `TE: trailers`.
+pub(crate) fn asks_for_trailers(req: &RequestHeader) -> bool {
+    let mut values = req.headers.get_all(http::header::TE).iter();
+    matches!((values.next(), values.next()), (Some(v), None) if v.as_bytes().eq_ignore_ascii_case(b"trailers"))
+}
+
 /// Whether `Connection` asks this hop for the `Upgrade` handshake.
 pub(crate) fn upgrade_requested(req: &RequestHeader) -> bool {
     connection_tokens(req).any(|t| t.eq_ignore_ascii_case("upgrade"))

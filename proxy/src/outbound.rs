@@ -51,6 +51,9 @@ pub struct Admitted<'a> {
     pub peer_trusted: bool,
     /// The listener's scheme (`proto` of `Forwarded`, `X-Forwarded-Proto`).
     pub scheme: Scheme,
+    /// The upstream leg is HTTP/2: a client's `TE: trailers`, the one hop-by-hop
+    /// header HTTP/2 allows (RFC 9113 §8.2.2) and gRPC servers require, passes.
+    pub upstream_h2: bool,
     /// The request id.
     pub request_id: &'a str,
 }
@@ -68,7 +71,11 @@ impl OutboundPolicy {
                 .map_err(|_| internal("canonical target is not a URI"))?;
             req.set_uri(uri);
         }
+        let te_trailers = admitted.upstream_h2 && forwarding::asks_for_trailers(req);
         forwarding::strip_hop_by_hop(req);
+        if te_trailers {
+            req.insert_header(http::header::TE, "trailers")?;
+        }
         self.identity.strip_inbound(req);
         forwarding::strip_routing_overrides(req);
         if !self.keep_authorization {
@@ -186,6 +193,7 @@ mod tests {
             client_ip: Some("192.0.2.7"),
             peer_trusted: false,
             scheme: Scheme::Https,
+            upstream_h2: false,
             request_id: "rid-1",
         }
     }
@@ -241,6 +249,25 @@ mod tests {
             claims["htq"],
             crate::assertion::query_hash(b"x=1", &mut [0; 43])
         );
+    }
+
+    #[test]
+    fn te_trailers_passes_only_to_an_http2_upstream() {
+        let identity = alice();
+        for (h2, want) in [(true, vec![b"trailers".as_slice()]), (false, vec![])] {
+            let mut req = hostile_request();
+            req.append_header("TE", "trailers").unwrap();
+            let mut admitted = admitted(Some(&identity));
+            admitted.upstream_h2 = h2;
+            policy(false).prepare(&mut req, &admitted).unwrap();
+            assert_eq!(values(&req, "te"), want);
+        }
+        let mut req = hostile_request();
+        req.append_header("TE", "gzip, trailers").unwrap();
+        let mut admitted = admitted(Some(&identity));
+        admitted.upstream_h2 = true;
+        policy(false).prepare(&mut req, &admitted).unwrap();
+        assert!(values(&req, "te").is_empty());
     }
 
     #[test]

@@ -376,6 +376,7 @@ impl ProxyHttp for AuthGate {
             client_ip: client_ip.as_deref(),
             peer_trusted: ctx.peer_trusted,
             scheme: self.scheme,
+            upstream_h2: grpc::is_grpc(upstream),
             request_id: &ctx.request_id,
         };
         ctx.generation.outbound.prepare(upstream, &admitted)

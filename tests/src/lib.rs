@@ -8,6 +8,7 @@ pub mod curl;
 pub mod echo;
 pub mod gated;
 pub mod issuer;
+pub mod peers;
 pub mod pki;
 pub mod postgres;
 pub mod process;

@@ -22,6 +22,8 @@ SCRIPT_ARGS="$*"
 SCRIPT_NAME=run.sh
 # shellcheck source=bench/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=bench/tls.sh
+. "$(dirname "${BASH_SOURCE[0]}")/tls.sh"
 
 ALL_SCENARIOS="direct authgate-public authgate-hs256 authgate-hs256-nolog authgate-hs256-tuned authgate-eddsa authgate-eddsa-many authgate-rs256 haproxy-hs256-log haproxy-hs256 haproxy-rs256 nginx"
 
@@ -41,6 +43,8 @@ Usage: bench/run.sh [options]
   --tokens N            distinct EdDSA tokens of authgate-eddsa-many (default 10000)
   --layouts L           comma list of pinned,unpinned (default both)
   --scenarios L         comma list (default all): $ALL_SCENARIOS
+  --no-tls              skip the TLS and HTTP/2 rows (bench/tls.sh)
+  --only-tls            run only the TLS and HTTP/2 rows
   --no-access-log       run every authgate scenario with its access log off
                         (RUST_LOG=warn); by default they run as shipped, log on
   --output FILE         where to write the results (default bench/RESULTS.md)
@@ -66,6 +70,7 @@ TOKENS=10000
 LAYOUTS="pinned,unpinned"
 SCENARIOS="${ALL_SCENARIOS// /,}"
 ACCESS_LOG=1
+TLS_ROWS=1
 OUTPUT=""
 INSTALL=1
 BUILD=1
@@ -89,6 +94,8 @@ while [[ $# -gt 0 ]]; do
         --layouts) need_value "$@"; LAYOUTS="$2"; shift ;;
         --scenarios) need_value "$@"; SCENARIOS="$2"; shift ;;
         --no-access-log) ACCESS_LOG=0 ;;
+        --no-tls) TLS_ROWS=0 ;;
+        --only-tls) TLS_ROWS=1; SCENARIOS=none ;;
         --output) need_value "$@"; OUTPUT="$2"; shift ;;
         --no-install) INSTALL=0 ;;
         --no-build) BUILD=0 ;;
@@ -132,7 +139,8 @@ IFS=',' read -r -a LAYOUT_LIST <<<"$LAYOUTS"
 for l in "${LAYOUT_LIST[@]}"; do
     [[ $l == pinned || $l == unpinned ]] || die "unknown layout '$l' (pinned, unpinned)"
 done
-IFS=',' read -r -a SCENARIO_LIST <<<"$SCENARIOS"
+SCENARIO_LIST=()
+[[ $SCENARIOS == none ]] || IFS=',' read -r -a SCENARIO_LIST <<<"$SCENARIOS"
 for s in "${SCENARIO_LIST[@]}"; do
     [[ " $ALL_SCENARIOS " == *" $s "* ]] || die "unknown scenario '$s' ($ALL_SCENARIOS)"
 done
@@ -202,6 +210,7 @@ install_tools() {
     command -v nginx >/dev/null || missing+=(nginx)
     command -v openssl >/dev/null || missing+=(openssl)
     command -v curl >/dev/null || missing+=(curl)
+    if [[ $TLS_ROWS == 1 ]]; then command -v h2load >/dev/null || missing+=(nghttp2-client); fi
     command -v taskset >/dev/null || missing+=(util-linux)
     command -v pgrep >/dev/null || missing+=(procps)
     # Pingora's zlib-ng build needs cmake.
@@ -430,7 +439,7 @@ start_server() {
             # option httplog to stdout, which goes to the log file as authgate's stderr does.
             [[ $s == haproxy-hs256-log ]] && logline="log stdout format raw local0"
             render "$BENCH_DIR/templates/haproxy-jwt.cfg" "$WORK/$name.cfg" "THREADS=$THREADS" \
-                "PORT=$port" "UPORT=$UPORT" "ALG=$alg" "KEY=$key" "LEEWAY=30" "LOG=$logline"
+                "PORT=$port" "UPORT=$UPORT" "ALG=$alg" "KEY=$key" "LEEWAY=30" "LOG=$logline" "BIND="
             SERVER_SIG=TERM
             launch "$name" TERM "${PIN_SERVER[@]}" haproxy -f "$WORK/$name.cfg" -db
             ;;
@@ -639,6 +648,9 @@ if ((RSS_CONNECTIONS > 0)); then
         should_run "$s" && measure_rss "$s"
     done
 fi
+if [[ $TLS_ROWS == 1 ]]; then
+    measure_tls_rows
+fi
 LOADAVG_END="$(cut -d' ' -f1-3 /proc/loadavg)"
 RUN_STEAL="$(steal_pct "$RUN_CPU_START" "$(cpu_snapshot)")"
 ELAPSED=$((SECONDS - START_SECONDS))
@@ -706,6 +718,10 @@ fi
     echo "## Results"
     echo
     cat "$TABLES"
+    if [[ $TLS_ROWS == 1 ]]; then
+        echo
+        cat "$WORK/tls-table.md"
+    fi
     if [[ -n $HISTORY ]]; then
         echo
         echo "$HISTORY"
@@ -718,4 +734,5 @@ rm -rf "$BENCH_DIR/out/logs"
 cp -r "$WORK/logs" "$BENCH_DIR/out/logs"
 
 cat "$TABLES"
+[[ $TLS_ROWS == 1 ]] && cat "$WORK/tls-table.md"
 log "results written to $OUTPUT (raw data and server logs in bench/out/)"

@@ -42,6 +42,34 @@ pub(crate) struct ReusedLabel {
     pub reused: &'static str,
 }
 
+/// The TLS listener's metrics.
+#[derive(Debug, Default)]
+struct TlsMetrics {
+    reloads: Family<ResultLabel, Counter>,
+    cert_expiry: Gauge,
+    handshake_errors: Family<KindLabel, Counter>,
+}
+
+impl TlsMetrics {
+    fn register(&self, registry: &mut Registry) {
+        registry.register(
+            "tls_reloads",
+            "Reloads of the TLS certificate (SIGHUP or the files changed) by result (success, error)",
+            self.reloads.clone(),
+        );
+        registry.register(
+            "tls_cert_expiry_timestamp_seconds",
+            "notAfter of the TLS certificate being served",
+            self.cert_expiry.clone(),
+        );
+        registry.register(
+            "tls_handshake_errors",
+            "TLS handshakes that did not complete, by kind (timeout, failed)",
+            self.handshake_errors.clone(),
+        );
+    }
+}
+
 /// Every metric authgate exports.
 #[derive(Debug)]
 pub(crate) struct Metrics {
@@ -51,9 +79,7 @@ pub(crate) struct Metrics {
     upstream_errors: Family<KindLabel, Counter>,
     upstream_connections: Family<ReusedLabel, Counter>,
     config_reloads: Family<ResultLabel, Counter>,
-    tls_reloads: Family<ResultLabel, Counter>,
-    tls_cert_expiry: Gauge,
-    tls_handshake_errors: Family<KindLabel, Counter>,
+    tls: TlsMetrics,
     /// Verification, cache and JWKS metrics, handed to the key sources.
     pub auth: AuthMetrics,
 }
@@ -97,24 +123,8 @@ impl Metrics {
             "Configuration reloads (SIGHUP) by result (success, error)",
             config_reloads.clone(),
         );
-        let tls_reloads = Family::<ResultLabel, Counter>::default();
-        registry.register(
-            "tls_reloads",
-            "Reloads of the TLS certificate (SIGHUP or the files changed) by result (success, error)",
-            tls_reloads.clone(),
-        );
-        let tls_cert_expiry = Gauge::default();
-        registry.register(
-            "tls_cert_expiry_timestamp_seconds",
-            "notAfter of the TLS certificate being served",
-            tls_cert_expiry.clone(),
-        );
-        let tls_handshake_errors = Family::<KindLabel, Counter>::default();
-        registry.register(
-            "tls_handshake_errors",
-            "TLS handshakes that did not complete, by kind (timeout, failed)",
-            tls_handshake_errors.clone(),
-        );
+        let tls = TlsMetrics::default();
+        tls.register(&mut registry);
         registry.register(
             "build",
             "authgate's version",
@@ -129,9 +139,7 @@ impl Metrics {
             upstream_errors,
             upstream_connections,
             config_reloads,
-            tls_reloads,
-            tls_cert_expiry,
-            tls_handshake_errors,
+            tls,
             auth,
         }
     }
@@ -168,19 +176,21 @@ impl Metrics {
     /// Counts a reload of the TLS certificate.
     pub(crate) fn record_tls_reload(&self, ok: bool) {
         let result = result_word(ok);
-        self.tls_reloads
+        self.tls
+            .reloads
             .get_or_create(&ResultLabel { result })
             .inc();
     }
 
     /// The served certificate's `notAfter`, seconds since the epoch.
     pub(crate) fn set_tls_cert_expiry(&self, not_after: i64) {
-        self.tls_cert_expiry.set(not_after);
+        self.tls.cert_expiry.set(not_after);
     }
 
     /// Counts a TLS handshake that did not complete (`timeout` or `failed`).
     pub(crate) fn record_tls_handshake_error(&self, kind: &'static str) {
-        self.tls_handshake_errors
+        self.tls
+            .handshake_errors
             .get_or_create(&KindLabel { kind })
             .inc();
     }

@@ -657,8 +657,11 @@ ELAPSED=$((SECONDS - START_SECONDS))
 
 # ---------------------------------------------------------------- report
 TABLES="$WORK/tables.md"
-"$BIN/bench-report" --raw "$RAW" --connections "$CONNECTIONS" \
-    --layouts "$(IFS=,; echo "${LAYOUT_LIST[*]}")" --rss-layout "${RSS_LAYOUT:-none}" >"$TABLES"
+: >"$TABLES"
+if ((${#SCENARIO_LIST[@]} > 0)); then
+    "$BIN/bench-report" --raw "$RAW" --connections "$CONNECTIONS" \
+        --layouts "$(IFS=,; echo "${LAYOUT_LIST[*]}")" --rss-layout "${RSS_LAYOUT:-none}" >"$TABLES"
+fi
 
 CPU_MODEL="$(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
 MEM_TOTAL="$(awk '/^MemTotal:/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)"

@@ -61,8 +61,9 @@ s_time_rate() { # -new|-reuse → connections per second (wall clock)
     local out
     out="$(timeout $((DURATION + 30)) "${PIN_LOAD[@]}" openssl s_time -connect "127.0.0.1:$TLS_PORT" \
         "$1" -time "$DURATION" -www /api/bench 2>&1)" || true
-    # "N connections in T real seconds, B bytes read per connection"
-    awk '/connections in [0-9.]+ real seconds/ { n = $1; t = $4 } END { if (t > 0) printf "%.0f", n / t }' <<<"$out"
+    # "N connections in T real seconds, …": T is whole seconds (time(NULL)), so the
+    # rate is N over the -time asked for, which s_time runs for.
+    awk -v d="$DURATION" '/connections in [0-9.]+ real seconds/ { n = $1 } END { if (n > 0) printf "%.0f", n / d }' <<<"$out"
 }
 
 h2load_rate() {

@@ -455,6 +455,90 @@ impl Peek for HeadDeadline {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use pingora::protocols::l4::stream::Stream as L4Stream;
+    use tokio::io::AsyncReadExt;
+    use tokio::net::TcpStream;
+
+    const TIMEOUT: Duration = Duration::from_millis(300);
+
+    /// A loopback connection: authgate's side wrapped, the client's side raw.
+    async fn wrapped(speaks: Speaks) -> (HeadDeadline, TcpStream) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (server, _) = listener.accept().await.unwrap();
+        let server: Stream = Box::new(L4Stream::from(server));
+        let stream = HeadDeadline::new(server, TIMEOUT, Instant::now(), speaks);
+        (stream, client)
+    }
+
+    /// What arrives within 100 ms; `Err` when the deadline failed the read.
+    async fn read_some(stream: &mut HeadDeadline) -> std::io::Result<Vec<u8>> {
+        let mut buf = [0u8; 256];
+        match tokio::time::timeout(Duration::from_millis(100), stream.read(&mut buf)).await {
+            Ok(n) => Ok(buf[..n?].to_vec()),
+            Err(_) => Ok(Vec::new()),
+        }
+    }
+
+    #[tokio::test]
+    async fn on_http2_the_deadline_covers_the_preface_only_and_nothing_is_answered() {
+        let (mut stream, mut client) = wrapped(Speaks::H2).await;
+        client.write_all(&H2_PREFACE[..10]).await.unwrap();
+        assert_eq!(read_some(&mut stream).await.unwrap().len(), 10);
+        tokio::time::sleep(TIMEOUT).await;
+        let err = read_some(&mut stream).await.unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::TimedOut);
+        drop(stream);
+        let mut answered = Vec::new();
+        let _ = client.read_to_end(&mut answered).await;
+        assert!(
+            answered.is_empty(),
+            "no HTTP/1 bytes on an HTTP/2 connection"
+        );
+
+        let (mut stream, mut client) = wrapped(Speaks::H2).await;
+        client.write_all(H2_PREFACE).await.unwrap();
+        assert_eq!(read_some(&mut stream).await.unwrap().len(), 24);
+        tokio::time::sleep(TIMEOUT * 2).await;
+        // Frames with CRLFs, long after: no head is scanned, no deadline runs.
+        client
+            .write_all(b"\0\0\x04\x08\0\0\0\0\0\r\n\r\n")
+            .await
+            .unwrap();
+        assert_eq!(read_some(&mut stream).await.unwrap().len(), 13);
+        let canned = b"HTTP/1.1 400 Bad Request\r\nServer: Pingora\r\n\r\n";
+        stream.write_all(canned).await.unwrap();
+        let mut seen = vec![0u8; canned.len()];
+        client.read_exact(&mut seen).await.unwrap();
+        assert_eq!(seen, canned, "written through as it is");
+    }
+
+    #[tokio::test]
+    async fn the_h2c_preface_switches_a_connection_to_http2() {
+        let (mut stream, mut client) = wrapped(Speaks::Http1OrH2c).await;
+        client.write_all(H2_PREFACE).await.unwrap();
+        let mut peeked = [0u8; 24];
+        assert!(stream.try_peek(&mut peeked).await.unwrap());
+        assert_eq!(stream.phase, Phase::H2);
+        tokio::time::sleep(TIMEOUT * 2).await;
+        assert_eq!(read_some(&mut stream).await.unwrap().len(), 24);
+
+        // An HTTP/1 head stays under the deadline, and so does a peek that waits.
+        let (mut stream, mut client) = wrapped(Speaks::Http1OrH2c).await;
+        client
+            .write_all(b"GET / HTTP/1.1\r\nHost: a\r\nX: ")
+            .await
+            .unwrap();
+        let mut peeked = [0u8; 24];
+        assert!(stream.try_peek(&mut peeked).await.unwrap());
+        assert_eq!(stream.phase, Phase::Head);
+        let (mut slow, mut slow_client) = wrapped(Speaks::Http1OrH2c).await;
+        slow_client.write_all(b"GET / HT").await.unwrap();
+        let err = slow.try_peek(&mut peeked).await.unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::TimedOut);
+    }
 
     #[test]
     fn only_pingoras_own_errors_are_recognised() {

@@ -81,12 +81,14 @@ fn peer_ip(session: &Session) -> Option<IpAddr> {
 }
 
 /// On HTTP/2, where a read timeout does nothing, hands the body deadline of an
-/// admitted request to its [`body_deadline`] clock.
+/// admitted request to its [`body_deadline`] clock. gRPC calls are exempt: the
+/// request stream of a client-streaming or bidirectional call lasts as long as
+/// the call (h2 flow control and the stream limits bound what it can hold).
 fn time_h2_body(session: &Session, ctx: &RequestCtx) {
     let Some(deadline) = ctx.body_deadline else {
         return;
     };
-    if session.as_downstream().is_http2() {
+    if session.as_downstream().is_http2() && !grpc::is_grpc(session.req_header()) {
         body_deadline::arm(BodyOf {
             deadline,
             started: ctx.started,

@@ -2,36 +2,27 @@
 
 use std::process::Command;
 
-/// What curl got.
+use crate::raw::RawResponse;
+
+/// What curl got: the response (status 0 when none came; headers of the last
+/// response, names lower-cased) and how.
 #[derive(Debug, Clone)]
 pub struct CurlResponse {
     /// curl's exit code (0: a response came; 35: TLS handshake failed …).
     pub exit: i32,
-    /// The status, 0 when nothing came.
-    pub status: u16,
     /// The HTTP version used: `1.1`, `2`.
     pub version: String,
-    /// Response headers, names lower-cased.
-    pub headers: Vec<(String, String)>,
-    /// The body as text.
-    pub body: String,
     /// What curl said on stderr.
     pub stderr: String,
+    /// The response.
+    pub http: RawResponse,
 }
 
-impl CurlResponse {
-    /// The first value of header `name` (lower-case).
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    }
+impl std::ops::Deref for CurlResponse {
+    type Target = RawResponse;
 
-    /// The body as JSON.
-    pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.body)
-            .unwrap_or_else(|e| panic!("body is not JSON ({e}): {self:?}"))
+    fn deref(&self) -> &RawResponse {
+        &self.http
     }
 }
 
@@ -66,10 +57,12 @@ pub fn curl(args: &[&str]) -> CurlResponse {
         .collect();
     CurlResponse {
         exit: out.status.code().unwrap_or(-1),
-        status,
         version,
-        headers,
-        body: std::fs::read_to_string(&body).unwrap_or_default(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        http: RawResponse {
+            status,
+            headers,
+            body: std::fs::read_to_string(&body).unwrap_or_default(),
+        },
     }
 }

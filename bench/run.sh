@@ -705,6 +705,9 @@ fi
     echo
     echo "## Settings"
     echo
+    if ((${#SCENARIO_LIST[@]} == 0)); then
+        echo "- only the TLS and HTTP/2 rows (--only-tls): ${DURATION}s per run after ${WARMUP}s of warm-up (wrk), $ROUNDS round(s), layout: ${LAYOUT_LIST[0]}"
+    fi
     echo "- closed loop: $CONNECTIONS connections, ${DURATION}s per run after ${WARMUP}s of warm-up, $ROUNDS round(s), layouts: ${LAYOUT_LIST[*]}"
     echo "- open loop: $RATE req/s for ${OPEN_DURATION}s, $CONNECTIONS connections, layout: $OPEN_LAYOUT"
     if [[ -n $RSS_LAYOUT ]]; then

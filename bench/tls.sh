@@ -93,6 +93,9 @@ measure_tls_round() { # who round: one line per kind into $TLS_RAW
     SERVER_URL="https://127.0.0.1:$TLS_PORT/api/bench"
     AUTH_ARGS=(-H "Authorization: Bearer $(token_of hs256)")
     TOKEN_FILE=""
+    if ((WARMUP > 0)); then
+        run_wrk "$WARMUP" "$CONNECTIONS" "$WRK_THREADS" >/dev/null || true
+    fi
     if json="$(run_wrk "$DURATION" "$CONNECTIONS" "$WRK_THREADS")" && [[ -n $json ]]; then
         rate="$(awk -v r="$(json_field "$json" requests)" -v d="$(json_field "$json" duration_us)" \
             'BEGIN { printf "%.0f", r / (d / 1e6) }')"

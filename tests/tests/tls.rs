@@ -94,6 +94,66 @@ async fn https_speaks_http1_and_h2_by_alpn_and_says_https_upstream() {
     assert_eq!(g.echo.hits(), 2);
 }
 
+/// Better Auth's strategy-`jwt` session cookie for `user`.
+fn session_cookie(user: &str) -> String {
+    let now = authgate_tests::tokens::now();
+    let payload = serde_json::json!({
+        "session": {"id": "s1", "userId": user, "token": "raw-session-token"},
+        "user": {"id": user, "email": format!("{user}@example.com")},
+        "iat": now, "exp": now + 300,
+    });
+    format!(
+        "Cookie: better-auth.session_data={}",
+        hs256(&payload, BETTER_AUTH_SECRET)
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_tls_the_csrf_origin_check_takes_https_as_the_scheme() {
+    if !tools("behind_tls_the_csrf_origin_check_takes_https_as_the_scheme") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let ca = TestCa::new(&dir.path().join("ca"), "authgate");
+    let server = ca.issue("server", Usage::Server);
+    let cookies = "[auth.session_cookie]\nenabled = true";
+    let g = Gated::start(&format!("{}\n{cookies}\n", config(&server, "", ""))).await;
+    let url = https(g.addr(), "/api/alice/tasks");
+    let cookie = session_cookie("alice");
+    let port = g.addr().port();
+    let (https_origin, http_origin) = (
+        format!("Origin: https://127.0.0.1:{port}"),
+        format!("Origin: http://127.0.0.1:{port}"),
+    );
+    for version in ["--http1.1", "--http2"] {
+        let post = |origin: &str| {
+            curl(&[
+                "--cacert",
+                &ca_arg(&ca),
+                version,
+                "--data",
+                "",
+                "-H",
+                &cookie,
+                "-H",
+                origin,
+                &url,
+            ])
+        };
+        // The same host reached over TLS is the same origin only as https://.
+        assert_eq!(post(&https_origin).status, 200, "{version}");
+        let other = post(&http_origin);
+        assert_eq!(other.status, 403, "{version}: {other:?}");
+        assert_eq!(other.json()["error"], "forbidden");
+    }
+    let csrf = "authgate_requests_total{decision=\"reject\",reason=\"csrf\"}";
+    assert_eq!(
+        g.proxy.metric_reaching(csrf, 2.0, Duration::from_secs(3)),
+        2.0
+    );
+    assert_eq!(g.echo.hits(), 2);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tls13_only_listener_refuses_tls12_clients() {
     if !tools("a_tls13_only_listener_refuses_tls12_clients") {

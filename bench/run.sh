@@ -22,6 +22,8 @@ SCRIPT_ARGS="$*"
 SCRIPT_NAME=run.sh
 # shellcheck source=bench/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=bench/tls.sh
+. "$(dirname "${BASH_SOURCE[0]}")/tls.sh"
 
 ALL_SCENARIOS="direct authgate-public authgate-hs256 authgate-hs256-nolog authgate-hs256-tuned authgate-eddsa authgate-eddsa-many authgate-rs256 haproxy-hs256-log haproxy-hs256 haproxy-rs256 nginx"
 
@@ -41,6 +43,8 @@ Usage: bench/run.sh [options]
   --tokens N            distinct EdDSA tokens of authgate-eddsa-many (default 10000)
   --layouts L           comma list of pinned,unpinned (default both)
   --scenarios L         comma list (default all): $ALL_SCENARIOS
+  --no-tls              skip the TLS and HTTP/2 rows (bench/tls.sh)
+  --only-tls            run only the TLS and HTTP/2 rows
   --no-access-log       run every authgate scenario with its access log off
                         (RUST_LOG=warn); by default they run as shipped, log on
   --baseline-authgate PATH
@@ -71,6 +75,7 @@ LAYOUTS="pinned,unpinned"
 SCENARIOS="${ALL_SCENARIOS// /,}"
 ACCESS_LOG=1
 BASELINE_AUTHGATE=""
+TLS_ROWS=1
 OUTPUT=""
 INSTALL=1
 BUILD=1
@@ -95,6 +100,8 @@ while [[ $# -gt 0 ]]; do
         --scenarios) need_value "$@"; SCENARIOS="$2"; shift ;;
         --no-access-log) ACCESS_LOG=0 ;;
         --baseline-authgate) need_value "$@"; BASELINE_AUTHGATE="$2"; shift ;;
+        --no-tls) TLS_ROWS=0 ;;
+        --only-tls) TLS_ROWS=1; SCENARIOS=none ;;
         --output) need_value "$@"; OUTPUT="$2"; shift ;;
         --no-install) INSTALL=0 ;;
         --no-build) BUILD=0 ;;
@@ -138,7 +145,8 @@ IFS=',' read -r -a LAYOUT_LIST <<<"$LAYOUTS"
 for l in "${LAYOUT_LIST[@]}"; do
     [[ $l == pinned || $l == unpinned ]] || die "unknown layout '$l' (pinned, unpinned)"
 done
-IFS=',' read -r -a SCENARIO_LIST <<<"$SCENARIOS"
+SCENARIO_LIST=()
+[[ $SCENARIOS == none ]] || IFS=',' read -r -a SCENARIO_LIST <<<"$SCENARIOS"
 for s in "${SCENARIO_LIST[@]}"; do
     [[ " $ALL_SCENARIOS " == *" $s "* ]] || die "unknown scenario '$s' ($ALL_SCENARIOS)"
 done
@@ -219,6 +227,7 @@ install_tools() {
     command -v nginx >/dev/null || missing+=(nginx)
     command -v openssl >/dev/null || missing+=(openssl)
     command -v curl >/dev/null || missing+=(curl)
+    if [[ $TLS_ROWS == 1 ]]; then command -v h2load >/dev/null || missing+=(nghttp2-client); fi
     command -v taskset >/dev/null || missing+=(util-linux)
     command -v pgrep >/dev/null || missing+=(procps)
     # Pingora's zlib-ng build needs cmake.
@@ -459,7 +468,7 @@ start_server() {
             # option httplog to stdout, which goes to the log file as authgate's stderr does.
             [[ $s == haproxy-hs256-log ]] && logline="log stdout format raw local0"
             render "$BENCH_DIR/templates/haproxy-jwt.cfg" "$WORK/$name.cfg" "THREADS=$THREADS" \
-                "PORT=$port" "UPORT=$UPORT" "ALG=$alg" "KEY=$key" "LEEWAY=30" "LOG=$logline"
+                "PORT=$port" "UPORT=$UPORT" "ALG=$alg" "KEY=$key" "LEEWAY=30" "LOG=$logline" "BIND="
             SERVER_SIG=TERM
             launch "$name" TERM "${PIN_SERVER[@]}" haproxy -f "$WORK/$name.cfg" -db
             ;;
@@ -705,14 +714,20 @@ if ((RSS_CONNECTIONS > 0)); then
         should_run "$s" && measure_rss "$s"
     done
 fi
+if [[ $TLS_ROWS == 1 ]]; then
+    measure_tls_rows
+fi
 LOADAVG_END="$(cut -d' ' -f1-3 /proc/loadavg)"
 RUN_STEAL="$(steal_pct "$RUN_CPU_START" "$(cpu_snapshot)")"
 ELAPSED=$((SECONDS - START_SECONDS))
 
 # ---------------------------------------------------------------- report
 TABLES="$WORK/tables.md"
-"$BIN/bench-report" --raw "$RAW" --connections "$CONNECTIONS" \
-    --layouts "$(IFS=,; echo "${LAYOUT_LIST[*]}")" --rss-layout "${RSS_LAYOUT:-none}" >"$TABLES"
+: >"$TABLES"
+if ((${#SCENARIO_LIST[@]} > 0)); then
+    "$BIN/bench-report" --raw "$RAW" --connections "$CONNECTIONS" \
+        --layouts "$(IFS=,; echo "${LAYOUT_LIST[*]}")" --rss-layout "${RSS_LAYOUT:-none}" >"$TABLES"
+fi
 
 CPU_MODEL="$(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
 MEM_TOTAL="$(awk '/^MemTotal:/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)"
@@ -759,6 +774,9 @@ fi
     echo
     echo "## Settings"
     echo
+    if ((${#SCENARIO_LIST[@]} == 0)); then
+        echo "- only the TLS and HTTP/2 rows (--only-tls): ${DURATION}s per run after ${WARMUP}s of warm-up (wrk), $ROUNDS round(s), layout: ${LAYOUT_LIST[0]}"
+    fi
     echo "- closed loop: $CONNECTIONS connections, ${DURATION}s per run after ${WARMUP}s of warm-up, $ROUNDS round(s), layouts: ${LAYOUT_LIST[*]}"
     echo "- open loop: $RATE req/s for ${OPEN_DURATION}s, $CONNECTIONS connections, layout: $OPEN_LAYOUT"
     if [[ -n $RSS_LAYOUT ]]; then
@@ -775,6 +793,10 @@ fi
     echo "## Results"
     echo
     cat "$TABLES"
+    if [[ $TLS_ROWS == 1 ]]; then
+        echo
+        cat "$WORK/tls-table.md"
+    fi
     if [[ -n $HISTORY ]]; then
         echo
         echo "$HISTORY"
@@ -787,4 +809,5 @@ rm -rf "$BENCH_DIR/out/logs"
 cp -r "$WORK/logs" "$BENCH_DIR/out/logs"
 
 cat "$TABLES"
+[[ $TLS_ROWS == 1 ]] && cat "$WORK/tls-table.md"
 log "results written to $OUTPUT (raw data and server logs in bench/out/)"

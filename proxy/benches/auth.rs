@@ -13,8 +13,8 @@ use std::time::Duration;
 use authgate::benching::{
     canonicalize, jwks, parse_jwks, Admitted, AssertionSigner, AuthMetrics, AuthMode, BoundRequest,
     ClaimRules, HeaderNames, Identity, IdentityHeaders, JwkContext, KeptClaims, KeyAlg, KeySet,
-    KeySource, NoTrace, OutboundPolicy, Pattern, Purpose, Requirement, Route, RouteTable, Secret,
-    TestKey, Verifier, VerifierOptions, VerifyingKey,
+    KeySource, NoTrace, OutboundPolicy, Pattern, Purpose, Requirement, Route, RouteTable, Scheme,
+    Secret, TestKey, Verifier, VerifierOptions, VerifyingKey,
 };
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use pingora::http::RequestHeader;
@@ -235,6 +235,8 @@ fn headers(c: &mut Criterion) {
                     identity: Some(&who),
                     client_ip: Some("127.0.0.1"),
                     peer_trusted: false,
+                    scheme: Scheme::Http,
+                    upstream_h2: false,
                     request_id: "0d1f6a0e-6f7c-4c59-9a57-5b1f0e3c2a11",
                 };
                 outbound.prepare(&mut req, &admitted).unwrap();

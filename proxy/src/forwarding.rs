@@ -2,8 +2,9 @@
 //!
 //! authgate is the edge unless the TCP peer is one of `server.trusted_proxies`:
 //! - from an untrusted peer, every client forwarding header is replaced by
-//!   authgate's own (`X-Forwarded-For: <peer>`, `X-Forwarded-Proto: http`,
-//!   `Forwarded: for=<peer>;proto=http`, a fresh `X-Request-Id`);
+//!   authgate's own (`X-Forwarded-For: <peer>`, `X-Forwarded-Proto` and
+//!   `Forwarded: for=<peer>;proto=…` with the listener's scheme, `https` behind
+//!   TLS, and a fresh `X-Request-Id`);
 //! - from a trusted peer (an ingress), the peer is appended to `X-Forwarded-For`
 //!   and `Forwarded`, and `X-Forwarded-Proto`, `X-Forwarded-Host`,
 //!   `X-Forwarded-Port`, `X-Real-IP` and a sane `X-Request-Id` are kept.
@@ -90,6 +91,12 @@ const HOP_BY_HOP: &[&str] = &[
     "http2-settings",
 ];
 
+/// Whether the client sent exactly `TE: trailers`.
+pub(crate) fn asks_for_trailers(req: &RequestHeader) -> bool {
+    let mut values = req.headers.get_all(http::header::TE).iter();
+    matches!((values.next(), values.next()), (Some(v), None) if v.as_bytes().eq_ignore_ascii_case(b"trailers"))
+}
+
 /// Whether `Connection` asks this hop for the `Upgrade` handshake.
 pub(crate) fn upgrade_requested(req: &RequestHeader) -> bool {
     connection_tokens(req).any(|t| t.eq_ignore_ascii_case("upgrade"))
@@ -150,7 +157,7 @@ pub(crate) fn strip_routing_overrides(req: &mut RequestHeader) {
 
 /// The scheme a client used to reach the site.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Scheme {
+pub enum Scheme {
     /// Plain HTTP.
     Http,
     /// HTTP over TLS.
@@ -244,14 +251,30 @@ fn joined(req: &RequestHeader, name: &str) -> Option<String> {
     (!values.is_empty()).then(|| values.join(", "))
 }
 
-/// Sets the forwarding headers for the upstream. `trusted` says whether the TCP
-/// peer is a trusted proxy; `request_id` is the id already chosen for the request.
+/// The hop a request came in on, as the forwarding headers tell it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Forwarding<'a> {
+    /// The TCP peer's IP address.
+    pub peer: Option<&'a str>,
+    /// Whether the peer is a trusted proxy.
+    pub trusted: bool,
+    /// The listener's scheme, said when no trusted proxy says another.
+    pub scheme: Scheme,
+    /// The id already chosen for the request.
+    pub request_id: &'a str,
+}
+
+/// Sets the forwarding headers for the upstream.
 pub(crate) fn set_forwarding_headers(
     req: &mut RequestHeader,
-    peer: Option<&str>,
-    trusted: bool,
-    request_id: &str,
+    hop: &Forwarding<'_>,
 ) -> pingora::Result<()> {
+    let Forwarding {
+        peer,
+        trusted,
+        scheme,
+        request_id,
+    } = *hop;
     let (xff, forwarded) = if trusted {
         (joined(req, "x-forwarded-for"), joined(req, "forwarded"))
     } else {
@@ -278,12 +301,12 @@ pub(crate) fn set_forwarding_headers(
         let node = forwarded_node(ip);
         let forwarded = match forwarded {
             Some(chain) => format!("{chain}, for={node}"),
-            None => format!("for={node};proto=http"),
+            None => format!("for={node};proto={}", scheme.as_str()),
         };
         req.insert_header("Forwarded", header_value(forwarded)?)?;
     }
     if !proto_ok {
-        req.insert_header("X-Forwarded-Proto", "http")?;
+        req.insert_header("X-Forwarded-Proto", scheme.as_str())?;
     }
     req.insert_header("X-Request-Id", request_id)?;
     Ok(())
@@ -305,6 +328,15 @@ mod tests {
             req.append_header(name.to_string(), *value).unwrap();
         }
         req
+    }
+
+    fn hop<'a>(peer: Option<&'a str>, trusted: bool, request_id: &'a str) -> Forwarding<'a> {
+        Forwarding {
+            peer,
+            trusted,
+            scheme: Scheme::Http,
+            request_id,
+        }
     }
 
     fn all<'a>(req: &'a RequestHeader, name: &str) -> Vec<&'a str> {
@@ -332,7 +364,7 @@ mod tests {
             ("X-Original-Forwarded-For", "1.2.3.4"),
         ];
         let mut req = request(&foreign);
-        set_forwarding_headers(&mut req, Some("10.0.0.9"), false, "id").unwrap();
+        set_forwarding_headers(&mut req, &hop(Some("10.0.0.9"), false, "id")).unwrap();
         for (name, _) in foreign {
             assert!(req.headers.get(name).is_none(), "{name} passed");
             assert!(
@@ -341,7 +373,7 @@ mod tests {
             );
         }
         let mut req = request(&[("True-Client-IP", "1.2.3.4"), ("X-Forwarded-Ssl", "on")]);
-        set_forwarding_headers(&mut req, Some("10.0.0.9"), true, "id").unwrap();
+        set_forwarding_headers(&mut req, &hop(Some("10.0.0.9"), true, "id")).unwrap();
         assert_eq!(all(&req, "true-client-ip"), ["1.2.3.4"]);
         assert_eq!(all(&req, "x-forwarded-ssl"), ["on"]);
     }
@@ -403,7 +435,7 @@ mod tests {
             ("X-Request-Id", "spoof"),
             ("Forwarded", "for=6.6.6.6"),
         ]);
-        set_forwarding_headers(&mut req, Some("127.0.0.1"), false, "rid").unwrap();
+        set_forwarding_headers(&mut req, &hop(Some("127.0.0.1"), false, "rid")).unwrap();
         assert_eq!(all(&req, "x-forwarded-for"), ["127.0.0.1"]);
         assert!(req.headers.get("x_forwarded_for").is_none());
         assert_eq!(all(&req, "forwarded"), ["for=127.0.0.1;proto=http"]);
@@ -423,7 +455,7 @@ mod tests {
             ("Forwarded", "for=203.0.113.9;proto=https"),
             ("X-Request-Id", "ingress-1"),
         ]);
-        set_forwarding_headers(&mut req, Some("10.0.0.5"), true, "ingress-1").unwrap();
+        set_forwarding_headers(&mut req, &hop(Some("10.0.0.5"), true, "ingress-1")).unwrap();
         assert_eq!(
             all(&req, "x-forwarded-for"),
             ["203.0.113.9, 198.51.100.2, 10.0.0.5"]
@@ -437,7 +469,7 @@ mod tests {
         assert_eq!(all(&req, "x-request-id"), ["ingress-1"]);
         // A scheme that is neither http nor https is not passed on.
         let mut req = request(&[("X-Forwarded-Proto", "javascript")]);
-        set_forwarding_headers(&mut req, Some("::1"), true, "r").unwrap();
+        set_forwarding_headers(&mut req, &hop(Some("::1"), true, "r")).unwrap();
         assert_eq!(all(&req, "x-forwarded-proto"), ["http"]);
         assert_eq!(all(&req, "forwarded"), ["for=\"[::1]\";proto=http"]);
     }

@@ -3,10 +3,13 @@
 //!
 //! 1. a trusted proxy's `X-Request-Id` is taken (so a refusal carries it too);
 //! 2. ambiguous framing (request smuggling), methods never forwarded (TRACE,
-//!    CONNECT) and an HTTP/1.0 request without `Host` are refused;
+//!    CONNECT) and an HTTP/1.0 request without `Host` are refused; on HTTP/2,
+//!    `:authority` becomes `Host` (a `Host` naming another is refused);
 //! 3. an `Upgrade` that `Connection` does not ask for is dropped;
 //! 4. the raw request-target is read from the head as sent (the parsed URI has
-//!    already dropped a `#fragment`); a head without a readable one is refused;
+//!    already dropped a `#fragment`); a head without a readable one is refused.
+//!    HTTP/2 has no raw head: the h2 library has parsed `:path` (dropping a
+//!    fragment there), and that one path is what is both judged and forwarded;
 //! 5. the path is canonicalised, or refused;
 //! 6. the proxy port's own health paths are recognised (GET and HEAD only).
 //!
@@ -75,6 +78,7 @@ fn route(
     if let Some(rejection) = refusal(req, raw_head) {
         return Err(Box::new(rejection));
     }
+    host_from_authority(req)?;
     drop_unrequested_upgrade(req);
     let raw_target = match raw_head {
         Some(head) => {
@@ -110,6 +114,33 @@ fn refusal(req: &RequestHeader, raw_head: Option<&[u8]>) -> Option<Rejection> {
         return Some(Rejection::missing_host());
     }
     None
+}
+
+/// HTTP/2 names the host in `:authority`, and the upstream gets that as `Host`
+/// (Pingora writes it): so the rules and the CSRF origin check read it in `Host`
+/// too. A `Host` that names another host (or a second one) makes the request
+/// malformed (RFC 9113 §8.3.1); neither is refused as HTTP/1.1 refuses a missing
+/// `Host`.
+fn host_from_authority(req: &mut RequestHeader) -> Result<(), Box<Rejection>> {
+    if req.version != Version::HTTP_2 {
+        return Ok(());
+    }
+    let authority = req.uri.authority().map(|a| a.as_str().to_string());
+    let mut hosts = req.headers.get_all(HOST).iter();
+    let (first, second) = (hosts.next(), hosts.next());
+    let agrees = match (&authority, first, second) {
+        (Some(a), Some(h), None) => h.as_bytes().eq_ignore_ascii_case(a.as_bytes()),
+        (None, Some(_), None) | (Some(_), None, _) => true,
+        _ => false,
+    };
+    if !agrees || authority.as_deref().is_some_and(|a| a.contains('@')) {
+        return Err(Box::new(Rejection::host_mismatch()));
+    }
+    if let (Some(a), None) = (authority, first) {
+        req.insert_header(HOST, a)
+            .map_err(|_| Box::new(Rejection::host_mismatch()))?;
+    }
+    Ok(())
 }
 
 /// `Upgrade` is hop-by-hop: without `Connection: upgrade` the client did not ask
@@ -225,6 +256,39 @@ mod tests {
             false,
         );
         assert_eq!(reason(&e), "bad_path");
+    }
+
+    fn h2_request(authority: Option<&str>, hosts: &[&str]) -> RequestHeader {
+        let mut req = RequestHeader::build("GET", b"/api/x", None).unwrap();
+        if let Some(a) = authority {
+            req.set_uri(format!("https://{a}/api/x").parse().unwrap());
+        }
+        req.set_version(Version::HTTP_2);
+        for h in hosts {
+            req.append_header("host", *h).unwrap();
+        }
+        req
+    }
+
+    #[test]
+    fn on_http2_the_authority_is_the_host() {
+        let mut req = h2_request(Some("app.example"), &[]);
+        assert!(host_from_authority(&mut req).is_ok());
+        assert_eq!(req.headers["host"], "app.example");
+        let mut same = h2_request(Some("app.example"), &["APP.example"]);
+        assert!(host_from_authority(&mut same).is_ok());
+        let mut host_only = h2_request(None, &["app.example"]);
+        assert!(host_from_authority(&mut host_only).is_ok());
+        for (authority, hosts) in [
+            (Some("app.example"), &["evil.example"][..]),
+            (Some("app.example"), &["app.example", "app.example"][..]),
+            (Some("user@app.example"), &[][..]),
+            (None, &[][..]),
+        ] {
+            let mut req = h2_request(authority, hosts);
+            let refused = host_from_authority(&mut req).unwrap_err();
+            assert_eq!(refused.reason, "bad_host", "{authority:?} {hosts:?}");
+        }
     }
 
     #[test]

@@ -7,8 +7,11 @@
 //! `benching` hand the fuzz targets and the benchmarks what they drive.
 //!
 //! Layout, in the order a request meets it:
-//! - `server`: the Pingora server from the settings; `connections`,
-//!   `head_deadline`, `http1_head`: connection cap and head deadline;
+//! - `server`: the Pingora server from the settings; `listener`: what each
+//!   listener speaks (plaintext or TLS, HTTP/1.1, h2, h2c), with `tls` (rustls,
+//!   certificate reload) and `h2_limits`; `connections`, `head_deadline`,
+//!   `http1_head`: connection cap, TLS handshake and head deadline;
+//!   `body_deadline`: the body deadline of HTTP/2 requests;
 //! - `proxy`: the Pingora `ProxyHttp` glue, and nothing else;
 //! - `inbound` (with `framing`, `target`, `path`): what is refused or corrected
 //!   before any rule, in one ordered function; `health`: the probes;
@@ -17,7 +20,8 @@
 //! - `outbound`: what goes upstream, in one ordered function, built on
 //!   `identity_headers`, `forwarding`, `header_names`, `header_text` and
 //!   `assertion`; `upstream`: where it goes;
-//! - `reject`: the answers authgate writes; `decision`: the outcome word for logs
+//! - `reject`: the answers authgate writes (`grpc`: as gRPC status for gRPC
+//!   calls); `decision`: the outcome word for logs
 //!   and metrics; `access_log`, `log_sink`, `telemetry`, `metrics`, `admin`;
 //! - `generation`: one configuration's runtime objects; `reload` swaps them on
 //!   SIGHUP; `background` runs their JWKS, DNS and health tasks (`probe`);
@@ -34,6 +38,7 @@ mod admin;
 mod assertion;
 mod auth;
 mod background;
+mod body_deadline;
 mod cli;
 mod commands;
 mod config;
@@ -44,6 +49,8 @@ mod forwarding;
 mod framing;
 mod gate;
 mod generation;
+mod grpc;
+mod h2_limits;
 mod head_deadline;
 mod header_names;
 mod header_text;
@@ -52,6 +59,7 @@ mod http1_head;
 mod identity_headers;
 mod inbound;
 mod lifecycle;
+mod listener;
 mod log_format;
 mod log_sink;
 mod metrics;
@@ -68,6 +76,7 @@ mod server;
 mod shutdown;
 mod target;
 mod telemetry;
+mod tls;
 mod trace;
 mod upstream;
 
@@ -106,6 +115,7 @@ pub mod benching {
         AuthMetrics, ClaimRules, Identity, KeptClaims, KeyAlg, KeySet, KeySource, Purpose,
         Verifier, VerifierOptions, VerifyingKey,
     };
+    pub use crate::forwarding::Scheme;
     pub use crate::identity_headers::{HeaderNames, IdentityHeaders};
     pub use crate::outbound::{Admitted, OutboundPolicy};
     pub use crate::path::canonicalize;

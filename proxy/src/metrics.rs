@@ -7,6 +7,7 @@
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::Registry;
@@ -29,7 +30,8 @@ pub(crate) struct RequestLabels {
 /// `{kind}` of an upstream failure.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub(crate) struct KindLabel {
-    /// `connect`, `timeout` or `other`.
+    /// `connect`, `timeout` or `other` (upstream errors); `timeout` or `failed`
+    /// (TLS handshakes).
     pub kind: &'static str,
 }
 
@@ -38,6 +40,34 @@ pub(crate) struct KindLabel {
 pub(crate) struct ReusedLabel {
     /// `true` for a kept-alive connection from the pool, `false` for a new one.
     pub reused: &'static str,
+}
+
+/// The TLS listener's metrics.
+#[derive(Debug, Default)]
+struct TlsMetrics {
+    reloads: Family<ResultLabel, Counter>,
+    cert_expiry: Gauge,
+    handshake_errors: Family<KindLabel, Counter>,
+}
+
+impl TlsMetrics {
+    fn register(&self, registry: &mut Registry) {
+        registry.register(
+            "tls_reloads",
+            "Reloads of the TLS certificate (SIGHUP or the files changed) by result (success, error)",
+            self.reloads.clone(),
+        );
+        registry.register(
+            "tls_cert_expiry_timestamp_seconds",
+            "notAfter of the TLS certificate being served",
+            self.cert_expiry.clone(),
+        );
+        registry.register(
+            "tls_handshake_errors",
+            "TLS handshakes that did not complete, by kind (timeout, failed)",
+            self.handshake_errors.clone(),
+        );
+    }
 }
 
 /// Every metric authgate exports.
@@ -49,6 +79,7 @@ pub(crate) struct Metrics {
     upstream_errors: Family<KindLabel, Counter>,
     upstream_connections: Family<ReusedLabel, Counter>,
     config_reloads: Family<ResultLabel, Counter>,
+    tls: TlsMetrics,
     /// Verification, cache and JWKS metrics, handed to the key sources.
     pub auth: AuthMetrics,
 }
@@ -92,6 +123,8 @@ impl Metrics {
             "Configuration reloads (SIGHUP) by result (success, error)",
             config_reloads.clone(),
         );
+        let tls = TlsMetrics::default();
+        tls.register(&mut registry);
         registry.register(
             "build",
             "authgate's version",
@@ -106,6 +139,7 @@ impl Metrics {
             upstream_errors,
             upstream_connections,
             config_reloads,
+            tls,
             auth,
         }
     }
@@ -133,9 +167,31 @@ impl Metrics {
 
     /// Counts a reload attempt.
     pub(crate) fn record_reload(&self, ok: bool) {
-        let result = if ok { "success" } else { "error" };
+        let result = result_word(ok);
         self.config_reloads
             .get_or_create(&ResultLabel { result })
+            .inc();
+    }
+
+    /// Counts a reload of the TLS certificate.
+    pub(crate) fn record_tls_reload(&self, ok: bool) {
+        let result = result_word(ok);
+        self.tls
+            .reloads
+            .get_or_create(&ResultLabel { result })
+            .inc();
+    }
+
+    /// The served certificate's `notAfter`, seconds since the epoch.
+    pub(crate) fn set_tls_cert_expiry(&self, not_after: i64) {
+        self.tls.cert_expiry.set(not_after);
+    }
+
+    /// Counts a TLS handshake that did not complete (`timeout` or `failed`).
+    pub(crate) fn record_tls_handshake_error(&self, kind: &'static str) {
+        self.tls
+            .handshake_errors
+            .get_or_create(&KindLabel { kind })
             .inc();
     }
 
@@ -145,6 +201,15 @@ impl Metrics {
         // Writing into a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut text, &self.registry);
         text
+    }
+}
+
+/// `success` or `error`, the `result` of a reload.
+fn result_word(ok: bool) -> &'static str {
+    if ok {
+        "success"
+    } else {
+        "error"
     }
 }
 
@@ -174,6 +239,9 @@ mod tests {
         m.record_upstream_error("connect");
         m.record_upstream_connection(true);
         m.record_reload(true);
+        m.record_tls_reload(false);
+        m.set_tls_cert_expiry(1_900_000_000);
+        m.record_tls_handshake_error("timeout");
         m.auth.record_cache(false);
         m.auth.record_fetch("http://a/jwks", Ok(1), 5);
         let text = m.encode();
@@ -187,6 +255,9 @@ mod tests {
             "authgate_jwks_keys{source=\"http://a/jwks\"}",
             "authgate_jwks_last_success_timestamp_seconds{source=\"http://a/jwks\"}",
             "authgate_config_reloads_total{result=\"success\"}",
+            "authgate_tls_reloads_total{result=\"error\"}",
+            "authgate_tls_cert_expiry_timestamp_seconds 1900000000",
+            "authgate_tls_handshake_errors_total{kind=\"timeout\"}",
             "authgate_build_info{version=\"",
         ] {
             assert!(text.contains(name), "{name} missing in\n{text}");

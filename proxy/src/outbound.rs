@@ -20,7 +20,7 @@ use std::sync::Arc;
 use crate::assertion::{AssertionSigner, BoundRequest};
 use crate::auth::cookie::without_session_cookies;
 use crate::auth::Identity;
-use crate::forwarding;
+use crate::forwarding::{self, Forwarding, Scheme};
 use crate::identity_headers::IdentityHeaders;
 
 /// How this deployment rewrites requests (from the settings, fixed per config).
@@ -49,6 +49,11 @@ pub struct Admitted<'a> {
     pub client_ip: Option<&'a str>,
     /// Whether the peer is a trusted proxy (its forwarding headers are kept).
     pub peer_trusted: bool,
+    /// The listener's scheme (`proto` of `Forwarded`, `X-Forwarded-Proto`).
+    pub scheme: Scheme,
+    /// The upstream leg is HTTP/2: a client's `TE: trailers`, the one hop-by-hop
+    /// header HTTP/2 allows (RFC 9113 §8.2.2) and gRPC servers require, passes.
+    pub upstream_h2: bool,
     /// The request id.
     pub request_id: &'a str,
 }
@@ -66,7 +71,11 @@ impl OutboundPolicy {
                 .map_err(|_| internal("canonical target is not a URI"))?;
             req.set_uri(uri);
         }
+        let te_trailers = admitted.upstream_h2 && forwarding::asks_for_trailers(req);
         forwarding::strip_hop_by_hop(req);
+        if te_trailers {
+            req.insert_header(http::header::TE, "trailers")?;
+        }
         self.identity.strip_inbound(req);
         forwarding::strip_routing_overrides(req);
         if !self.keep_authorization {
@@ -75,12 +84,13 @@ impl OutboundPolicy {
         if let Some(prefix) = &self.strip_cookie_prefix {
             strip_session_cookies(req, prefix)?;
         }
-        forwarding::set_forwarding_headers(
-            req,
-            admitted.client_ip,
-            admitted.peer_trusted,
-            admitted.request_id,
-        )?;
+        let hop = Forwarding {
+            peer: admitted.client_ip,
+            trusted: admitted.peer_trusted,
+            scheme: admitted.scheme,
+            request_id: admitted.request_id,
+        };
+        forwarding::set_forwarding_headers(req, &hop)?;
         if let Some(identity) = admitted.identity {
             // The query exactly as it goes upstream: the assertion binds it.
             let bound = BoundRequest {
@@ -182,6 +192,8 @@ mod tests {
             identity,
             client_ip: Some("192.0.2.7"),
             peer_trusted: false,
+            scheme: Scheme::Https,
+            upstream_h2: false,
             request_id: "rid-1",
         }
     }
@@ -215,6 +227,11 @@ mod tests {
         assert!(req.headers.get("authorization").is_none());
         assert_eq!(values(&req, "cookie"), [b"theme=dark".as_slice()]);
         assert_eq!(values(&req, "x-forwarded-for"), [b"192.0.2.7".as_slice()]);
+        assert_eq!(values(&req, "x-forwarded-proto"), [b"https".as_slice()]);
+        assert_eq!(
+            values(&req, "forwarded"),
+            [b"for=192.0.2.7;proto=https".as_slice()]
+        );
         assert_eq!(values(&req, "x-request-id"), [b"rid-1".as_slice()]);
         assert_eq!(values(&req, "x-kept"), [b"yes".as_slice()]);
         assert!(req.headers.get("x-http-method-override").is_none());
@@ -232,6 +249,25 @@ mod tests {
             claims["htq"],
             crate::assertion::query_hash(b"x=1", &mut [0; 43])
         );
+    }
+
+    #[test]
+    fn te_trailers_passes_only_to_an_http2_upstream() {
+        let identity = alice();
+        for (h2, want) in [(true, vec![b"trailers".as_slice()]), (false, vec![])] {
+            let mut req = hostile_request();
+            req.append_header("TE", "trailers").unwrap();
+            let mut admitted = admitted(Some(&identity));
+            admitted.upstream_h2 = h2;
+            policy(false).prepare(&mut req, &admitted).unwrap();
+            assert_eq!(values(&req, "te"), want);
+        }
+        let mut req = hostile_request();
+        req.append_header("TE", "gzip, trailers").unwrap();
+        let mut admitted = admitted(Some(&identity));
+        admitted.upstream_h2 = true;
+        policy(false).prepare(&mut req, &admitted).unwrap();
+        assert!(values(&req, "te").is_empty());
     }
 
     #[test]

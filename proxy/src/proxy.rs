@@ -12,6 +12,7 @@ use http::Method;
 use pingora::http::ResponseHeader;
 use pingora::modules::http::HttpModules;
 use pingora::prelude::{HttpPeer, ProxyHttp, Session};
+use pingora::protocols::http::HttpTask;
 use pingora::proxy::FailToProxy;
 use pingora::{Error, ErrorSource, ErrorType};
 use std::net::IpAddr;
@@ -20,10 +21,12 @@ use std::time::Instant;
 
 use crate::access_log;
 use crate::auth::Identity;
+use crate::body_deadline::{self, BodyOf};
 use crate::decision::Decision;
 use crate::forwarding::{client_scheme, Scheme};
 use crate::gate::{GateRequest, Rule};
 use crate::generation::Generation;
+use crate::grpc;
 use crate::health::{self, Probe};
 use crate::inbound::{self, HealthPaths, Inbound};
 use crate::lifecycle::{InFlight, Lifecycle};
@@ -32,6 +35,7 @@ use crate::outbound::Admitted;
 use crate::reject::{Answer, Rejection};
 use crate::target::Target;
 use crate::trace::NoTrace;
+use crate::upstream;
 
 /// Per-request state.
 #[derive(Debug)]
@@ -67,6 +71,9 @@ pub(crate) struct AuthGate {
     pub current: Arc<ArcSwap<Generation>>,
     /// Draining and requests in flight.
     pub lifecycle: Arc<Lifecycle>,
+    /// The scheme of the listener (`https` behind TLS), for `X-Forwarded-Proto`,
+    /// `Forwarded` and the CSRF origin check.
+    pub scheme: Scheme,
 }
 
 fn peer_ip(session: &Session) -> Option<IpAddr> {
@@ -74,6 +81,25 @@ fn peer_ip(session: &Session) -> Option<IpAddr> {
         .client_addr()
         .and_then(|a| a.as_inet())
         .map(|a| a.ip())
+}
+
+/// On HTTP/2, where a read timeout does nothing, hands the body deadline of an
+/// admitted request to its [`body_deadline`] clock. gRPC calls are exempt: the
+/// request stream of a client-streaming or bidirectional call lasts as long as
+/// the call (h2 flow control and the stream limits bound what it can hold).
+fn time_h2_body(session: &Session, ctx: &RequestCtx) {
+    let Some(deadline) = ctx.body_deadline else {
+        return;
+    };
+    if session.as_downstream().is_http2() && !grpc::is_grpc(session.req_header()) {
+        body_deadline::arm(BodyOf {
+            deadline,
+            started: ctx.started,
+            request_id: &ctx.request_id,
+            method: session.req_header().method.as_str(),
+            path: ctx.path.as_deref().unwrap_or(""),
+        });
+    }
 }
 
 /// Starts the clock of `server.body_read_timeout_secs` for a request with a body:
@@ -104,12 +130,11 @@ impl AuthGate {
         } = target;
         let generation = ctx.generation.clone();
         let req = session.req_header();
-        // The listener is plaintext HTTP/1 today.
         let request = GateRequest {
             method: &req.method,
             path: &path,
             headers: &req.headers,
-            scheme: client_scheme(req, ctx.peer_trusted, Scheme::Http),
+            scheme: client_scheme(req, ctx.peer_trusted, self.scheme),
         };
         let verdict = generation.gate.admit(&request, &mut NoTrace).await;
         ctx.rule = Some(verdict.rule);
@@ -123,6 +148,7 @@ impl AuthGate {
                 };
                 ctx.identity = identity;
                 ctx.rewritten_target = rewritten_target;
+                time_h2_body(session, ctx);
                 Ok(false)
             }
             Err(rejection) => {
@@ -133,13 +159,24 @@ impl AuthGate {
         }
     }
 
-    /// Writes a JSON response authgate generates itself.
+    /// Writes a JSON response authgate generates itself (to a gRPC call: the same
+    /// as a trailers-only gRPC answer).
     async fn respond(
         &self,
         session: &mut Session,
         ctx: &RequestCtx,
         answer: &Answer,
     ) -> pingora::Result<()> {
+        if grpc::is_grpc(session.req_header()) {
+            let http1 = !session.as_downstream().is_http2();
+            let resp = grpc::trailers_only(answer, &ctx.request_id, http1)?;
+            // The task API ends the stream on the headers (END_STREAM on HEADERS);
+            // `write_response_header(.., true)` would not on HTTP/2.
+            session
+                .write_response_tasks(vec![HttpTask::Header(Box::new(resp), true)])
+                .await?;
+            return Ok(());
+        }
         let mut resp = ResponseHeader::build(answer.status, Some(4 + answer.headers.len()))?;
         resp.insert_header(http::header::CONTENT_TYPE, "application/json")?;
         resp.insert_header(http::header::CONTENT_LENGTH, answer.body.len())?;
@@ -263,6 +300,9 @@ impl ProxyHttp for AuthGate {
         end_of_stream: bool,
         ctx: &mut Self::CTX,
     ) -> pingora::Result<()> {
+        if end_of_stream {
+            body_deadline::stop();
+        }
         let Some(deadline) = ctx.body_deadline.filter(|_| !end_of_stream) else {
             return Ok(());
         };
@@ -282,10 +322,21 @@ impl ProxyHttp for AuthGate {
 
     async fn upstream_peer(
         &self,
-        _session: &mut Session,
+        session: &mut Session,
         ctx: &mut Self::CTX,
     ) -> pingora::Result<Box<HttpPeer>> {
-        Ok(Box::new(ctx.generation.upstream.peer()))
+        let mut peer = ctx.generation.upstream.peer();
+        if grpc::is_grpc(session.req_header()) {
+            // gRPC needs HTTP/2 on this leg too (trailers): h2c with prior
+            // knowledge to the http:// upstream.
+            upstream::speak_h2(&mut peer);
+        }
+        if session.is_upgrade_req() {
+            // The read timeout would cut an idle WebSocket: a tunnel lasts until
+            // either side closes it.
+            peer.options.read_timeout = None;
+        }
+        Ok(Box::new(peer))
     }
 
     /// What Pingora's own error lines say about the request: the id that ties them
@@ -332,6 +383,8 @@ impl ProxyHttp for AuthGate {
             identity: ctx.identity.as_deref(),
             client_ip: client_ip.as_deref(),
             peer_trusted: ctx.peer_trusted,
+            scheme: self.scheme,
+            upstream_h2: grpc::is_grpc(upstream),
             request_id: &ctx.request_id,
         };
         ctx.generation.outbound.prepare(upstream, &admitted)

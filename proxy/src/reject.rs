@@ -97,6 +97,19 @@ impl Rejection {
         }
     }
 
+    /// 400: an HTTP/2 request whose `Host` names another host than its
+    /// `:authority`, or that names none.
+    pub(crate) fn host_mismatch() -> Self {
+        Self {
+            reason: "bad_host",
+            ..Self::new(
+                400,
+                "bad_request",
+                "Host and :authority must name the same host",
+            )
+        }
+    }
+
     /// 401: no bearer token presented.
     pub(crate) fn missing_token() -> Self {
         Self {
@@ -291,6 +304,7 @@ impl Rejection {
     /// The response to write, with the challenge for `realm`.
     pub(crate) fn answer(&self, realm: &str) -> Answer {
         let mut answer = Answer::json(self.status, self.body());
+        answer.message = self.message.clone();
         if let Some(challenge) = self.www_authenticate(realm) {
             answer.headers.push((WWW_AUTHENTICATE, challenge));
         }
@@ -314,6 +328,8 @@ pub(crate) struct Answer {
     pub headers: Vec<(HeaderName, String)>,
     /// The JSON body.
     pub body: Bytes,
+    /// The body's `message`, for answers that carry it elsewhere (`grpc-message`).
+    pub message: Cow<'static, str>,
 }
 
 impl Answer {
@@ -323,6 +339,7 @@ impl Answer {
             status,
             headers: Vec::new(),
             body,
+            message: Cow::Borrowed(""),
         }
     }
 

@@ -13,6 +13,7 @@ use tokio::sync::watch;
 use crate::config::{self, Overrides, ProcessSettings};
 use crate::generation::Generation;
 use crate::metrics::metrics;
+use crate::tls::CertReloader;
 
 /// Everything a reload needs.
 pub(crate) struct Reloader {
@@ -24,6 +25,8 @@ pub(crate) struct Reloader {
     pub current: Arc<ArcSwap<Generation>>,
     /// Where new generations are announced (to the background tasks).
     pub generations: watch::Sender<Arc<Generation>>,
+    /// The TLS listener's certificate, read again on every SIGHUP too.
+    pub tls: Option<Arc<CertReloader>>,
 }
 
 /// Where the configuration is read from, again on every reload.
@@ -43,6 +46,7 @@ pub(crate) struct ConfigSource {
 fn needs_restart(running: &ProcessSettings, new: &ProcessSettings) -> Vec<&'static str> {
     let ProcessSettings {
         listen,
+        listener,
         admin_listen,
         admin_max_connections,
         threads,
@@ -59,6 +63,7 @@ fn needs_restart(running: &ProcessSettings, new: &ProcessSettings) -> Vec<&'stat
     };
     [
         ("server.listen", moved(&running.listen, listen)),
+        ("server.tls / server.h2c", *listener != running.listener),
         ("admin.listen", moved(&running.admin_listen, admin_listen)),
         (
             "admin.max_connections",
@@ -182,6 +187,9 @@ pub(crate) fn spawn_sighup_handler(reloader: Reloader) -> std::io::Result<()> {
                 while hangups.recv().await.is_some() {
                     tracing::info!("SIGHUP: reloading the configuration");
                     let _ = reloader.reload().await;
+                    if let Some(tls) = &reloader.tls {
+                        let _ = tls.reload("SIGHUP");
+                    }
                 }
             });
         })?;
@@ -193,12 +201,14 @@ pub(crate) fn spawn_sighup_handler(reloader: Reloader) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::ListenerSettings;
     use crate::log_format::LogFormat;
     use std::time::Duration;
 
     fn running() -> ProcessSettings {
         ProcessSettings {
             listen: "127.0.0.1:8080".parse().unwrap(),
+            listener: ListenerSettings::Plain { h2c: false },
             admin_listen: "127.0.0.1:9901".parse().unwrap(),
             admin_max_connections: 64,
             threads: 2,
@@ -223,6 +233,7 @@ mod tests {
         );
         let new = ProcessSettings {
             listen: "127.0.0.1:8081".parse().unwrap(),
+            listener: ListenerSettings::Plain { h2c: true },
             admin_listen: "0.0.0.0:9901".parse().unwrap(),
             admin_max_connections: 8,
             threads: 3,
@@ -233,6 +244,6 @@ mod tests {
             max_connections: 1,
             upstream_keepalive_pool_size: 1,
         };
-        assert_eq!(needs_restart(&r, &new).len(), 10);
+        assert_eq!(needs_restart(&r, &new).len(), 11);
     }
 }

@@ -13,13 +13,16 @@ use tokio::sync::watch;
 
 use crate::admin::AdminApp;
 use crate::background::Supervisor;
+use crate::body_deadline::BodyDeadlines;
 use crate::config::Settings;
 use crate::connections::{Limited, Limits};
 use crate::generation::Generation;
+use crate::h2_limits;
 use crate::lifecycle::Lifecycle;
+use crate::listener::ListenerKind;
 use crate::proxy::AuthGate;
 use crate::shutdown::Shutdown;
-
+use crate::tls::CertReloader;
 use crate::upstream::StartError;
 
 /// Pingora's server configuration derived from ours (users never write Pingora YAML).
@@ -53,6 +56,10 @@ pub(crate) struct Built {
     pub current: Arc<ArcSwap<Generation>>,
     /// Where new generations are announced (to the background tasks).
     pub generations: watch::Sender<Arc<Generation>>,
+    /// The TLS listener's certificate, when the proxy listener is TLS.
+    pub tls: Option<Arc<CertReloader>>,
+    /// What the proxy listener speaks (for the start-up log).
+    pub listener: ListenerKind,
 }
 
 impl Built {
@@ -64,9 +71,33 @@ impl Built {
     }
 }
 
+/// The proxy service on `listener`: authgate's `ProxyHttp` in Pingora's HTTP
+/// proxy (h2 limits, h2c as the listener says), HTTP/2 body deadlines, then the
+/// connection limits.
+fn proxy_service(
+    server: &Server,
+    app: AuthGate,
+    listener: ListenerKind,
+    settings: &Settings,
+    limits: Limits,
+) -> Service<Limited<BodyDeadlines<pingora::proxy::HttpProxy<AuthGate>>>> {
+    let mut proxy = http_proxy(&server.configuration, app);
+    proxy.server_options = Some(h2_limits::server_options(
+        &listener,
+        settings.server.keepalive_timeout,
+    ));
+    proxy.h2_options = Some(h2_limits::h2_options());
+    let proxy = Limited::new(BodyDeadlines::new(proxy), listener, limits);
+    let mut service = Service::new("authgate".to_string(), proxy);
+    service.add_tcp(&settings.process.listen.to_string());
+    service
+}
+
 /// Builds the Pingora server: the proxy on `settings.process.listen` and the admin
 /// listener on `settings.process.admin_listen` (ports already concrete).
 pub(crate) fn build_server(settings: &Settings) -> Result<Built, StartError> {
+    let (listener, tls) =
+        ListenerKind::proxy(&settings.process.listener).map_err(StartError::Tls)?;
     let generation = Arc::new(Generation::build(settings, None)?);
     let current = Arc::new(ArcSwap::from(generation.clone()));
     let (generations, generations_rx) = watch::channel(generation);
@@ -80,14 +111,13 @@ pub(crate) fn build_server(settings: &Settings) -> Result<Built, StartError> {
     let app = AuthGate {
         current: current.clone(),
         lifecycle: lifecycle.clone(),
+        scheme: listener.scheme(),
     };
     let limits = Limits {
         max_connections: settings.process.max_connections,
         header_read_timeout: settings.process.header_read_timeout,
     };
-    let proxy = Limited::new(http_proxy(&server.configuration, app), limits);
-    let mut service = Service::new("authgate".to_string(), proxy);
-    service.add_tcp(&settings.process.listen.to_string());
+    let service = proxy_service(&server, app, listener.clone(), settings, limits);
     server.add_service(service);
     let admin = AdminApp {
         current: current.clone(),
@@ -99,7 +129,7 @@ pub(crate) fn build_server(settings: &Settings) -> Result<Built, StartError> {
         max_connections: settings.process.admin_max_connections,
         ..limits
     };
-    let admin = Limited::new(admin, admin_limits);
+    let admin = Limited::new(admin, ListenerKind::admin(), admin_limits);
     let mut admin_service = Service::new("authgate-admin".to_string(), admin);
     admin_service.add_tcp(&settings.process.admin_listen.to_string());
     server.add_service(admin_service);
@@ -112,5 +142,7 @@ pub(crate) fn build_server(settings: &Settings) -> Result<Built, StartError> {
         ),
         current,
         generations,
+        tls,
+        listener,
     })
 }

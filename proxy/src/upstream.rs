@@ -16,6 +16,9 @@ pub(crate) enum StartError {
     /// The upstream host name does not resolve.
     #[error("cannot resolve upstream `{0}`")]
     Resolve(String),
+    /// The TLS listener cannot be set up (its certificate changed since `check`).
+    #[error("TLS listener: {0}")]
+    Tls(String),
 }
 
 /// The upstream peer; its address follows DNS (see `background`).
@@ -76,6 +79,17 @@ fn peer_for(u: &UpstreamSettings, addr: SocketAddr) -> HttpPeer {
     peer.options.write_timeout = Some(u.write_timeout);
     peer.options.idle_timeout = Some(Duration::from_secs(60));
     peer
+}
+
+/// Streams one HTTP/2 upstream connection carries at once.
+const H2_STREAMS_PER_CONNECTION: usize = 100;
+
+/// Makes `peer` speak HTTP/2 with prior knowledge (h2c): gRPC calls, whose
+/// trailers HTTP/1 cannot carry. The upstream's TLS and `h2c://` schemes are not
+/// here yet; this is the plaintext case only.
+pub(crate) fn speak_h2(peer: &mut HttpPeer) {
+    peer.options.set_http_version(2, 2);
+    peer.options.max_h2_streams = H2_STREAMS_PER_CONNECTION;
 }
 
 /// Resolves `host:port` once (blocking; at start and on reload).

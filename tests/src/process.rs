@@ -155,20 +155,6 @@ impl Service {
         crate::raw::blocking_status(admin, "/readyz").unwrap_or(0)
     }
 
-    /// The value of the first line of authgate's admin `/metrics` that starts with
-    /// `line_start` (0 when there is none).
-    pub fn metric(&self, line_start: &str) -> f64 {
-        let admin = self.admin.expect("authgate has an admin listener");
-        let text = crate::raw::send(admin, &crate::raw::get("/metrics", &[]))
-            .expect("metrics")
-            .body;
-        text.lines()
-            .find(|l| l.starts_with(line_start))
-            .and_then(|l| l.rsplit(' ').next())
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0.0)
-    }
-
     /// The child's process id.
     pub fn pid(&self) -> u32 {
         self.child.id()
@@ -228,6 +214,32 @@ impl Service {
             std::thread::sleep(Duration::from_millis(20));
         }
         None
+    }
+
+    /// The value of the first metric sample on the admin `/metrics` whose line
+    /// starts with `line_start` (`name{labels}`), 0 when there is none.
+    pub fn metric(&self, line_start: &str) -> f64 {
+        let admin = self.admin.expect("this service has an admin listener");
+        let text = crate::raw::send(admin, &crate::raw::get("/metrics", &[]))
+            .map(|r| r.body)
+            .unwrap_or_default();
+        text.lines()
+            .find(|l| l.starts_with(line_start))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0.0)
+    }
+
+    /// Waits up to `limit` for [`Self::metric`] to reach `at_least`; its last value.
+    pub fn metric_reaching(&self, line_start: &str, at_least: f64, limit: Duration) -> f64 {
+        let deadline = Instant::now() + limit;
+        loop {
+            let v = self.metric(line_start);
+            if v >= at_least || Instant::now() > deadline {
+                return v;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     /// Whether the process is still running.

@@ -12,7 +12,7 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use crate::auth::Identity;
-use crate::config::Settings;
+use crate::config::{ListenerSettings, Settings};
 use crate::forwarding::{client_scheme, Scheme, TrustedProxies};
 use crate::gate::GateRequest;
 use crate::generation::{gate, outbound};
@@ -142,6 +142,11 @@ pub(crate) async fn explain(settings: &Settings, q: &Question) -> Result<Explana
     };
     let peer_trusted =
         TrustedProxies::new(settings.server.trusted_proxies.clone()).contains(Some(q.peer));
+    // As the configured proxy listener speaks (plaintext over HTTP/1.1 here).
+    let listener_scheme = match settings.process.listener {
+        ListenerSettings::Plain { .. } => Scheme::Http,
+        ListenerSettings::Tls(_) => Scheme::Https,
+    };
     let health = HealthPaths {
         live: settings.server.health_path.as_deref(),
         ready: settings.server.ready_path.as_deref(),
@@ -160,7 +165,7 @@ pub(crate) async fn explain(settings: &Settings, q: &Question) -> Result<Explana
         method: &req.method,
         path: &target.path,
         headers: &req.headers,
-        scheme: client_scheme(&req, peer_trusted, Scheme::Http),
+        scheme: client_scheme(&req, peer_trusted, listener_scheme),
     };
     let identity = match gate.admit(&request, &mut trace).await.outcome {
         Ok(identity) => identity,
@@ -177,6 +182,8 @@ pub(crate) async fn explain(settings: &Settings, q: &Question) -> Result<Explana
         client_ip: Some(&peer),
         peer_trusted,
         request_id: examined.request_id.as_deref().unwrap_or("<request id>"),
+        scheme: listener_scheme,
+        upstream_h2: crate::grpc::is_grpc(&req),
     };
     let headers = upstream_headers(settings, &req, &admitted)?;
     Ok(let_through(q, trace, identity.as_deref(), headers))

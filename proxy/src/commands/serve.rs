@@ -9,6 +9,7 @@ use crate::cli::Cli;
 use crate::reload::{spawn_sighup_handler, ConfigSource, Reloader};
 use crate::server::build_server;
 use crate::telemetry;
+use crate::tls;
 
 /// Binds `addr` once ourselves: a clear error for a busy port, and port 0 becomes
 /// concrete (Pingora needs a fixed address) and is printed for whoever started us.
@@ -23,6 +24,8 @@ fn concrete(addr: SocketAddr, what: &str) -> Result<SocketAddr, ExitCode> {
 
 /// Runs the proxy until it is shut down.
 pub(super) fn run(cli: &Cli) -> ExitCode {
+    // Before anything builds a TLS configuration (Pingora would install ring).
+    tls::install_process_provider();
     let mut settings = match load(cli) {
         Ok(s) => s,
         Err(code) => return code,
@@ -55,12 +58,19 @@ pub(super) fn run(cli: &Cli) -> ExitCode {
         running: settings.process.clone(),
         current: built.current.clone(),
         generations: built.generations.clone(),
+        tls: built.tls.clone(),
     };
     if let Err(e) = spawn_sighup_handler(reloader) {
         eprintln!("authgate: cannot handle SIGHUP: {e}");
         return ExitCode::FAILURE;
     }
-    tracing::info!(listen = %settings.process.listen, admin = %settings.process.admin_listen, upstream = %settings.upstream.address, threads = settings.process.threads, "authgate starting");
+    if let Some(certs) = &built.tls {
+        if let Err(e) = tls::spawn_watcher(certs.clone()) {
+            eprintln!("authgate: cannot watch the TLS certificate files: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
+    tracing::info!(listen = %settings.process.listen, protocols = built.listener.describe(), admin = %settings.process.admin_listen, upstream = %settings.upstream.address, threads = settings.process.threads, "authgate starting");
     println!("authgate listening on {}", settings.process.listen);
     println!(
         "authgate admin listening on {}",

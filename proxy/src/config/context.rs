@@ -1,7 +1,7 @@
 //! What every section resolver shares: the file name that each error carries.
 
 use std::cell::RefCell;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::auth::AuthMetrics;
 use crate::error::ConfigError;
@@ -49,4 +49,11 @@ pub(super) fn probe_path(
         }
         _ => Ok(()),
     }
+}
+
+/// `path` as named in the config file: relative to the file's directory.
+pub(super) fn relative_to(config: &Path, path: &str) -> PathBuf {
+    config
+        .parent()
+        .map_or_else(|| PathBuf::from(path), |dir| dir.join(path))
 }

@@ -6,6 +6,7 @@
 mod auth;
 mod context;
 mod identity;
+mod listener;
 mod overrides;
 mod parse;
 mod routes;
@@ -25,6 +26,7 @@ use secrets::SecretReader;
 
 pub(crate) use auth::AuthSettings;
 pub(crate) use identity::IdentitySettings;
+pub(crate) use listener::ListenerSettings;
 pub use overrides::Overrides;
 pub use parse::parse_str;
 use parse::read_file;

@@ -5,6 +5,8 @@
 
 use clap::Args;
 
+use std::path::Path;
+
 use super::schema::{FileConfig, JwksUrlSource, LogFormat, SourceSection};
 
 /// `--log-format`: the command line's own spelling, converted into the file's.
@@ -71,6 +73,13 @@ pub struct Overrides {
     /// Admin listener address, IP:PORT (`/metrics`, `/healthz`, `/readyz`).
     #[arg(long, env = "AUTHGATE_ADMIN_LISTEN", global = true)]
     pub admin_listen: Option<String>,
+    /// TLS certificate chain (PEM) for the proxy listener; turns TLS on with
+    /// `--tls-key-file`. A relative path is relative to the working directory.
+    #[arg(long, env = "AUTHGATE_TLS_CERT_FILE", global = true)]
+    pub tls_cert_file: Option<String>,
+    /// TLS private key (PEM) for the proxy listener.
+    #[arg(long, env = "AUTHGATE_TLS_KEY_FILE", global = true)]
+    pub tls_key_file: Option<String>,
 }
 
 impl Overrides {
@@ -87,6 +96,8 @@ impl Overrides {
             jwks_issuer,
             jwks_audience,
             admin_listen,
+            tls_cert_file,
+            tls_key_file,
         } = self;
         set(&mut cfg.server.listen, listen);
         set(&mut cfg.upstream.url, upstream);
@@ -95,6 +106,11 @@ impl Overrides {
         set(&mut cfg.server.threads, threads.map(Some));
         set(&mut cfg.server.grace_period_secs, grace_period_secs);
         set(&mut cfg.admin.listen, admin_listen);
+        if tls_cert_file.is_some() || tls_key_file.is_some() {
+            let tls = cfg.server.tls.get_or_insert_with(Default::default);
+            set(&mut tls.cert_file, tls_cert_file.map(from_working_dir));
+            set(&mut tls.key_file, tls_key_file.map(from_working_dir));
+        }
         let trimmed = |v: Vec<String>| -> Vec<String> {
             v.into_iter()
                 .map(|s| s.trim().to_string())
@@ -107,6 +123,15 @@ impl Overrides {
             source.audience = trimmed(jwks_audience);
             cfg.auth.sources.push(SourceSection::JwksUrl(source));
         }
+    }
+}
+
+/// A path given on the command line or in the environment, made absolute against
+/// the working directory (paths in the file are relative to the file).
+fn from_working_dir(path: String) -> String {
+    match std::env::current_dir() {
+        Ok(dir) if Path::new(&path).is_relative() => dir.join(path).display().to_string(),
+        _ => path,
     }
 }
 

@@ -73,6 +73,55 @@ pub struct ServerSection {
     pub body_read_timeout_secs: u64,
     /// Most client connections open at once; more are refused. Default 10000.
     pub max_connections: usize,
+    /// HTTP/2 with prior knowledge (h2c) on a plaintext listener, beside HTTP/1.1.
+    /// Default `false`. Over TLS, h2 is negotiated by ALPN instead.
+    pub h2c: bool,
+    /// TLS on the proxy listener. Default none (plaintext).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsSection>,
+}
+
+/// `server.tls.min_version`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+pub enum TlsVersion {
+    /// TLS 1.2 and 1.3.
+    #[serde(rename = "1.2")]
+    Tls12,
+    /// TLS 1.3 only.
+    #[serde(rename = "1.3")]
+    Tls13,
+}
+
+/// `[server.tls]`: the proxy listener's certificate. The files are PEM, read again
+/// on SIGHUP and whenever they change.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TlsSection {
+    /// Certificate chain (leaf first), relative to the config file. Required. Flag
+    /// `--tls-cert-file`, env `AUTHGATE_TLS_CERT_FILE` (relative to the working
+    /// directory there).
+    pub cert_file: String,
+    /// Private key (PKCS#8, PKCS#1 or SEC1) of the leaf. Required. Flag
+    /// `--tls-key-file`, env `AUTHGATE_TLS_KEY_FILE`.
+    pub key_file: String,
+    /// Oldest TLS version accepted: `"1.2"` (default) or `"1.3"`.
+    pub min_version: TlsVersion,
+    /// CA certificates (PEM) that client certificates must chain to; when set, a
+    /// client without a valid certificate is refused during the handshake.
+    /// Default none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_ca_file: Option<String>,
+}
+
+impl Default for TlsSection {
+    fn default() -> Self {
+        Self {
+            cert_file: String::new(),
+            key_file: String::new(),
+            min_version: TlsVersion::Tls12,
+            client_ca_file: None,
+        }
+    }
 }
 
 impl Default for ServerSection {
@@ -90,6 +139,8 @@ impl Default for ServerSection {
             keepalive_timeout_secs: 60,
             body_read_timeout_secs: 60,
             max_connections: 10_000,
+            h2c: false,
+            tls: None,
         }
     }
 }

@@ -4,9 +4,9 @@
 //! variable `<VAR>` itself. Files lose one trailing newline and are read again on
 //! every reload, so a rotated Kubernetes Secret volume plus SIGHUP switches keys.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use super::context::Ctx;
+use super::context::{relative_to, Ctx};
 use crate::error::ConfigError;
 use crate::secret::Secret;
 
@@ -87,12 +87,6 @@ impl<'e> SecretReader<'e> {
         self.used.push(format!("{origin} ({})", spec.purpose));
         Ok(Secret::new(bytes))
     }
-}
-
-fn relative_to(config: &Path, rel: &str) -> PathBuf {
-    config
-        .parent()
-        .map_or_else(|| PathBuf::from(rel), |dir| dir.join(rel))
 }
 
 fn read_secret_file(cx: &Ctx<'_>, key: &str, path: &Path) -> Result<Vec<u8>, ConfigError> {

@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use super::context::{probe_path, Ctx};
+use super::listener::{self, ListenerSettings};
 use super::schema::{self, AdminSection, ServerSection, UpstreamSection};
 use crate::error::ConfigError;
 use crate::log_format::LogFormat;
@@ -19,6 +20,9 @@ use crate::log_format::LogFormat;
 pub struct ProcessSettings {
     /// The proxy listener.
     pub listen: SocketAddr,
+    /// What it speaks: TLS (the certificate files' paths; their contents reload)
+    /// or plaintext, with or without h2c.
+    pub listener: ListenerSettings,
     /// The admin listener.
     pub admin_listen: SocketAddr,
     /// Most admin connections open at once.
@@ -131,6 +135,7 @@ pub(super) fn resolve_process(
     }
     Ok(ProcessSettings {
         listen,
+        listener: listener::resolve(cx, s)?,
         admin_listen,
         admin_max_connections: at_least_one(cx, "admin.max_connections", admin.max_connections)?,
         threads,

@@ -4,13 +4,16 @@
 
 use http::header::{AUTHORIZATION, COOKIE, ORIGIN};
 use http::{HeaderMap, Method};
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use crate::auth::cookie::find_session_data;
 use crate::auth::{bearer_token, Identity, Purpose, TokenError, Verifier};
 use crate::forwarding::Scheme;
-use crate::policy::{AuthMode, RouteTable};
+use crate::policy::{AuthMode, RouteMatch, RouteTable};
+use crate::rate_limit::{Caller, RateLimitFields, RateLimits};
 use crate::reject::Rejection;
+use crate::revocation::{Refused, Revocations};
 
 /// A request let through, with its verified identity when one was required or offered.
 #[derive(Debug)]
@@ -19,6 +22,8 @@ pub(crate) struct Admission {
     pub identity: Option<Arc<Identity>>,
     /// The rule that applied, for the access log.
     pub rule: Rule,
+    /// The rate-limit fields for the response, when the route is rate-limited.
+    pub rate_limit: Option<RateLimitFields>,
 }
 
 /// Which rule let a request through.
@@ -57,6 +62,10 @@ pub(crate) struct Gate {
     /// Origins besides the request's own that may send cookie-authenticated
     /// unsafe requests.
     pub(crate) allowed_origins: Vec<String>,
+    /// The rate-limit policies routes apply.
+    pub(crate) rate_limits: RateLimits,
+    /// The revocations in force, when revocation is on.
+    pub(crate) revocations: Option<Arc<Revocations>>,
 }
 
 /// A CORS preflight: OPTIONS with `Origin` and `Access-Control-Request-Method`, and
@@ -117,28 +126,57 @@ impl Gate {
         &self.verifier
     }
 
-    /// Decides whether the request may pass. `path` must be canonical; `scheme` is
-    /// the one the client used.
+    /// Decides whether the request may pass: authentication, then the route's rate
+    /// limits. `path` must be canonical; `scheme` is the one the client used and
+    /// `client_ip` its address (after trusted proxies).
     pub(crate) async fn admit(
         &self,
         method: &Method,
         path: &str,
         headers: &HeaderMap,
         scheme: Scheme,
+        client_ip: Option<IpAddr>,
     ) -> Result<Admission, Box<Rejection>> {
         if self.cors_preflight && is_cors_preflight(method, headers) {
             return Ok(Admission {
                 identity: None,
                 rule: Rule::CorsPreflight,
+                rate_limit: None,
             });
         }
         let matched = self.routes.lookup(method.as_str(), path);
+        let mut admission = self.authenticate(method, &matched, headers, scheme).await?;
+        let caller = Caller {
+            identity: admission.identity.as_deref(),
+            client_ip,
+            headers,
+        };
+        match self.rate_limits.check(matched.rate_limits(), &caller).await {
+            Ok(fields) => admission.rate_limit = fields,
+            Err(refusal) => {
+                let mut rejection = Rejection::rate_limit(refusal);
+                rejection.subject = caller.identity.map(|i| i.subject.clone());
+                return Err(Box::new(rejection));
+            }
+        }
+        Ok(admission)
+    }
+
+    /// Who the caller is, and whether the rule lets them through.
+    async fn authenticate(
+        &self,
+        method: &Method,
+        matched: &RouteMatch<'_, '_>,
+        headers: &HeaderMap,
+        scheme: Scheme,
+    ) -> Result<Admission, Box<Rejection>> {
         let rule = matched.pattern_text().map_or(Rule::Default, Rule::Route);
         let mode = matched.auth();
         if mode == AuthMode::Public {
             return Ok(Admission {
                 identity: None,
                 rule,
+                rate_limit: None,
             });
         }
         let bearer = bearer_token(headers.get_all(AUTHORIZATION).iter())
@@ -156,12 +194,7 @@ impl Gate {
             },
             (None, None) => return Self::anonymous(mode, rule),
         };
-        let identity = self.verifier.verify(token, purpose).await.map_err(|e| {
-            Box::new(match e {
-                TokenError::KeysUnavailable => Rejection::keys_unavailable(),
-                e => Rejection::invalid_token(e),
-            })
-        })?;
+        let identity = self.verify(token, purpose).await?;
         if purpose == Purpose::SessionCookie
             && !is_safe_method(method)
             && !same_origin_or_allowed(headers, &self.allowed_origins, scheme)
@@ -178,7 +211,27 @@ impl Gate {
         Ok(Admission {
             identity: Some(identity),
             rule,
+            rate_limit: None,
         })
+    }
+
+    /// A verified identity whose token has not been revoked.
+    async fn verify(&self, token: &str, purpose: Purpose) -> Result<Arc<Identity>, Box<Rejection>> {
+        let identity = self.verifier.verify(token, purpose).await.map_err(|e| {
+            Box::new(match e {
+                TokenError::KeysUnavailable => Rejection::keys_unavailable(),
+                e => Rejection::invalid_token(e),
+            })
+        })?;
+        if let Some(revocations) = &self.revocations {
+            revocations.check(&identity).map_err(|refused| {
+                Box::new(match refused {
+                    Refused::Revoked => Rejection::revoked(&identity.subject),
+                    Refused::MissingIat => Rejection::invalid_token(TokenError::MissingClaim),
+                })
+            })?;
+        }
+        Ok(identity)
     }
 
     /// No credential was presented.
@@ -187,6 +240,7 @@ impl Gate {
             AuthMode::Optional => Ok(Admission {
                 identity: None,
                 rule,
+                rate_limit: None,
             }),
             _ => Err(Box::new(Rejection::missing_token())),
         }
@@ -214,7 +268,7 @@ mod tests {
             path: &str,
             headers: &HeaderMap,
         ) -> Result<Admission, Box<Rejection>> {
-            self.admit(method, path, headers, Scheme::Http).await
+            self.admit(method, path, headers, Scheme::Http, None).await
         }
     }
 
@@ -245,6 +299,7 @@ mod tests {
                 })
                 .into_iter()
                 .collect(),
+            rate_limit: Vec::new(),
         };
         let routes = RouteTable::new(vec![
             route("/openapi.json", AuthMode::Public, None),
@@ -261,14 +316,16 @@ mod tests {
             cors_preflight: cors,
             session_cookie: Some("better-auth".into()),
             allowed_origins: Vec::new(),
+            rate_limits: RateLimits::default(),
+            revocations: None,
         }
     }
 
     fn token(sub: &str) -> String {
-        let exp = jsonwebtoken::get_current_timestamp() + 600;
+        let now = jsonwebtoken::get_current_timestamp();
         encode(
             &Header::default(),
-            &json!({"sub": sub, "exp": exp}),
+            &json!({"sub": sub, "iat": now, "exp": now + 600}),
             &EncodingKey::from_secret(SECRET.as_bytes()),
         )
         .unwrap()
@@ -449,7 +506,7 @@ mod tests {
             ])
         };
         async fn post(g: &Gate, h: HeaderMap, scheme: Scheme) -> Result<(), &'static str> {
-            g.admit(&Method::POST, "/api/alice/tasks", &h, scheme)
+            g.admit(&Method::POST, "/api/alice/tasks", &h, scheme, None)
                 .await
                 .map_err(|r| r.reason)
                 .map(|_| ())
@@ -474,5 +531,114 @@ mod tests {
             post(&g, from("https://evil.example"), Scheme::Https).await,
             Err("csrf")
         );
+    }
+
+    fn limited_gate(burst: u64) -> Gate {
+        use crate::rate_limit::{Fallback, LimitKey, PolicySettings};
+        let mut g = gate(false);
+        g.routes = RouteTable::new(vec![Route {
+            pattern: Pattern::parse("/limited/**").unwrap(),
+            methods: vec![],
+            auth: AuthMode::Optional,
+            requirements: vec![],
+            rate_limit: vec!["per-user".into()],
+        }]);
+        let policy = PolicySettings {
+            name: "per-user".into(),
+            key: LimitKey::Subject,
+            rate: 1,
+            per_secs: 60,
+            burst,
+            on_redis_error: Fallback::Local,
+        };
+        g.rate_limits = RateLimits::build(&[policy], None, "authgate:", None);
+        g
+    }
+
+    #[tokio::test]
+    async fn a_limited_route_counts_each_subject_and_answers_429_with_the_fields() {
+        let g = limited_gate(2);
+        let ip: Option<std::net::IpAddr> = Some("10.0.0.1".parse().unwrap());
+        let alice = bearer("alice");
+        async fn get(
+            g: &Gate,
+            h: &HeaderMap,
+            ip: Option<std::net::IpAddr>,
+        ) -> Result<Admission, Box<Rejection>> {
+            g.admit(&Method::GET, "/limited/x", h, Scheme::Http, ip)
+                .await
+        }
+        let first = get(&g, &alice, ip).await.unwrap();
+        let fields = first.rate_limit.unwrap();
+        assert_eq!(fields.policy, "\"per-user\";q=1;w=60");
+        assert_eq!(fields.limit, "\"per-user\";r=1;t=60");
+        assert!(get(&g, &alice, ip).await.is_ok());
+        let refused = get(&g, &alice, ip).await.unwrap_err();
+        assert_eq!((refused.status, refused.reason), (429, "rate_limited"));
+        assert_eq!(refused.subject.as_deref(), Some("alice"));
+        let answer = refused.answer("authgate");
+        let header = |name: &str| {
+            answer
+                .headers
+                .iter()
+                .find(|(n, _)| n.as_str() == name)
+                .map(|(_, v)| v.as_str())
+        };
+        assert_eq!(header("retry-after"), Some("60"));
+        assert_eq!(header("ratelimit-policy"), Some("\"per-user\";q=1;w=60"));
+        assert_eq!(header("ratelimit"), Some("\"per-user\";r=0;t=60"));
+        assert!(
+            get(&g, &bearer("bob"), ip).await.is_ok(),
+            "bob has his own bucket"
+        );
+        // Anonymous callers count by address.
+        let anonymous = HeaderMap::new();
+        assert!(get(&g, &anonymous, ip).await.is_ok());
+        assert!(get(&g, &anonymous, ip).await.is_ok());
+        assert_eq!(get(&g, &anonymous, ip).await.unwrap_err().status, 429);
+        // Unlimited routes carry no fields.
+        let other = g
+            .admit(&Method::GET, "/elsewhere", &alice, Scheme::Http, ip)
+            .await
+            .unwrap();
+        assert_eq!(other.rate_limit, None);
+    }
+
+    #[tokio::test]
+    async fn a_revoked_subject_or_token_id_is_401_revoked() {
+        use crate::redis::{RedisClient, RedisUrl};
+        use crate::revocation::{Entry, Kind, RevocationSettings, Revocations};
+        let mut g = gate(false);
+        let url = RedisUrl::parse("redis://127.0.0.1:1").unwrap();
+        let client = Arc::new(RedisClient::new(&url, Duration::from_millis(10)).unwrap());
+        let settings = RevocationSettings {
+            retention: 900,
+            resync: Duration::from_secs(5),
+            require_iat: false,
+        };
+        let revocations = Arc::new(Revocations::new(settings, client, "authgate:"));
+        let alice = bearer("alice");
+        g.revocations = Some(revocations.clone());
+        let get = |h: HeaderMap| {
+            let g = &g;
+            async move { g.admit_http(&Method::GET, "/api/alice/tasks", &h).await }
+        };
+        assert!(get(alice.clone()).await.is_ok());
+        let now = jsonwebtoken::get_current_timestamp();
+        revocations.insert_locally(&Entry {
+            kind: Kind::Subject,
+            id: "alice".into(),
+            at: now + 1,
+        });
+        let refused = get(alice).await.unwrap_err();
+        assert_eq!((refused.status, refused.reason), (401, "revoked"));
+        assert_eq!(
+            refused.www_authenticate("x").unwrap(),
+            "Bearer realm=\"x\", error=\"invalid_token\", error_description=\"token revoked\""
+        );
+        let bob = g
+            .admit_http(&Method::GET, "/api/bob/tasks", &bearer("bob"))
+            .await;
+        assert!(bob.is_ok(), "another subject is not affected");
     }
 }

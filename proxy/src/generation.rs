@@ -10,6 +10,9 @@ use crate::config::Settings;
 use crate::forwarding::TrustedProxies;
 use crate::gate::Gate;
 use crate::outbound::OutboundPolicy;
+use crate::rate_limit::RateLimits;
+use crate::redis::{RedisClient, RedisSettings};
+use crate::revocation::Revocations;
 use crate::upstream::{resolve_address, StartError, Upstream};
 
 /// Everything a request is decided and forwarded with.
@@ -33,6 +36,8 @@ pub(crate) struct Generation {
     pub keepalive_secs: u64,
     /// Time for a whole request body.
     pub body_read_timeout: Duration,
+    /// The Redis replicas share, with the settings it was made from.
+    pub redis: Option<(RedisSettings, Arc<RedisClient>)>,
 }
 
 impl Generation {
@@ -56,6 +61,19 @@ impl Generation {
             None => auth.sources.clone(),
         };
         let verifier = Verifier::new(sources, auth.verifier.clone(), auth.metrics.clone());
+        let redis = shared_redis(settings, previous)?;
+        let client = redis.as_ref().map(|(_, client)| client.clone());
+        let key_prefix = settings
+            .redis
+            .as_ref()
+            .map_or("", |r| r.key_prefix.as_str());
+        let rate_limits = RateLimits::build(
+            &settings.rate_limits,
+            client.clone(),
+            key_prefix,
+            previous.map(|p| &p.gate.rate_limits),
+        );
+        let revocations = client.and_then(|c| revocation_view(settings, c, previous));
         Ok(Self {
             gate: Gate {
                 routes: settings.routes.clone(),
@@ -63,6 +81,8 @@ impl Generation {
                 cors_preflight: auth.cors_preflight,
                 session_cookie: auth.session_cookie.clone(),
                 allowed_origins: auth.cookie_allowed_origins.clone(),
+                rate_limits,
+                revocations,
             },
             outbound: OutboundPolicy {
                 identity: settings.identity.headers.clone(),
@@ -77,7 +97,13 @@ impl Generation {
             trusted_proxies: TrustedProxies::new(settings.server.trusted_proxies.clone()),
             keepalive_secs: settings.server.keepalive_timeout.as_secs(),
             body_read_timeout: settings.server.body_read_timeout,
+            redis,
         })
+    }
+
+    /// The revocations this generation checks, when revocation is on.
+    pub(crate) fn revocations(&self) -> Option<&Arc<Revocations>> {
+        self.gate.revocations.as_ref()
     }
 
     /// The remote key sources, for the refresher.
@@ -89,6 +115,42 @@ impl Generation {
     pub(crate) fn is_ready(&self) -> bool {
         self.gate.is_ready()
     }
+}
+
+/// The Redis client of `settings`: the previous generation's when its settings did
+/// not change (its connection and outage state go on).
+fn shared_redis(
+    settings: &Settings,
+    previous: Option<&Generation>,
+) -> Result<Option<(RedisSettings, Arc<RedisClient>)>, StartError> {
+    let Some(wanted) = &settings.redis else {
+        return Ok(None);
+    };
+    if let Some((kept, client)) = previous.and_then(|p| p.redis.as_ref()) {
+        if kept == wanted {
+            return Ok(Some((kept.clone(), client.clone())));
+        }
+    }
+    let client = RedisClient::new(&wanted.url, wanted.timeout).map_err(StartError::Redis)?;
+    Ok(Some((wanted.clone(), Arc::new(client))))
+}
+
+/// The revocation view of `settings`: the previous generation's when it serves the
+/// same settings on the same client (its set and subscription go on).
+fn revocation_view(
+    settings: &Settings,
+    client: Arc<RedisClient>,
+    previous: Option<&Generation>,
+) -> Option<Arc<Revocations>> {
+    let wanted = settings.revocation.as_ref()?;
+    let key_prefix = settings
+        .redis
+        .as_ref()
+        .map_or("", |r| r.key_prefix.as_str());
+    let kept = previous
+        .and_then(|p| p.gate.revocations.clone())
+        .filter(|r| r.serves(wanted, &client, key_prefix));
+    Some(kept.unwrap_or_else(|| Arc::new(Revocations::new(wanted.clone(), client, key_prefix))))
 }
 
 fn keep_unchanged_remotes(sources: &[KeySource], previous: &Generation) -> Vec<KeySource> {

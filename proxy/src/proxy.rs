@@ -21,7 +21,7 @@ use std::time::Instant;
 use crate::access_log;
 use crate::auth::Identity;
 use crate::decision::Decision;
-use crate::forwarding::{client_scheme, Scheme};
+use crate::forwarding::{client_ip, client_scheme, Scheme};
 use crate::gate::Rule;
 use crate::generation::Generation;
 use crate::health::{self, Probe};
@@ -29,6 +29,7 @@ use crate::inbound::{self, HealthPaths, Inbound};
 use crate::lifecycle::{InFlight, Lifecycle};
 use crate::metrics::metrics;
 use crate::outbound::Admitted;
+use crate::rate_limit::RateLimitFields;
 use crate::reject::{Answer, Rejection};
 use crate::target::Target;
 
@@ -47,6 +48,8 @@ pub(crate) struct RequestCtx {
     identity: Option<Arc<Identity>>,
     /// The rule that let the request through (for the log).
     rule: Option<Rule>,
+    /// `RateLimit-Policy` and `RateLimit` for the upstream's response.
+    rate_limit: Option<RateLimitFields>,
     /// The verified subject of a request refused by an owner rule (for the log).
     refused_subject: Option<String>,
     /// Whether the TCP peer is a trusted proxy.
@@ -103,9 +106,15 @@ impl AuthGate {
         let req = session.req_header();
         // The listener is plaintext HTTP/1 today.
         let scheme = client_scheme(req, ctx.peer_trusted, Scheme::Http);
+        let client = client_ip(
+            &req.headers,
+            peer_ip(session),
+            ctx.peer_trusted,
+            &generation.trusted_proxies,
+        );
         match generation
             .gate
-            .admit(&req.method, &path, &req.headers, scheme)
+            .admit(&req.method, &path, &req.headers, scheme, client)
             .await
         {
             Ok(admission) => {
@@ -116,6 +125,7 @@ impl AuthGate {
                 };
                 ctx.identity = admission.identity;
                 ctx.rule = Some(admission.rule);
+                ctx.rate_limit = admission.rate_limit;
                 ctx.path = Some(path);
                 ctx.rewritten_target = rewritten_target;
                 Ok(false)
@@ -203,6 +213,7 @@ impl ProxyHttp for AuthGate {
             rewritten_target: None,
             identity: None,
             rule: None,
+            rate_limit: None,
             refused_subject: None,
             peer_trusted: false,
             body_deadline: None,
@@ -338,6 +349,11 @@ impl ProxyHttp for AuthGate {
         ctx: &mut Self::CTX,
     ) -> pingora::Result<()> {
         response.insert_header("X-Request-Id", ctx.request_id.as_str())?;
+        if let Some(fields) = &ctx.rate_limit {
+            for (name, value) in fields.headers() {
+                response.insert_header(name, value)?;
+            }
+        }
         Ok(())
     }
 

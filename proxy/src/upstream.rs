@@ -16,6 +16,9 @@ pub(crate) enum StartError {
     /// The upstream host name does not resolve.
     #[error("cannot resolve upstream `{0}`")]
     Resolve(String),
+    /// The Redis client cannot be set up (the URL or TLS set-up is unusable).
+    #[error("{0}")]
+    Redis(String),
 }
 
 /// The upstream peer; its address follows DNS (see `background`).

@@ -4,6 +4,7 @@
 
 mod check;
 mod dev_token;
+mod revoke;
 mod serve;
 
 use std::process::ExitCode;
@@ -81,6 +82,7 @@ pub fn run(cli: Cli) -> ExitCode {
             let token = dev_token::mint(&Secret::new(secret), sub, email.as_deref(), *ttl_secs);
             print_or_fail("sign", token)
         }
+        Some(Command::Revoke(args)) => revoke::run(&cli, args),
         Some(Command::Probe { url, timeout_ms }) => {
             match crate::probe::status_blocking(url, Duration::from_millis(*timeout_ms)) {
                 Ok(200) => ExitCode::SUCCESS,

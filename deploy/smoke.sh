@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # deploy/smoke.sh: builds the images from deploy/Dockerfile and runs, for real on this
 # machine, the compose stack (deploy/docker-compose.yml) and the Kubernetes pod
-# (deploy/k8s/, with `podman kube play`). Through each it drives 401 (no token), 201 and
+# (deploy/k8s/, with `podman kube play`), and the compose stack with the Redis option
+# (deploy/docker-compose.redis.yml). Through each it drives 401 (no token), 201 and
 # 200 (a Better Auth token), 403 (another user's path), checks readiness, stops the
-# containers with SIGTERM and expects exit code 0. Exits non-zero on the first failure and
+# containers with SIGTERM and expects exit code 0; with Redis it also revokes a user with
+# `authgate revoke` in the authgate container and checks what reached Redis. Exits non-zero on the first failure and
 # removes everything it started (trap), also on failure or Ctrl-C.
 #
 # How it runs here (no Docker engine, no registry, no image pulls; see
@@ -17,6 +19,7 @@
 #   same contents that matter (glibc and libgcc_s as the binaries link them, CA
 #   certificates, /etc/passwd with nonroot = 65532, no shell) is made from this machine's
 #   files. The runtime stages of the Dockerfile (labels, USER, /data owner) run as written.
+#   Likewise Redis: a stand-in image with this machine's redis-server and redis-cli.
 # - Containers use the host network (127.0.0.1, free ports picked at start): compose gets
 #   an override file, the pod a converted manifest (deploy/smoke/podman-kube.py says what
 #   it changes and why).
@@ -61,12 +64,17 @@ t_build_bins=$((SECONDS - start))
 work="$(mktemp -d /tmp/authgate-smoke.XXXXXX)"
 project="authgate-smoke"
 compose=(podman-compose --project-name "$project" -f deploy/docker-compose.yml -f "$work/compose.smoke.yml")
+compose_redis=(podman-compose --project-name "$project-redis" -f deploy/docker-compose.yml
+  -f deploy/docker-compose.redis.yml -f "$work/compose.redis.smoke.yml")
 issuer_pid=""
 cleanup() {
   local rc=$?
   set +e
   if [ -f "$work/compose.smoke.yml" ]; then
     "${compose[@]}" down --volumes --timeout 5 >/dev/null 2>&1
+  fi
+  if [ -f "$work/compose.redis.smoke.yml" ]; then
+    "${compose_redis[@]}" down --volumes --timeout 5 >/dev/null 2>&1
   fi
   podman pod rm --force --time 5 tasks-pod-0 >/dev/null 2>&1
   # kube play keeps the ConfigMap and the Secret as volumes.
@@ -76,6 +84,7 @@ cleanup() {
   podman image prune -f >/dev/null 2>&1
   [ -n "$issuer_pid" ] && kill "$issuer_pid" 2>/dev/null && wait "$issuer_pid" 2>/dev/null
   if [ $rc -ne 0 ]; then
+    podman logs "${project}-redis_redis_1" >"$work/compose-redis-redis.log" 2>&1
     for f in "$work"/*.log; do
       [ -s "$f" ] && { echo "--- $f (last 30 lines)"; tail -n 30 "$f"; } >&2
     done
@@ -118,6 +127,20 @@ chmod 1777 "$work/base/rootfs/tmp"
 printf 'FROM scratch\nCOPY rootfs/ /\nCOPY --chown=65532:65532 rootfs/home/nonroot /home/nonroot\n' \
   >"$work/base/Containerfile"
 podman build -q --pull=never -t localhost/authgate-smoke/cc-nonroot:latest "$work/base" >/dev/null
+# Redis: this machine's redis-server (a multi-call binary: redis-check-rdb) and redis-cli,
+# their libraries, the redis user as uid 999 (the official image's), /data its own.
+mkdir -p "$work/redis/rootfs/usr/local/bin" "$work/redis/rootfs/etc" "$work/redis/rootfs/data"
+for lib in $(ldd /usr/bin/redis-check-rdb /usr/bin/redis-cli | grep -o '/[^ ]*\.so[^ ]*' | sort -u); do
+  cp -L --parents "$lib" "$work/redis/rootfs/"
+done
+cp -L /usr/bin/redis-check-rdb "$work/redis/rootfs/usr/local/bin/redis-server"
+cp -L /usr/bin/redis-cli "$work/redis/rootfs/usr/local/bin/redis-cli"
+printf 'root:x:0:0:root:/root:/sbin/nologin\nredis:x:999:999:redis:/data:/sbin/nologin\n' \
+  >"$work/redis/rootfs/etc/passwd"
+printf 'root:x:0:\nredis:x:999:\n' >"$work/redis/rootfs/etc/group"
+printf 'FROM scratch\nCOPY rootfs/ /\nCOPY --chown=999:999 rootfs/data /data\nENV PATH=/usr/local/bin\nWORKDIR /data\n' \
+  >"$work/redis/Containerfile"
+podman build -q --pull=never -t localhost/authgate-smoke/redis:latest "$work/redis" >/dev/null
 
 cp "$bin/authgate" "$bin/upstream-api" "$work/bins/"
 printf 'FROM scratch\nCOPY authgate upstream-api /out/\nCOPY data /out/data\n' >"$work/bins/Containerfile"
@@ -279,6 +302,75 @@ stop_clean "${project}_authgate_1"
 "${compose[@]}" down --volumes --timeout 5 >/dev/null 2>&1
 t_compose=$((SECONDS - t0))
 
+# --- docker-compose.yml + docker-compose.redis.yml -----------------------------------
+t0=$SECONDS
+log "compose with Redis: deploy/docker-compose.yml + deploy/docker-compose.redis.yml"
+ag=$(free_port); adm=$(free_port); up=$(free_port); rp=$(free_port)
+redis_password="$(openssl rand -hex 32)"
+printf 'requirepass %s\n' "$redis_password" >"$work/secrets/redis.conf"
+printf 'redis://:%s@127.0.0.1:%s\n' "$redis_password" "$rp" >"$work/secrets/redis_url"
+chmod 644 "$work/secrets/redis.conf" "$work/secrets/redis_url"
+cat >"$work/compose.redis.smoke.yml" <<EOF
+# Generated by deploy/smoke.sh: the host network and free loopback ports, as above.
+services:
+  redis:
+    image: localhost/authgate-smoke/redis:latest
+    network_mode: host
+    expose: !reset []
+    # Nothing saved: in this sandbox podman gives /data (volume or tmpfs) no owner the
+    # redis user can write as (Docker gives a new volume the image's), and Redis refuses
+    # to stop when its final snapshot cannot be written.
+    command: !override ["redis-server", "/run/secrets/redis_conf", "--port", "$rp", "--bind", "127.0.0.1", "--save", ""]
+    volumes: !reset []
+    healthcheck:
+      test: !override ["CMD", "redis-cli", "-h", "127.0.0.1", "-p", "$rp", "ping"]
+  authgate:
+    network_mode: host
+    ports: !reset []
+    environment:
+      AUTHGATE_LISTEN: 127.0.0.1:$ag
+      AUTHGATE_ADMIN_LISTEN: 127.0.0.1:$adm
+      AUTHGATE_UPSTREAM: http://127.0.0.1:$up
+    healthcheck:
+      test: !override ["CMD", "/usr/local/bin/authgate", "probe", "http://127.0.0.1:$adm/readyz"]
+    depends_on: !reset {}
+  upstream-api:
+    network_mode: host
+    expose: !reset []
+    environment:
+      UPSTREAM_API_LISTEN: 127.0.0.1:$up
+    healthcheck:
+      test: !override ["CMD", "/usr/local/bin/upstream-api", "probe", "http://127.0.0.1:$up/healthz"]
+    depends_on: !reset {}
+EOF
+"${compose_redis[@]}" up -d >"$work/compose-redis-up.log" 2>&1 || fail "podman-compose up (Redis) failed"
+podman healthcheck run "${project}-redis_redis_1" >>"$work/healthcheck.log" 2>&1 \
+  || fail "Redis's compose healthcheck failed"
+ready_checks "127.0.0.1:$adm"
+drive "http://127.0.0.1:$ag"
+rcli() { redis-cli -h 127.0.0.1 -p "$rp" --no-auth-warning -a "$redis_password" "$@"; }
+# (A bucket lives only until it is full again: 10 ms at 100/s. Count the calls instead.)
+curl -sf "http://127.0.0.1:$adm/metrics" >"$work/metrics" || fail "no metrics"
+grep -q '^authgate_redis_requests_total{op="rate_limit",result="ok"} [1-9]' "$work/metrics" \
+  || fail "authgate counted no rate-limit call to Redis: $(grep redis "$work/metrics")"
+[ -n "$(rcli --scan --pattern 'upstream-api:jti:*')" ] || fail "no replay record in Redis"
+log "  rate limits counted in Redis; upstream-api's replay record in Redis"
+podman exec "${project}-redis_authgate_1" /usr/local/bin/authgate revoke \
+  --config /etc/authgate/config.toml --sub "$alice" >"$work/revoke.out" 2>&1 \
+  || fail "authgate revoke in the container: $(cat "$work/revoke.out")"
+sleep 1
+expect 401 "alice's token after authgate revoke" -H "Authorization: Bearer $alice_token" \
+  "http://127.0.0.1:$ag/api/$alice/tasks"
+grep -q 'token revoked' "$work/body" || fail "not refused as revoked: $(head -c 300 "$work/body")"
+expect 200 "bob's token" -H "Authorization: Bearer $bob_token" "http://127.0.0.1:$ag/api/$bob/tasks"
+podman logs "${project}-redis_authgate_1" >"$work/compose-redis-authgate.log" 2>&1
+grep -q "$redis_password" "$work/compose-redis-authgate.log" && fail "authgate logged the Redis password"
+stop_clean "${project}-redis_upstream-api_1"
+stop_clean "${project}-redis_authgate_1"
+stop_clean "${project}-redis_redis_1"
+"${compose_redis[@]}" down --volumes --timeout 5 >/dev/null 2>&1
+t_compose_redis=$((SECONDS - t0))
+
 # --- deploy/k8s (podman kube play) --------------------------------------------------
 t0=$SECONDS
 log "kubernetes: deploy/k8s with podman kube play"
@@ -317,4 +409,4 @@ podman pod rm --force --time 5 tasks-pod-0 >/dev/null
 podman volume rm --force authgate-config authgate-secrets >/dev/null
 t_kube=$((SECONDS - t0))
 
-log "timings: binaries ${t_build_bins} s, images $((t_images - t_build_bins)) s, compose ${t_compose} s, kubernetes ${t_kube} s"
+log "timings: binaries ${t_build_bins} s, images $((t_images - t_build_bins)) s, compose ${t_compose} s, compose with Redis ${t_compose_redis} s, kubernetes ${t_kube} s"

@@ -4,8 +4,8 @@
 // and the `jwt` plugin on 127.0.0.1. Everything lives in memory: every start
 // creates a fresh signing key (new kid), which is how tests rotate keys.
 //
-// Env: ISSUER_PORT, JWT_ALG, JWT_EXPIRATION, BETTER_AUTH_SECRET, COOKIE_CACHE
-// (see README.md). Prints exactly one line on stdout once ready:
+// Env: ISSUER_PORT, JWT_ALG, JWT_EXPIRATION, BETTER_AUTH_SECRET, COOKIE_CACHE,
+// AUTHGATE_REDIS_URL (see README.md). Prints exactly one line on stdout once ready:
 //   ISSUER_READY http://127.0.0.1:<port>
 // Everything else (warnings, errors) goes to stderr.
 
@@ -61,7 +61,17 @@ process.env.BETTER_AUTH_TELEMETRY = "0";
 
 const { betterAuth } = await import("better-auth");
 const { memoryAdapter } = await import("better-auth/adapters/memory");
-const { jwt } = await import("better-auth/plugins");
+const { jwt, admin } = await import("better-auth/plugins");
+
+// With AUTHGATE_REDIS_URL: the admin plugin and authgate's revocation hook
+// (revocation-hook.mjs, the README's example), so that sign-out and ban revoke tokens.
+const redisUrl = process.env.AUTHGATE_REDIS_URL || "";
+const revocation = redisUrl
+  ? (await import("./revocation-hook.mjs")).authgateRevocation({
+      url: redisUrl,
+      retentionSecs: Number.parseInt(process.env.AUTHGATE_REVOCATION_RETENTION_SECS || "930", 10),
+    })
+  : null;
 const { toNodeHandler } = await import("better-auth/node");
 
 // ---- instrumentation -----------------------------------------------------
@@ -79,6 +89,15 @@ const server = http.createServer((req, res) => {
   if (!handler) {
     res.writeHead(503, { "content-type": "text/plain" });
     res.end("issuer not ready\n");
+    return;
+  }
+  if (path === "/__make_admin" && req.method === "POST" && revocation) {
+    // Test-only: gives the user whose email is the query string the admin role.
+    const email = decodeURIComponent((req.url || "").split("?")[1] || "");
+    const user = db.user.find((u) => u.email === email);
+    if (user) user.role = "admin";
+    res.writeHead(user ? 204 : 404);
+    res.end();
     return;
   }
   if (path === "/api/auth/jwks" && req.method === "GET") stats.jwks_fetches += 1;
@@ -110,6 +129,7 @@ const auth = betterAuth({
   rateLimit: { enabled: false },
   telemetry: { enabled: false },
   session: sessionOptions,
+  ...(revocation ? { databaseHooks: revocation.databaseHooks } : {}),
   logger: {
     level: "warn",
     log: (level, message, ...args) => console.error(`[better-auth ${level}] ${message}`, ...args),
@@ -120,6 +140,7 @@ const auth = betterAuth({
       jwt: { expirationTime },
       ...(cookieCacheMode === "jwks" ? { sessionCookieCache: true } : {}),
     }),
+    ...(revocation ? [admin()] : []),
   ],
 });
 
@@ -140,6 +161,7 @@ let stopping = false;
 function shutdown() {
   if (stopping) return;
   stopping = true;
+  revocation?.close().catch(() => {});
   server.close(() => process.exit(0));
   server.closeAllConnections?.();
   setTimeout(() => process.exit(0), 1000).unref();

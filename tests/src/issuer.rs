@@ -17,6 +17,9 @@ pub struct IssuerOptions {
     pub cookie_cache: Option<String>,
     /// Fixed port (0 = any).
     pub port: u16,
+    /// `AUTHGATE_REDIS_URL`: the admin plugin and authgate's revocation hook
+    /// (`revocation-hook.mjs`) on this Redis.
+    pub redis_url: Option<String>,
 }
 
 impl IssuerOptions {
@@ -27,6 +30,7 @@ impl IssuerOptions {
             expiration: None,
             cookie_cache: None,
             port: 0,
+            redis_url: None,
         }
     }
 }
@@ -60,6 +64,10 @@ impl Issuer {
         if let Some(c) = &opts.cookie_cache {
             cmd.env("COOKIE_CACHE", c);
         }
+        match &opts.redis_url {
+            Some(url) => cmd.env("AUTHGATE_REDIS_URL", url),
+            None => cmd.env_remove("AUTHGATE_REDIS_URL"),
+        };
         let service = Service::spawn(cmd, "ISSUER_READY http://", None);
         let base = format!("http://{}", service.addr);
         Issuer { service, base }
@@ -131,22 +139,77 @@ fn set_cookies(resp: &reqwest::Response) -> Vec<(String, String)> {
 
 /// Signs a new user up with email and password, as the Better Auth client does.
 pub async fn sign_up(issuer: &Issuer, email: &str) -> User {
-    let client = reqwest::Client::new();
-    let resp = client
-        .post(format!("{}/api/auth/sign-up/email", issuer.base))
+    let body = json!({"email": email, "password": PASSWORD, "name": "Test User"});
+    session_call(issuer, "sign-up/email", email, body).await
+}
+
+/// Signs an existing user in: a new session.
+pub async fn sign_in(issuer: &Issuer, email: &str) -> User {
+    let body = json!({"email": email, "password": PASSWORD});
+    session_call(issuer, "sign-in/email", email, body).await
+}
+
+const PASSWORD: &str = "correct-horse-battery";
+
+/// POSTs `body` to `/api/auth/<path>` (sign-up or sign-in): the user and its cookies.
+async fn session_call(issuer: &Issuer, path: &str, email: &str, body: Value) -> User {
+    let resp = reqwest::Client::new()
+        .post(format!("{}/api/auth/{path}", issuer.base))
         .header("Origin", &issuer.base)
-        .json(&json!({"email": email, "password": "correct-horse-battery", "name": "Test User"}))
+        .json(&body)
         .send()
         .await
-        .expect("sign-up request");
-    assert_eq!(resp.status(), 200, "sign-up failed");
+        .expect("sign-up/in request");
+    assert_eq!(resp.status(), 200, "{path} failed");
     let cookies = set_cookies(&resp);
-    let body: Value = resp.json().await.expect("sign-up JSON");
+    let body: Value = resp.json().await.expect("sign-up/in JSON");
     User {
         id: body["user"]["id"].as_str().expect("user id").to_string(),
         email: email.to_string(),
         cookies,
     }
+}
+
+/// POSTs `body` to `/api/auth/<path>` with `user`'s session cookie; asserts 200.
+async fn post_as(issuer: &Issuer, user: &User, path: &str, body: Value) {
+    let resp = reqwest::Client::new()
+        .post(format!("{}/api/auth/{path}", issuer.base))
+        .header("Origin", &issuer.base)
+        .header("Cookie", user.cookie_header(&["better-auth.session_token"]))
+        .json(&body)
+        .send()
+        .await
+        .expect("request");
+    let status = resp.status();
+    let text = resp.text().await.unwrap_or_default();
+    assert_eq!(status, 200, "{path}: {text}");
+}
+
+/// Signs `user` out (Better Auth deletes the session).
+pub async fn sign_out(issuer: &Issuer, user: &User) {
+    post_as(issuer, user, "sign-out", json!({})).await;
+}
+
+/// Gives the user with `email` the admin role (a test-only call of the issuer,
+/// started with `redis_url`).
+pub async fn make_admin(issuer: &Issuer, email: &str) {
+    let resp = reqwest::Client::new()
+        .post(format!("{}/__make_admin?{email}", issuer.base))
+        .send()
+        .await
+        .expect("make-admin request");
+    assert_eq!(resp.status(), 204, "no such user");
+}
+
+/// `admin` bans the user `user_id` with the admin plugin.
+pub async fn ban(issuer: &Issuer, admin: &User, user_id: &str) {
+    post_as(
+        issuer,
+        admin,
+        "admin/ban-user",
+        json!({ "userId": user_id }),
+    )
+    .await;
 }
 
 /// `GET /api/auth/token` with the session cookie: the Bearer JWT.

@@ -7,10 +7,12 @@
 pub mod echo;
 pub mod gated;
 pub mod issuer;
+pub mod metrics;
 pub mod postgres;
 pub mod process;
 pub mod raw;
 pub mod redis;
+pub mod shared_state;
 pub mod tokens;
 pub mod upstream;
 

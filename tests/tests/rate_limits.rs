@@ -2,6 +2,8 @@
 //! Redis of its own on a free port, never the machine's), and what happens when that
 //! Redis stops under load and comes back, for each `on_redis_error`.
 
+#![allow(clippy::unwrap_used)]
+
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -2,6 +2,8 @@
 //! same script) against authgate replicas that follow one test Redis (of its own, on
 //! a free port, never the machine's).
 
+#![allow(clippy::unwrap_used)]
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::Command;
@@ -133,14 +135,15 @@ async fn a_revoked_subject_is_refused_on_every_replica_within_a_second() {
     assert_eq!(code, 0, "{out}{err}");
     let carol_older = bearer_issued_at("carol", now() - 200, None);
     let carol_newer = bearer_issued_at("carol", now() - 50, None);
-    let deadline = Instant::now() + Duration::from_secs(1);
-    while get(&c, "/api/x", &carol_older).status != 401 {
-        assert!(
-            Instant::now() < deadline,
-            "carol's older token still passes"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    let limit = Duration::from_secs(1);
+    answers_within(
+        &c,
+        &carol_older,
+        401,
+        Instant::now(),
+        limit,
+        "carol's older token",
+    );
     assert_eq!(get(&c, "/api/x", &carol_newer).status, 200);
 
     stop.store(true, Ordering::Relaxed);
@@ -160,6 +163,26 @@ async fn a_revoked_subject_is_refused_on_every_replica_within_a_second() {
         .is_some_and(|n| n >= 1.0),
         "{metrics}"
     );
+}
+
+/// Polls `/api/x` with `bearer` until it answers `want`; how long that took from
+/// `since`. Fails after `limit` (from `since`), saying `what`.
+fn answers_within(
+    proxy: &Service,
+    bearer: &str,
+    want: u16,
+    since: Instant,
+    limit: Duration,
+    what: &str,
+) -> Duration {
+    while get(proxy, "/api/x", bearer).status != want {
+        assert!(
+            since.elapsed() < limit,
+            "{what}: not {want} after {limit:?}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    since.elapsed()
 }
 
 /// `secs` since the epoch as RFC 3339 (UTC), with `date`.
@@ -196,11 +219,8 @@ async fn one_token_by_its_jti_is_listed_and_expires_after_the_lifetime() {
     let second = bearer_issued_at("carol", now() - 1, Some("token-2"));
     let (code, out, err) = revoke(&file, &["--jti", "token-1"]);
     assert_eq!(code, 0, "{out}{err}");
-    let deadline = Instant::now() + Duration::from_secs(1);
-    while get(&proxy, "/api/x", &first).status != 401 {
-        assert!(Instant::now() < deadline, "token-1 still passes");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    let limit = Duration::from_secs(1);
+    answers_within(&proxy, &first, 401, Instant::now(), limit, "token-1");
     assert_eq!(
         get(&proxy, "/api/x", &second).status,
         200,
@@ -212,11 +232,15 @@ async fn one_token_by_its_jti_is_listed_and_expires_after_the_lifetime() {
 
     // Two seconds later every token the revocation could refuse has expired: it is
     // gone from Redis's listing and from the replica.
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while get(&proxy, "/api/x", &first).status != 200 {
-        assert!(Instant::now() < deadline, "the revocation never expired");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let limit = Duration::from_secs(5);
+    answers_within(
+        &proxy,
+        &first,
+        200,
+        Instant::now(),
+        limit,
+        "the expired revocation",
+    );
     let (_, listed, _) = revoke(&file, &["--list"]);
     assert_eq!(listed.trim(), "no revocation in force");
 }
@@ -250,13 +274,15 @@ async fn a_lost_message_is_caught_by_the_version_check() {
         .arg(&["sub", "dave", "", "930", "nobody-listens"][..])
         .query(&mut redis.connection())
         .unwrap();
-    while get(&proxy, "/api/x", &dave).status != 401 {
-        assert!(
-            written.elapsed() < Duration::from_millis(2500),
-            "the resync (every second) did not catch the change"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let limit = Duration::from_millis(2500);
+    answers_within(
+        &proxy,
+        &dave,
+        401,
+        written,
+        limit,
+        "the resync (every second)",
+    );
     eprintln!("caught after {} ms", written.elapsed().as_millis());
 }
 
@@ -317,15 +343,6 @@ async fn revoke_needs_redis_and_never_shows_its_password() {
     );
 }
 
-/// Polls until `bearer` is refused; how long that took from `since`.
-fn refused_within(proxy: &Service, bearer: &str, since: Instant, limit: Duration) -> Duration {
-    while get(proxy, "/api/x", bearer).status != 401 {
-        assert!(since.elapsed() < limit, "still accepted after {limit:?}");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    since.elapsed()
-}
-
 mod better_auth {
     use super::*;
     use authgate_tests::issuer::{self, access_token, sign_up, Issuer, IssuerOptions};
@@ -360,7 +377,14 @@ mod better_auth {
         assert_eq!(get(&proxy, "/api/x", &token).status, 200);
         let signed_out = Instant::now();
         issuer::sign_out(&issuer, &ann).await;
-        let took = refused_within(&proxy, &token, signed_out, Duration::from_secs(1));
+        let took = answers_within(
+            &proxy,
+            &token,
+            401,
+            signed_out,
+            Duration::from_secs(1),
+            "sign-out",
+        );
         eprintln!(
             "sign-out: refused {} ms after sign-out returned",
             took.as_millis()
@@ -386,7 +410,14 @@ mod better_auth {
         assert_eq!(get(&proxy, "/api/x", &ben_token).status, 200);
         let banned = Instant::now();
         issuer::ban(&issuer, &admin, &ben.id).await;
-        let took = refused_within(&proxy, &ben_token, banned, Duration::from_secs(1));
+        let took = answers_within(
+            &proxy,
+            &ben_token,
+            401,
+            banned,
+            Duration::from_secs(1),
+            "ban",
+        );
         eprintln!(
             "ban: refused {} ms after the ban returned",
             took.as_millis()

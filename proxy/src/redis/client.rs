@@ -52,6 +52,12 @@ impl fmt::Display for Failure {
     }
 }
 
+impl From<redis::RedisError> for Failure {
+    fn from(e: redis::RedisError) -> Self {
+        Self::Error(e.to_string())
+    }
+}
+
 /// The shared client.
 pub(crate) struct RedisClient {
     url: RedisUrl,
@@ -200,14 +206,21 @@ impl RedisClient {
         outcome
     }
 
-    /// Records the outcome of one call made outside [`Self::run_script`] (the revocation
-    /// follower's own connections) and follows the outage.
-    pub(crate) fn observe(
+    /// Awaits `call` made outside [`Self::run_script`] (on a connection of its own),
+    /// counting and timing it as `op` and following the outage.
+    pub(crate) async fn observed<T, E: Into<Failure>>(
         &self,
         op: &'static str,
-        elapsed: Duration,
-        outcome: Result<(), &Failure>,
-    ) {
+        call: impl std::future::Future<Output = Result<T, E>>,
+    ) -> Result<T, Failure> {
+        let started = Instant::now();
+        let outcome = call.await.map_err(Into::into);
+        self.observe(op, started.elapsed(), outcome.as_ref().map(|_| ()));
+        outcome
+    }
+
+    /// Records the outcome of one call and follows the outage.
+    fn observe(&self, op: &'static str, elapsed: Duration, outcome: Result<(), &Failure>) {
         let result = match outcome {
             Ok(()) => "ok",
             Err(Failure::Timeout(_)) => "timeout",

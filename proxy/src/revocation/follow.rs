@@ -55,14 +55,11 @@ async fn stopped(stop: &mut watch::Receiver<bool>) {
 /// One subscription, until it fails.
 async fn session(revocations: &Revocations) -> Failure {
     let redis = &revocations.redis;
-    let started = Instant::now();
-    let subscribed = redis.subscribe(&revocations.keys.channel).await;
-    redis.observe(
-        "revocation_subscribe",
-        started.elapsed(),
-        subscribed.as_ref().map(|_| ()),
-    );
-    let pubsub = match subscribed {
+    let channel = &revocations.keys.channel;
+    let pubsub = match redis
+        .observed("revocation_subscribe", redis.subscribe(channel))
+        .await
+    {
         Ok(pubsub) => pubsub,
         Err(failure) => return failure,
     };
@@ -138,29 +135,16 @@ async fn catch_up(
     revocations: &Revocations,
     connection: &mut MultiplexedConnection,
 ) -> Result<(), Failure> {
-    let redis = &revocations.redis;
-    let started = Instant::now();
-    let version = store::version(connection, &revocations.keys)
-        .await
-        .map_err(|e| Failure::Error(e.to_string()));
-    redis.observe(
-        "revocation_version",
-        started.elapsed(),
-        version.as_ref().map(|_| ()),
-    );
-    if version? == revocations.version.load(Ordering::Acquire) && revocations.is_loaded() {
+    let (redis, keys) = (&revocations.redis, &revocations.keys);
+    let version = redis
+        .observed("revocation_version", store::version(connection, keys))
+        .await?;
+    if version == revocations.version.load(Ordering::Acquire) && revocations.is_loaded() {
         return Ok(());
     }
-    let started = Instant::now();
-    let snapshot = store::load(connection, &revocations.keys)
-        .await
-        .map_err(|e| Failure::Error(e.to_string()));
-    redis.observe(
-        "revocation_load",
-        started.elapsed(),
-        snapshot.as_ref().map(|_| ()),
-    );
-    let snapshot = snapshot?;
+    let snapshot = redis
+        .observed("revocation_load", store::load(connection, keys))
+        .await?;
     let version = snapshot.version;
     revocations.take(snapshot);
     // A record that went back (Redis lost its data) is followed from where it is.

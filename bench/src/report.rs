@@ -400,7 +400,10 @@ pub fn render(records: &[RawRecord], opts: &RenderOptions) -> String {
         let cpu_of = |id: &str| medians.get(id).map(|m| m.cpu_us_per_req);
         for s in SCENARIOS {
             let Some(m) = medians.get(s.id) else {
-                let why = skipped.get(s.id).copied().unwrap_or("no data");
+                // A scenario not chosen (--scenarios) has no row; one that failed says why.
+                let Some(why) = skipped.get(s.id).copied() else {
+                    continue;
+                };
                 let _ = writeln!(
                     out,
                     "| {} | not run: {} | | | | | | | | | | |",

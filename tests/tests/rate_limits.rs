@@ -342,3 +342,45 @@ async fn redis_stopped_under_load_follows_on_redis_error_and_enforcement_resumes
         );
     }
 }
+
+/// One replica without Redis: a per-subject policy of 1 per minute, `burst` at once.
+fn local_policy(burst: u32, comment: &str) -> String {
+    format!(
+        "[server]\nthreads = 1\n\n[[auth.sources]]\ntype = \"shared_secret\"\n\n# {comment}\n[[rate_limits]]\nname = \"per-user\"\nkey = \"sub\"\nrate = 1\nper = \"1m\"\nburst = {burst}\n\n[[routes]]\npath = \"/api/**\"\nrate_limit = [\"per-user\"]\n"
+    )
+}
+
+/// Sends SIGHUP and waits until the `n`th reload is logged.
+fn reload(proxy: &Service, n: usize) {
+    proxy.signal("HUP");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while proxy.stderr().matches("configuration reloaded").count() < n {
+        assert!(
+            Instant::now() < deadline,
+            "not reloaded: {}",
+            proxy.stderr()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn counters_survive_a_reload_unless_the_policy_changed() {
+    let echo = echo::start().await;
+    let (proxy, dir) =
+        authgate_tests::process::Authgate::new(&local_policy(2, "first"), echo.addr).start();
+    let file = dir.path().join("authgate.toml");
+    assert_eq!(statuses(&proxy, "/api/x", "gina", 3), [200, 200, 429]);
+    // The same policy (another comment): gina's bucket is kept.
+    std::fs::write(&file, local_policy(2, "same policy")).unwrap();
+    reload(&proxy, 1);
+    assert_eq!(
+        statuses(&proxy, "/api/x", "gina", 1),
+        [429],
+        "kept across the reload"
+    );
+    // A changed policy starts afresh.
+    std::fs::write(&file, local_policy(3, "changed")).unwrap();
+    reload(&proxy, 2);
+    assert_eq!(statuses(&proxy, "/api/x", "gina", 4), [200, 200, 200, 429]);
+}

@@ -5,7 +5,7 @@
 //! lifetime and the leeway), after which every token it refused has expired anyway.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{PoisonError, RwLock};
 
 use crate::auth::Identity;
@@ -71,6 +71,9 @@ pub struct RevocationSet {
     entries: RwLock<Entries>,
     /// Entries held: lets the check skip the lock while there are none.
     held: AtomicUsize,
+    /// No entry's moment is earlier than this (`u64::MAX`: none held): lets the
+    /// periodic purge skip the walk while nothing can have expired.
+    oldest: AtomicU64,
     /// Seconds an entry counts after its moment.
     retention: u64,
 }
@@ -85,6 +88,7 @@ impl RevocationSet {
         Self {
             entries: RwLock::new(Entries::default()),
             held: AtomicUsize::new(0),
+            oldest: AtomicU64::new(u64::MAX),
             retention,
         }
     }
@@ -119,6 +123,7 @@ impl RevocationSet {
     /// Adds (or moves later) one entry.
     pub fn insert(&self, entry: &Entry) {
         let mut entries = self.entries.write().unwrap_or_else(PoisonError::into_inner);
+        self.oldest.fetch_min(entry.at, Ordering::Relaxed);
         let map = entries.of(entry.kind);
         match map.get_mut(entry.id.as_str()) {
             Some(at) => *at = (*at).max(entry.at),
@@ -139,6 +144,7 @@ impl RevocationSet {
             if now >= entry.at.saturating_add(self.retention) {
                 continue;
             }
+            self.oldest.fetch_min(entry.at, Ordering::Relaxed);
             let at = entries
                 .of(entry.kind)
                 .entry(entry.id.into_boxed_str())
@@ -148,16 +154,30 @@ impl RevocationSet {
         self.recount(&entries);
     }
 
-    /// Forgets the entries that no longer count.
+    /// Forgets the entries that no longer count; no walk while none can have expired.
     pub(crate) fn purge(&self) {
         let now = now();
-        let mut entries = self.entries.write().unwrap_or_else(PoisonError::into_inner);
         let retention = self.retention;
-        for kind in [Kind::Subject, Kind::Token] {
-            entries
-                .of(kind)
-                .retain(|_, at| now < at.saturating_add(retention));
+        if now
+            < self
+                .oldest
+                .load(Ordering::Relaxed)
+                .saturating_add(retention)
+        {
+            return;
         }
+        let mut entries = self.entries.write().unwrap_or_else(PoisonError::into_inner);
+        let mut oldest = u64::MAX;
+        for kind in [Kind::Subject, Kind::Token] {
+            entries.of(kind).retain(|_, at| {
+                let counts = now < at.saturating_add(retention);
+                if counts {
+                    oldest = oldest.min(*at);
+                }
+                counts
+            });
+        }
+        self.oldest.store(oldest, Ordering::Relaxed);
         self.recount(&entries);
     }
 
@@ -247,6 +267,18 @@ mod tests {
         );
         set.purge();
         assert_eq!(set.len(), (1, 0));
+        assert_eq!(
+            set.oldest.load(Ordering::Relaxed),
+            t - 30,
+            "the oldest that still counts"
+        );
+        set.insert(&entry(Kind::Token, "j3", t - 61));
+        set.purge();
+        assert_eq!(
+            set.len(),
+            (1, 0),
+            "an expired entry added later is purged too"
+        );
     }
 
     #[test]

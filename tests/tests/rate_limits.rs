@@ -384,3 +384,33 @@ async fn counters_survive_a_reload_unless_the_policy_changed() {
     reload(&proxy, 2);
     assert_eq!(statuses(&proxy, "/api/x", "gina", 4), [200, 200, 200, 429]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rediss_is_checked_against_the_servers_ca() {
+    let Some(redis) = RedisServer::start_tls("rediss_is_checked_against_the_servers_ca") else {
+        return;
+    };
+    let echo = echo::start().await;
+    let config = PER_USER.to_string()
+        + &format!(
+            "\n[server]\nthreads = 1\n\n[[auth.sources]]\ntype = \"shared_secret\"\n\n[redis]\nurl = \"{}\"\ntimeout_ms = 500\n",
+            redis.tls_url()
+        );
+    let ca = redis.ca_file();
+    let (trusting, _d1) = authgate_tests::process::Authgate::new(&config, echo.addr)
+        .env("SSL_CERT_FILE", ca.to_str().unwrap())
+        .start();
+    assert_eq!(statuses(&trusting, "/api/x", "hana", 6)[..5], [200; 5]);
+    assert!(
+        !keys(&redis, "authgate:rl:per-user:*").is_empty(),
+        "counted in Redis over TLS"
+    );
+    // Without the CA the certificate is refused: Redis "does not answer", the policy
+    // falls back to this replica (local), and the log says why once.
+    let (doubting, _d2) = authgate_tests::process::Authgate::new(&config, echo.addr)
+        .env("SSL_CERT_FILE", "/nonexistent/ca.pem")
+        .start();
+    assert_eq!(statuses(&doubting, "/api/x", "ivy", 6), [200, 200, 200, 200, 200, 429]);
+    let log = doubting.stderr_containing("Redis does not answer", Duration::from_secs(5));
+    assert_eq!(log.matches("Redis does not answer").count(), 1, "{log}");
+}

@@ -410,7 +410,10 @@ async fn rediss_is_checked_against_the_servers_ca() {
     let (doubting, _d2) = authgate_tests::process::Authgate::new(&config, echo.addr)
         .env("SSL_CERT_FILE", "/nonexistent/ca.pem")
         .start();
-    assert_eq!(statuses(&doubting, "/api/x", "ivy", 6), [200, 200, 200, 200, 200, 429]);
+    assert_eq!(
+        statuses(&doubting, "/api/x", "ivy", 6),
+        [200, 200, 200, 200, 200, 429]
+    );
     let log = doubting.stderr_containing("Redis does not answer", Duration::from_secs(5));
     assert_eq!(log.matches("Redis does not answer").count(), 1, "{log}");
 }

@@ -68,7 +68,7 @@ fn resolve_policy(
         key: limit_key(cx, &key("key"), &s.key)?,
         rate: s.rate,
         per_secs,
-        burst: burst.min(MAX_BURST),
+        burst,
         on_redis_error: match s.on_redis_error {
             OnRedisError::Local => Fallback::Local,
             OnRedisError::Allow => Fallback::Allow,

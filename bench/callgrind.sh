@@ -19,7 +19,8 @@ SCRIPT_NAME=callgrind.sh
 # shellcheck source=bench/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-ALL_SCENARIOS="authgate-hs256 authgate-hs256-rules authgate-hs256-nolog authgate-public authgate-eddsa-many haproxy-hs256-log haproxy-hs256 haproxy-rs256 nginx"
+ALL_SCENARIOS="authgate-hs256 authgate-hs256-rules authgate-hs256-nolog authgate-public authgate-eddsa-many authgate-limit-local authgate-limit-redis authgate-revoked-100k haproxy-hs256-log haproxy-hs256 haproxy-rs256 nginx"
+REVOKED=100000
 
 usage() {
     cat <<EOF
@@ -39,8 +40,11 @@ Scenarios: authgate as shipped (access log on, default threads) with the same HS
 token on every request, the same on a route with two claim requirements
 (authgate-hs256-rules, compared with authgate-hs256), with the log off
 (RUST_LOG=warn), on a public route, and with a
-distinct EdDSA token on every request (each a cache miss); HAProxy jwt_verify HS256
-with its log on (option httplog to stdout) and off, RS256 (off); plain nginx.
+distinct EdDSA token on every request (each a cache miss); HS256 plus a rate limit
+counted in process and in Redis (a redis-server of the script's own), and with $REVOKED
+revoked subjects in memory (then also the instructions of one revocation check,
+Revocations::check, inclusive); HAProxy jwt_verify HS256 with its log on (option httplog
+to stdout) and off, RS256 (off); plain nginx.
 EOF
 }
 
@@ -80,7 +84,7 @@ done
 # ---------------------------------------------------------------- tools and build
 missing=()
 for t in valgrind:valgrind callgrind_annotate:valgrind haproxy:haproxy nginx:nginx \
-    openssl:openssl curl:curl python3:python3; do
+    openssl:openssl curl:curl python3:python3 redis-server:redis-server; do
     command -v "${t%%:*}" >/dev/null || missing+=("${t#*:}")
 done
 # Pingora's zlib-ng build needs cmake.
@@ -140,6 +144,15 @@ done
 render "$BENCH_DIR/templates/authgate-hs256.toml" "$WORK/authgate-hs256.toml"
 render "$BENCH_DIR/templates/authgate-jwks-many.toml" "$WORK/authgate-jwks-many.toml" \
     "JWKS_PORT=$JWKS_PORT" "CACHE_ENTRIES=100"
+REDIS_PORT="$(free_port)"
+render_shared_state_configs "$WORK" "redis://127.0.0.1:$REDIS_PORT"
+if [[ " ${SCENARIO_LIST[*]} " == *" authgate-limit-redis "* || " ${SCENARIO_LIST[*]} " == *" authgate-revoked-100k "* ]]; then
+    redis_command "$REDIS_PORT" "$WORK/logs/redis.log"
+    "${REDIS_CMD[@]}" >/dev/null 2>&1 &
+    PIDS+=($!)
+    wait_redis "$REDIS_PORT"
+    preload_revocations "$REDIS_PORT" "$REVOKED"
+fi
 
 # curl_config FILE URL COUNT [TOKEN_FILE|-TOKEN]: COUNT requests for one curl on one
 # keep-alive connection, each printing its status. A token file gives each request its
@@ -186,6 +199,9 @@ run_one() {
                 authgate-public) url="http://127.0.0.1:$port/public/bench"; auth="" ;;
                 authgate-hs256-rules) url="http://127.0.0.1:$port/rules/bench" ;;
                 authgate-eddsa-many) cfg="$WORK/authgate-jwks-many.toml"; auth="$WORK/eddsa-many.tokens" ;;
+                authgate-limit-local) cfg="$WORK/authgate-limit-local.toml" ;;
+                authgate-limit-redis) cfg="$WORK/authgate-limit-redis.toml" ;;
+                authgate-revoked-100k) cfg="$WORK/authgate-revoked.toml" ;;
             esac
             # As shipped: default threads, access log on (RUST_LOG unset means info).
             cmd=("$AUTHGATE" --config "$cfg" --listen "127.0.0.1:$port"
@@ -282,6 +298,32 @@ PY
 )"
 fi
 
+# Instructions of one revocation check (Revocations::check, inclusive, kept out of line
+# for this) in each authgate-revoked-100k run, divided by that run's requests. Not the
+# difference of the two runs: the look-up's cost depends on where the table's random
+# hash seed puts the subject, which changes from process to process.
+CHECK_COST=""
+if [[ -n ${PER_REQUEST[authgate-revoked-100k]:-} ]]; then
+    for n in "$BASE" "$TOTAL"; do
+        callgrind_annotate --inclusive=yes --threshold=100 "$WORK/cg/authgate-revoked-100k-$n".* \
+            >"$WORK/annotate-revoked-$n.txt" 2>/dev/null || true
+    done
+    CHECK_COST="$(python3 - "$WORK/annotate-revoked-$BASE.txt" "$BASE" "$WORK/annotate-revoked-$TOTAL.txt" "$TOTAL" <<'PY'
+import re, sys
+def cost(path):
+    total = 0
+    for line in open(path, errors="replace"):
+        m = re.match(r"\s*([\d,]+)\s+(?:\([^)]*\)\s+)?(\S.*)$", line)
+        if m and "Revocations::check" in m.group(2):
+            total += int(m.group(1).replace(",", ""))
+    return total
+runs = [(cost(sys.argv[i]), int(sys.argv[i + 1])) for i in (1, 3)]
+print(", ".join(f"{c / n:.0f} in the {n}-request run" for c, n in runs if c))
+PY
+)"
+    log "one revocation check (Revocations::check, inclusive): ${CHECK_COST:-not found}"
+fi
+
 label() {
     case "$1" in
         authgate-hs256) echo "authgate HS256, as shipped (access log on)" ;;
@@ -289,6 +331,9 @@ label() {
         authgate-hs256-nolog) echo "authgate HS256, access log off (RUST_LOG=warn)" ;;
         authgate-public) echo "authgate public route, as shipped (access log on)" ;;
         authgate-eddsa-many) echo "authgate EdDSA, a distinct token per request (cache miss), access log on" ;;
+        authgate-limit-local) echo "authgate HS256 + a rate limit counted in process, access log on" ;;
+        authgate-limit-redis) echo "authgate HS256 + a rate limit counted in Redis (one EVALSHA), access log on" ;;
+        authgate-revoked-100k) echo "authgate HS256, $REVOKED revoked subjects in memory, access log on" ;;
         haproxy-hs256-log) echo "HAProxy jwt_verify HS256 + exp, log on (option httplog, stdout)" ;;
         haproxy-hs256) echo "HAProxy jwt_verify HS256 + exp, log off" ;;
         haproxy-rs256) echo "HAProxy jwt_verify RS256 + exp, log off" ;;
@@ -302,6 +347,7 @@ reference() { # scenario → the scenario it is compared with
         authgate-hs256-nolog) echo haproxy-hs256 ;;
         authgate-public) echo nginx ;;
         authgate-eddsa-many) echo haproxy-rs256 ;;
+        authgate-limit-local | authgate-limit-redis | authgate-revoked-100k) echo authgate-hs256 ;;
     esac
 }
 
@@ -326,6 +372,12 @@ mkdir -p "$(dirname "$OUTPUT")"
             echo "| $(label "$s") | ${PER_REQUEST[$s]} | — | — |"
         fi
     done
+    if [[ -n $CHECK_COST ]]; then
+        echo
+        echo "One revocation check with $REVOKED revoked subjects (\`Revocations::check\`, inclusive),"
+        echo "instructions per request (its calls ÷ the run's requests; the health probes before"
+        echo "the run are a handful of calls more): $CHECK_COST."
+    fi
     if [[ -n $TOP_TABLE ]]; then
         echo
         echo "## Where authgate HS256 (as shipped) spends them: top $TOP functions, exclusive cost"

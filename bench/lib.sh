@@ -103,3 +103,47 @@ make_keys_and_tokens() {
     "$tokens_bin" --out-dir "$dir" --ed25519-der "$dir/ed25519.der" --rsa-der "$dir/rsa.der" \
         --count "$count" --ttl-secs 7200 >&2
 }
+
+# The configs of the shared-state scenarios, into directory $1, built from the HS256 one
+# ($1/authgate-hs256.toml, rendered first); $2: the bench Redis's URL.
+#   authgate-limit-local.toml   + a rate limit (no Redis: counted in process)
+#   authgate-limit-redis.toml   + the same rate limit counted in Redis (revocation off)
+#   authgate-revoked.toml       + Redis with revocation on (no rate limit)
+render_shared_state_configs() {
+    local dir="$1" url="$2"
+    render "$BENCH_DIR/templates/limit.toml" "$dir/limit.part"
+    render "$BENCH_DIR/templates/redis.toml" "$dir/redis-limit.part" "REDIS_URL=$url" "REVOCATION=false"
+    render "$BENCH_DIR/templates/redis.toml" "$dir/redis-revoked.part" "REDIS_URL=$url" "REVOCATION=true"
+    cat "$dir/authgate-hs256.toml" "$dir/limit.part" >"$dir/authgate-limit-local.toml"
+    cat "$dir/authgate-hs256.toml" "$dir/limit.part" "$dir/redis-limit.part" >"$dir/authgate-limit-redis.toml"
+    cat "$dir/authgate-hs256.toml" "$dir/redis-revoked.part" >"$dir/authgate-revoked.toml"
+}
+
+# The command line of a redis-server of the bench's own on port $1 (nothing saved,
+# loopback only), logging to $2; never the machine's Redis. The caller starts it in the
+# background (so that it is its child) and waits with wait_redis.
+redis_command() {
+    REDIS_CMD=(redis-server --port "$1" --bind 127.0.0.1 --save "" --appendonly no --logfile "$2")
+}
+
+wait_redis() { # port: until it answers PING (5 s at most)
+    local i
+    for ((i = 0; i < 100; i++)); do
+        [[ "$(redis-cli -p "$1" ping 2>/dev/null)" == PONG ]] && return 0
+        sleep 0.05
+    done
+    die "redis-server on port $1 did not start"
+}
+
+# Writes $2 revoked subjects (revoked-user-1 …) to the Redis on port $1, as
+# revoke.lua records them, in one script call.
+preload_revocations() {
+    local port="$1" count="$2"
+    redis-cli -p "$port" EVAL "
+        local now = tonumber(redis.call('TIME')[1])
+        for i = 1, tonumber(ARGV[1]) do
+            redis.call('ZADD', KEYS[1], now, 'revoked-user-' .. i)
+        end
+        return redis.call('INCR', KEYS[2])" 2 authgate:revoked:sub authgate:revoked:version \
+        "$count" >/dev/null
+}

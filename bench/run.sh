@@ -25,7 +25,9 @@ SCRIPT_NAME=run.sh
 # shellcheck source=bench/tls.sh
 . "$(dirname "${BASH_SOURCE[0]}")/tls.sh"
 
-ALL_SCENARIOS="direct authgate-public authgate-hs256 authgate-hs256-nolog authgate-hs256-tuned authgate-eddsa authgate-eddsa-many authgate-rs256 haproxy-hs256-log haproxy-hs256 haproxy-rs256 nginx"
+ALL_SCENARIOS="direct authgate-public authgate-hs256 authgate-hs256-nolog authgate-hs256-tuned authgate-eddsa authgate-eddsa-many authgate-rs256 authgate-limit-local authgate-limit-redis authgate-revoked-100k haproxy-hs256-log haproxy-hs256 haproxy-rs256 nginx"
+# Revoked subjects preloaded for authgate-revoked-100k.
+REVOKED=100000
 
 usage() {
     cat <<EOF
@@ -230,6 +232,7 @@ install_tools() {
     if [[ $TLS_ROWS == 1 ]]; then command -v h2load >/dev/null || missing+=(nghttp2-client); fi
     command -v taskset >/dev/null || missing+=(util-linux)
     command -v pgrep >/dev/null || missing+=(procps)
+    command -v redis-server >/dev/null || missing+=(redis-server)
     # Pingora's zlib-ng build needs cmake.
     if [[ $BUILD == 1 ]]; then command -v cmake >/dev/null || missing+=(cmake); fi
     ((${#missing[@]} == 0)) && return 0
@@ -279,6 +282,9 @@ render "$BENCH_DIR/templates/authgate-hs256.toml" "$WORK/authgate-hs256.toml"
 render "$BENCH_DIR/templates/authgate-jwks.toml" "$WORK/authgate-jwks.toml" "JWKS_PORT=$JWKS_PORT"
 render "$BENCH_DIR/templates/authgate-jwks-many.toml" "$WORK/authgate-jwks-many.toml" \
     "JWKS_PORT=$JWKS_PORT" "CACHE_ENTRIES=$CACHE_ENTRIES"
+# The Redis of the Redis scenarios (started with the shared upstreams).
+REDIS_PORT="$(free_port)"
+render_shared_state_configs "$WORK" "redis://127.0.0.1:$REDIS_PORT"
 
 # Scenarios that cannot run, with the reason: recorded in the results, never fatal.
 declare -A SKIP=()
@@ -320,10 +326,19 @@ for s in "${SCENARIO_LIST[@]}"; do
     case "${s%@baseline}" in
         authgate-eddsa-many) cfg="$JWKS_MANY_CONFIG" ;;
         authgate-eddsa | authgate-rs256) cfg="$WORK/authgate-jwks.toml" ;;
+        authgate-limit-local | authgate-limit-redis) cfg="$WORK/${s%@baseline}.toml" ;;
+        authgate-revoked-100k) cfg="$WORK/authgate-revoked.toml" ;;
         *) cfg="$WORK/authgate-hs256.toml" ;;
     esac
     if ! why="$(check_authgate "$cfg" "$BASELINE_AUTHGATE")"; then
         skip "$s" "the baseline authgate check rejects $(basename "$cfg"): $why"
+    fi
+done
+for s in authgate-limit-local authgate-limit-redis authgate-revoked-100k; do
+    cfg="$WORK/authgate-${s#authgate-}.toml"
+    [[ $s == authgate-revoked-100k ]] && cfg="$WORK/authgate-revoked.toml"
+    if ! why="$(check_authgate "$cfg")"; then
+        skip "$s" "this authgate does not accept the config (authgate check: $why)"
     fi
 done
 if [[ $HAPROXY_JWT == 0 ]]; then
@@ -405,12 +420,23 @@ set_layout() {
 # One shared upstream per layout for the proxied scenarios (the direct scenario starts a
 # fresh one of its own so its CPU and RSS are its own).
 declare -A UPSTREAM_PORT=()
+PIN_REDIS=()
+[[ " ${LAYOUT_LIST[*]} " == *" pinned "* ]] && PIN_REDIS=(taskset -c 1)
 start_shared_upstreams() {
     local l port pin threads
     launch jwks-server TERM "$BIN/bench-upstream" --listen "127.0.0.1:$JWKS_PORT" --threads 1 \
         --jwks "$WORK/jwks.json"
     wait_http "$LAUNCHED" "http://127.0.0.1:$JWKS_PORT/.well-known/jwks.json" jwks-server ||
         die "the JWKS server did not start"
+    if should_run authgate-limit-redis || should_run authgate-revoked-100k; then
+        # On CPU 1 with the load generator and the upstream in the pinned layout: the
+        # server's CPU figures are authgate's alone, Redis's round trip is in its latency.
+        redis_command "$REDIS_PORT" "$WORK/logs/redis.log"
+        launch redis TERM "${PIN_REDIS[@]}" "${REDIS_CMD[@]}"
+        wait_redis "$REDIS_PORT"
+        preload_revocations "$REDIS_PORT" "$REVOKED"
+        log "redis-server on port $REDIS_PORT, $REVOKED revoked subjects preloaded"
+    fi
     for l in "${LAYOUT_LIST[@]}"; do
         port="$(free_port)"
         if [[ $l == pinned ]]; then pin=(taskset -c 1); threads=1; else pin=(); threads=2; fi
@@ -452,6 +478,9 @@ start_server() {
                 authgate-eddsa) TOKEN_NAME=eddsa; cfg="$WORK/authgate-jwks.toml" ;;
                 authgate-eddsa-many) TOKEN_NAME=eddsa; TOKEN_FILE="$WORK/eddsa-many.tokens"; cfg="$JWKS_MANY_CONFIG" ;;
                 authgate-rs256) TOKEN_NAME=rs256; cfg="$WORK/authgate-jwks.toml" ;;
+                authgate-limit-local) TOKEN_NAME=hs256; cfg="$WORK/authgate-limit-local.toml" ;;
+                authgate-limit-redis) TOKEN_NAME=hs256; cfg="$WORK/authgate-limit-redis.toml" ;;
+                authgate-revoked-100k) TOKEN_NAME=hs256; cfg="$WORK/authgate-revoked.toml" ;;
             esac
             [[ $ACCESS_LOG == 0 ]] && rust_log=warn
             SERVER_SIG=INT
@@ -528,6 +557,16 @@ preflight() {
     [[ $got == 401 ]] || { echo "expected 401 for an expired token, got $got"; return 1; }
     got="$(status_of "$SERVER_URL" "$TOKEN_NAME-badsig")"
     [[ $got == 401 ]] || { echo "expected 401 for a tampered signature, got $got"; return 1; }
+    case "$SCENARIO" in
+        authgate-limit-*)
+            curl -s -D - -o /dev/null -H "Authorization: Bearer $(token_of hs256)" "$SERVER_URL" |
+                grep -qi '^ratelimit-policy: "per-user"' || { echo "no RateLimit-Policy field"; return 1; }
+            ;;
+        authgate-revoked-100k)
+            grep -q "subjects=$REVOKED" "$WORK/logs/$SCENARIO-$LAYOUT.log" ||
+                { echo "authgate did not load the $REVOKED revocations"; return 1; }
+            ;;
+    esac
 }
 
 run_wrk() { # duration connections threads → the BENCH_JSON object
@@ -580,6 +619,7 @@ should_run() {
 # Starts the scenario's server and checks it; on failure records the skip and returns 1.
 bring_up() {
     local s="$1" why
+    SCENARIO="$s"
     if ! start_server "$s"; then
         skip "$s" "the server did not start ($LAYOUT layout; see logs/$s-$LAYOUT.log)"
         stop_server
@@ -785,6 +825,7 @@ fi
         echo "- peak RSS pass at 256 connections: not run (--quick or --rss-connections 0)"
     fi
     echo "- authgate-eddsa-many: $TOKENS distinct EdDSA tokens cycled, verified-token cache of $CACHE_ENTRIES entries"
+    echo "- authgate-limit-*: one per-subject policy on the route at a rate no run reaches (every request checked and counted, none refused); -redis counts in a redis-server of the bench's own ($(redis-server --version | cut -d' ' -f3)) on this machine, timeout 1000 ms, on CPU 1 in the pinned layout; authgate-revoked-100k: that Redis with $REVOKED revoked subjects (not the bench's), revocation on, require_iat, no rate limit"
     echo "- authgate: as shipped (default threads: the CPUs available, 1 when pinned; access log $([[ $ACCESS_LOG == 1 ]] && echo on || echo off)) except the -nolog and -tuned rows; HAProxy log on only in haproxy-hs256-log; nginx logging off"
     for n in "${NOTES[@]}"; do
         echo "- note: $n"

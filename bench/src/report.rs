@@ -24,6 +24,9 @@ pub struct Scenario {
 pub const DIRECT: &str = "direct";
 /// Id of authgate on a public route (pass-through cost).
 pub const AUTHGATE_PUBLIC: &str = "authgate-public";
+/// Id of authgate verifying HS256 as shipped: the "no limit" row the shared-state
+/// scenarios are compared with.
+pub const AUTHGATE_HS256: &str = "authgate-hs256";
 /// Id of HAProxy verifying HS256, its log on.
 pub const HAPROXY_HS256_LOG: &str = "haproxy-hs256-log";
 /// Id of HAProxy verifying HS256.
@@ -54,7 +57,7 @@ pub const SCENARIOS: &[Scenario] = &[
         Some(NGINX),
     ),
     scenario(
-        "authgate-hs256",
+        AUTHGATE_HS256,
         "authgate, HS256, as shipped (access log on)",
         Some(HAPROXY_HS256_LOG),
     ),
@@ -82,6 +85,21 @@ pub const SCENARIOS: &[Scenario] = &[
         "authgate-rs256",
         "authgate, RS256 JWKS, one token",
         Some(HAPROXY_RS256),
+    ),
+    scenario(
+        "authgate-limit-local",
+        "authgate, HS256 + a rate limit counted in process",
+        Some(AUTHGATE_HS256),
+    ),
+    scenario(
+        "authgate-limit-redis",
+        "authgate, HS256 + a rate limit counted in Redis",
+        Some(AUTHGATE_HS256),
+    ),
+    scenario(
+        "authgate-revoked-100k",
+        "authgate, HS256, 100 000 revoked subjects in memory",
+        Some(AUTHGATE_HS256),
     ),
     scenario(
         HAPROXY_HS256_LOG,
@@ -383,6 +401,7 @@ fn short_ref(reference: &str) -> &'static str {
         HAPROXY_RS256 => "RS256",
         HAPROXY_HS256_LOG => "HS256 log",
         NGINX => "nginx",
+        AUTHGATE_HS256 => "no limit",
         _ => "HS256",
     }
 }

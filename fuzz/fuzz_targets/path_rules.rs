@@ -30,6 +30,7 @@ fn table() -> &'static RouteTable {
                 })
                 .into_iter()
                 .collect(),
+            rate_limit: Vec::new(),
         };
         RouteTable::new(vec![
             rule("/openapi.json", &["GET"], AuthMode::Public, None),
@@ -131,6 +132,8 @@ fuzz_target!(|data: &[u8]| {
                 claims: Vec::new(),
                 expires_at: u64::MAX,
                 not_before: None,
+                issued_at: None,
+                token_id: None,
             }, &mut NoTrace)
             .is_none(),
             "{method} {path:?}: owner {owner:?} differs from authgate's view of {c:?}"

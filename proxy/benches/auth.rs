@@ -128,6 +128,7 @@ fn routing(c: &mut Criterion) {
             })
             .into_iter()
             .collect(),
+        rate_limit: Vec::new(),
     };
     let table = RouteTable::new(vec![
         route("/openapi.json", AuthMode::Public, None),
@@ -145,6 +146,8 @@ fn routing(c: &mut Criterion) {
         claims: Vec::new(),
         expires_at: u64::MAX,
         not_before: None,
+        issued_at: None,
+        token_id: None,
     };
     let mut group = c.benchmark_group("route");
     for (name, path) in [
@@ -209,6 +212,8 @@ fn headers(c: &mut Criterion) {
         claims: vec![("name".into(), "Alice".into())],
         expires_at: jsonwebtoken::get_current_timestamp() + 900,
         not_before: None,
+        issued_at: None,
+        token_id: None,
     };
     let bound = BoundRequest {
         method: "GET",

@@ -175,6 +175,8 @@ mod tests {
             claims: vec![],
             expires_at: 0,
             not_before: None,
+            issued_at: None,
+            token_id: None,
         };
         let bound = BoundRequest {
             method: "GET",

@@ -1,6 +1,6 @@
 //! Background work of the current generation, on Pingora's runtime, stopping with
-//! the server: keeping remote JWKS fresh, following the upstream's DNS, and polling
-//! the upstream's health path. When a reload installs a new generation, the old
+//! the server: keeping remote JWKS fresh, following the upstream's DNS, polling
+//! the upstream's health path, and following the revocations in Redis. When a reload installs a new generation, the old
 //! generation's tasks are stopped and the new one's started (a kept JWKS source
 //! keeps its loaded keys, so nothing is refetched in a hurry).
 
@@ -32,6 +32,9 @@ impl Supervisor {
         for source in g.remote_sources() {
             let stop = stop.clone();
             tasks.spawn(async move { source.run(stop).await });
+        }
+        if let Some(revocations) = g.revocations().cloned() {
+            tasks.spawn(revocations.follow(stop.clone()));
         }
         let upstream = g.upstream.clone();
         if upstream.settings.host.parse::<std::net::IpAddr>().is_err() {

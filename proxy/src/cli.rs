@@ -1,8 +1,9 @@
 //! Command line: `authgate` runs the proxy, `authgate check` validates a config,
 //! `authgate dev-token` mints an HS256 token for local trials, `authgate probe`
-//! checks a health endpoint (for container health checks without curl).
+//! checks a health endpoint (for container health checks without curl), `authgate
+//! revoke` revokes tokens on every replica.
 
-use clap::{Args, Parser, Subcommand};
+use clap::{ArgGroup, Args, Parser, Subcommand};
 use std::path::PathBuf;
 
 use crate::config::Overrides;
@@ -62,6 +63,10 @@ pub enum Command {
         #[arg(long, default_value = "127.0.0.1")]
         peer: std::net::IpAddr,
     },
+    /// Revoke tokens on every replica through Redis: a subject's tokens issued before
+    /// a moment, or one token by its jti; --list shows what is in force. Exits 64
+    /// when the config has no [redis].
+    Revoke(RevokeArgs),
     /// GET an http:// URL (e.g. the admin /readyz); exit 0 on 200, 1 otherwise.
     Probe {
         /// The URL to fetch, e.g. http://127.0.0.1:9901/readyz.
@@ -70,6 +75,25 @@ pub enum Command {
         #[arg(long, default_value_t = 2000)]
         timeout_ms: u64,
     },
+}
+
+/// What `authgate revoke` does: exactly one of `--sub`, `--jti`, `--list`.
+#[derive(Debug, Clone, Args)]
+#[command(group(ArgGroup::new("what").required(true).args(["sub", "jti", "list"])))]
+pub struct RevokeArgs {
+    /// Refuse this subject's tokens issued before `--before`.
+    #[arg(long)]
+    pub sub: Option<String>,
+    /// The moment (RFC 3339, e.g. 2026-12-02T10:00:00Z; not in the future). Default
+    /// now: every token of the subject issued so far, this second included.
+    #[arg(long, requires = "sub")]
+    pub before: Option<String>,
+    /// Refuse the one token with this `jti`.
+    #[arg(long)]
+    pub jti: Option<String>,
+    /// Print the revocations in force.
+    #[arg(long)]
+    pub list: bool,
 }
 
 /// Config file and overrides. Precedence: flag > environment > file > default.

@@ -212,6 +212,37 @@ impl TrustedProxies {
     }
 }
 
+/// The client's address: the peer's, or, when the peer is a trusted proxy, the
+/// nearest address in `X-Forwarded-For` (read from the right) that is not itself a
+/// trusted proxy; the leftmost one when all are. An entry that is not an address
+/// stops the walk at the last trusted hop (a client cannot choose its own address).
+pub(crate) fn client_ip(
+    headers: &http::HeaderMap,
+    peer: Option<IpAddr>,
+    peer_trusted: bool,
+    trusted: &TrustedProxies,
+) -> Option<IpAddr> {
+    if !peer_trusted {
+        return peer;
+    }
+    let mut nearest = peer;
+    let chain = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .rev()
+        .flat_map(|v| v.to_str().unwrap_or("").rsplit(','));
+    for hop in chain.map(str::trim).filter(|h| !h.is_empty()) {
+        let Ok(ip) = hop.parse::<IpAddr>() else {
+            return nearest;
+        };
+        nearest = Some(ip);
+        if !trusted.contains(Some(ip)) {
+            break;
+        }
+    }
+    nearest
+}
+
 /// A client `X-Request-Id` worth keeping: 1 to 128 of `[A-Za-z0-9._-]`.
 pub(crate) fn sane_request_id(value: &[u8]) -> bool {
     (1..=128).contains(&value.len())
@@ -492,6 +523,45 @@ mod tests {
         assert_eq!(trusted_request_id(&two), None);
         let one = request(&[("x_request_id", "ignored"), ("X-Request-Id", "ok-1")]);
         assert_eq!(trusted_request_id(&one).as_deref(), Some("ok-1"));
+    }
+
+    #[test]
+    fn the_client_address_is_the_nearest_untrusted_hop() {
+        let trusted = TrustedProxies::new(vec!["10.0.0.0/8".parse().unwrap()]);
+        let peer: Option<IpAddr> = Some("10.0.0.1".parse().unwrap());
+        let ip = |xff: &[&str], peer_trusted| {
+            let mut h = http::HeaderMap::new();
+            for v in xff {
+                h.append("x-forwarded-for", v.parse().unwrap());
+            }
+            client_ip(&h, peer, peer_trusted, &trusted).map(|ip| ip.to_string())
+        };
+        assert_eq!(
+            ip(&["1.2.3.4"], false).as_deref(),
+            Some("10.0.0.1"),
+            "an untrusted peer is the client"
+        );
+        assert_eq!(ip(&[], true).as_deref(), Some("10.0.0.1"));
+        assert_eq!(
+            ip(&["6.6.6.6, 1.2.3.4, 10.0.0.7"], true).as_deref(),
+            Some("1.2.3.4")
+        );
+        assert_eq!(
+            ip(&["6.6.6.6", "1.2.3.4"], true).as_deref(),
+            Some("1.2.3.4"),
+            "two fields, one list"
+        );
+        assert_eq!(
+            ip(&["10.0.0.9, 10.0.0.8"], true).as_deref(),
+            Some("10.0.0.9"),
+            "all trusted: the leftmost"
+        );
+        assert_eq!(
+            ip(&["1.2.3.4, junk"], true).as_deref(),
+            Some("10.0.0.1"),
+            "junk: the last trusted hop"
+        );
+        assert_eq!(ip(&["[::1]"], true).as_deref(), Some("10.0.0.1"));
     }
 
     #[test]

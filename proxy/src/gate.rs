@@ -4,13 +4,16 @@
 
 use http::header::{AUTHORIZATION, COOKIE, ORIGIN};
 use http::{HeaderMap, Method};
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use crate::auth::cookie::find_session_data;
 use crate::auth::{bearer_token, Identity, Purpose, TokenError, Verifier};
 use crate::forwarding::Scheme;
 use crate::policy::{AuthMode, RouteMatch, RouteTable};
+use crate::rate_limit::{Caller, RateLimitFields, RateLimits};
 use crate::reject::Rejection;
+use crate::revocation::{Refused, Revocations};
 use crate::trace::{Step, Tracer};
 
 /// What the gate looks at in a request.
@@ -24,6 +27,8 @@ pub(crate) struct GateRequest<'a> {
     pub(crate) headers: &'a HeaderMap,
     /// The scheme the client used (for the CSRF origin check).
     pub(crate) scheme: Scheme,
+    /// The client's address, after trusted proxies (for rate limits by address).
+    pub(crate) client_ip: Option<IpAddr>,
 }
 
 /// What the gate decided, and under which rule.
@@ -34,6 +39,8 @@ pub(crate) struct Verdict {
     /// The verified caller (`None` for anonymous access: public, optional,
     /// preflight), or the refusal.
     pub(crate) outcome: Result<Option<Arc<Identity>>, Box<Rejection>>,
+    /// The rate-limit fields for the response, when the route is rate-limited.
+    pub(crate) rate_limit: Option<RateLimitFields>,
 }
 
 /// Which rule let a request through.
@@ -72,6 +79,10 @@ pub(crate) struct Gate {
     /// Origins besides the request's own that may send cookie-authenticated
     /// unsafe requests.
     pub(crate) allowed_origins: Vec<String>,
+    /// The rate-limit policies routes apply.
+    pub(crate) rate_limits: RateLimits,
+    /// The revocations in force, when revocation is on.
+    pub(crate) revocations: Option<Arc<Revocations>>,
 }
 
 /// A CORS preflight: OPTIONS with `Origin` and `Access-Control-Request-Method`, and
@@ -143,6 +154,7 @@ impl Gate {
             return Verdict {
                 rule: Rule::CorsPreflight,
                 outcome: Ok(None),
+                rate_limit: None,
             };
         }
         let matched = self.routes.lookup(req.method.as_str(), req.path);
@@ -153,7 +165,41 @@ impl Gate {
             auth: matched.auth().as_str(),
         });
         let outcome = self.decide(req, &matched, &rule, trace).await;
-        Verdict { rule, outcome }
+        let Ok(identity) = outcome else {
+            return Verdict {
+                rule,
+                outcome,
+                rate_limit: None,
+            };
+        };
+        // Then the route's rate limits, for the caller now known.
+        let policies = matched.rate_limits();
+        if !policies.is_empty() {
+            trace.step(|| Step::RateLimits {
+                policies: policies.to_vec(),
+            });
+        }
+        let caller = Caller {
+            identity: identity.as_deref(),
+            client_ip: req.client_ip,
+            headers: req.headers,
+        };
+        match self.rate_limits.check(policies, &caller).await {
+            Ok(fields) => Verdict {
+                rule,
+                outcome: Ok(identity),
+                rate_limit: fields,
+            },
+            Err(refusal) => {
+                let mut rejection = Rejection::rate_limit(refusal);
+                rejection.subject = identity.as_ref().map(|i| i.subject.clone());
+                Verdict {
+                    rule,
+                    outcome: Err(Box::new(rejection)),
+                    rate_limit: None,
+                }
+            }
+        }
     }
 
     async fn decide<T: Tracer>(
@@ -189,16 +235,7 @@ impl Gate {
                 Purpose::SessionCookie => "session_cookie",
             },
         });
-        let identity = self
-            .verifier
-            .verify(token, purpose, trace)
-            .await
-            .map_err(|e| {
-                Box::new(match e {
-                    TokenError::KeysUnavailable => Rejection::keys_unavailable(),
-                    e => Rejection::invalid_token(e),
-                })
-            })?;
+        let identity = self.verify(token, purpose, trace).await?;
         if purpose == Purpose::SessionCookie && !is_safe_method(req.method) {
             let allowed = same_origin_or_allowed(headers, &self.allowed_origins, req.scheme);
             trace.step(|| Step::Csrf { allowed });
@@ -214,6 +251,43 @@ impl Gate {
             )));
         }
         Ok(Some(identity))
+    }
+
+    /// A verified identity whose token has not been revoked.
+    async fn verify<T: Tracer>(
+        &self,
+        token: &str,
+        purpose: Purpose,
+        trace: &mut T,
+    ) -> Result<Arc<Identity>, Box<Rejection>> {
+        let identity = self
+            .verifier
+            .verify(token, purpose, trace)
+            .await
+            .map_err(|e| {
+                Box::new(match e {
+                    TokenError::KeysUnavailable => Rejection::keys_unavailable(),
+                    e => Rejection::invalid_token(e),
+                })
+            })?;
+        if let Some(revocations) = &self.revocations {
+            let checked = revocations.check(&identity);
+            trace.step(|| Step::Claim {
+                claim: "revocation",
+                result: match checked {
+                    Ok(()) => "ok",
+                    Err(Refused::Revoked) => "revoked",
+                    Err(Refused::MissingIat) => "missing_iat",
+                },
+            });
+            checked.map_err(|refused| {
+                Box::new(match refused {
+                    Refused::Revoked => Rejection::revoked(&identity.subject),
+                    Refused::MissingIat => Rejection::invalid_token(TokenError::MissingClaim),
+                })
+            })?;
+        }
+        Ok(identity)
     }
 
     /// No credential was presented.
@@ -250,6 +324,7 @@ mod tests {
         identity: Option<Arc<Identity>>,
         #[allow(dead_code)]
         rule: Rule,
+        rate_limit: Option<RateLimitFields>,
     }
 
     impl Gate {
@@ -264,11 +339,13 @@ mod tests {
                 path,
                 headers,
                 scheme: Scheme::Http,
+                client_ip: None,
             };
             let verdict = self.admit(&request, &mut NoTrace).await;
             verdict.outcome.map(|identity| Admission {
                 identity,
                 rule: verdict.rule,
+                rate_limit: verdict.rate_limit,
             })
         }
     }
@@ -300,6 +377,7 @@ mod tests {
                 })
                 .into_iter()
                 .collect(),
+            rate_limit: Vec::new(),
         };
         let routes = RouteTable::new(vec![
             route("/openapi.json", AuthMode::Public, None),
@@ -316,14 +394,16 @@ mod tests {
             cors_preflight: cors,
             session_cookie: Some("better-auth".into()),
             allowed_origins: Vec::new(),
+            rate_limits: RateLimits::default(),
+            revocations: None,
         }
     }
 
     fn token(sub: &str) -> String {
-        let exp = jsonwebtoken::get_current_timestamp() + 600;
+        let now = jsonwebtoken::get_current_timestamp();
         encode(
             &Header::default(),
-            &json!({"sub": sub, "exp": exp}),
+            &json!({"sub": sub, "iat": now, "exp": now + 600}),
             &EncodingKey::from_secret(SECRET.as_bytes()),
         )
         .unwrap()
@@ -509,6 +589,7 @@ mod tests {
                 path: "/api/alice/tasks",
                 headers: &h,
                 scheme,
+                client_ip: None,
             };
             g.admit(&request, &mut NoTrace)
                 .await
@@ -536,5 +617,130 @@ mod tests {
             post(&g, from("https://evil.example"), Scheme::Https).await,
             Err("csrf")
         );
+    }
+
+    fn limited_gate(burst: u64) -> Gate {
+        use crate::rate_limit::{Fallback, LimitKey, PolicySettings};
+        let mut g = gate(false);
+        g.routes = RouteTable::new(vec![Route {
+            pattern: Pattern::parse("/limited/**").unwrap(),
+            methods: vec![],
+            auth: AuthMode::Optional,
+            requirements: vec![],
+            rate_limit: vec!["per-user".into()],
+        }]);
+        let policy = PolicySettings {
+            name: "per-user".into(),
+            key: LimitKey::Subject,
+            rate: 1,
+            per_secs: 60,
+            burst,
+            on_redis_error: Fallback::Local,
+        };
+        g.rate_limits = RateLimits::build(&[policy], None, "authgate:", None);
+        g
+    }
+
+    #[tokio::test]
+    async fn a_limited_route_counts_each_subject_and_answers_429_with_the_fields() {
+        let g = limited_gate(2);
+        let ip: Option<std::net::IpAddr> = Some("10.0.0.1".parse().unwrap());
+        let alice = bearer("alice");
+        async fn get(
+            g: &Gate,
+            h: &HeaderMap,
+            ip: Option<std::net::IpAddr>,
+        ) -> Result<Admission, Box<Rejection>> {
+            let request = GateRequest {
+                method: &Method::GET,
+                path: "/limited/x",
+                headers: h,
+                scheme: Scheme::Http,
+                client_ip: ip,
+            };
+            let verdict = g.admit(&request, &mut NoTrace).await;
+            verdict.outcome.map(|identity| Admission {
+                identity,
+                rule: verdict.rule,
+                rate_limit: verdict.rate_limit,
+            })
+        }
+        let first = get(&g, &alice, ip).await.unwrap();
+        let fields = first.rate_limit.unwrap();
+        assert_eq!(fields.policy, "\"per-user\";q=1;w=60");
+        assert_eq!(fields.limit, "\"per-user\";r=1;t=60");
+        assert!(get(&g, &alice, ip).await.is_ok());
+        let refused = get(&g, &alice, ip).await.unwrap_err();
+        assert_eq!((refused.status, refused.reason), (429, "rate_limited"));
+        assert_eq!(refused.subject.as_deref(), Some("alice"));
+        let answer = refused.answer("authgate");
+        let header = |name: &str| {
+            answer
+                .headers
+                .iter()
+                .find(|(n, _)| n.as_str() == name)
+                .map(|(_, v)| v.as_str())
+        };
+        assert_eq!(header("retry-after"), Some("60"));
+        assert_eq!(header("ratelimit-policy"), Some("\"per-user\";q=1;w=60"));
+        assert_eq!(header("ratelimit"), Some("\"per-user\";r=0;t=60"));
+        assert!(
+            get(&g, &bearer("bob"), ip).await.is_ok(),
+            "bob has his own bucket"
+        );
+        // Anonymous callers count by address.
+        let anonymous = HeaderMap::new();
+        assert!(get(&g, &anonymous, ip).await.is_ok());
+        assert!(get(&g, &anonymous, ip).await.is_ok());
+        assert_eq!(get(&g, &anonymous, ip).await.unwrap_err().status, 429);
+        // Unlimited routes carry no fields.
+        let request = GateRequest {
+            method: &Method::GET,
+            path: "/elsewhere",
+            headers: &alice,
+            scheme: Scheme::Http,
+            client_ip: ip,
+        };
+        let other = g.admit(&request, &mut NoTrace).await;
+        assert!(other.outcome.is_ok());
+        assert_eq!(other.rate_limit, None);
+    }
+
+    #[tokio::test]
+    async fn a_revoked_subject_or_token_id_is_401_revoked() {
+        use crate::redis::{RedisClient, RedisUrl};
+        use crate::revocation::{Entry, Kind, RevocationSettings, Revocations};
+        let mut g = gate(false);
+        let url = RedisUrl::parse("redis://127.0.0.1:1").unwrap();
+        let client = Arc::new(RedisClient::new(&url, Duration::from_millis(10)).unwrap());
+        let settings = RevocationSettings {
+            retention: 900,
+            resync: Duration::from_secs(5),
+            require_iat: false,
+        };
+        let revocations = Arc::new(Revocations::new(settings, client, "authgate:"));
+        let alice = bearer("alice");
+        g.revocations = Some(revocations.clone());
+        let get = |h: HeaderMap| {
+            let g = &g;
+            async move { g.admit_http(&Method::GET, "/api/alice/tasks", &h).await }
+        };
+        assert!(get(alice.clone()).await.is_ok());
+        let now = jsonwebtoken::get_current_timestamp();
+        revocations.insert_locally(&Entry {
+            kind: Kind::Subject,
+            id: "alice".into(),
+            at: now + 1,
+        });
+        let refused = get(alice).await.unwrap_err();
+        assert_eq!((refused.status, refused.reason), (401, "revoked"));
+        assert_eq!(
+            refused.www_authenticate("x").unwrap(),
+            "Bearer realm=\"x\", error=\"invalid_token\", error_description=\"token revoked\""
+        );
+        let bob = g
+            .admit_http(&Method::GET, "/api/bob/tasks", &bearer("bob"))
+            .await;
+        assert!(bob.is_ok(), "another subject is not affected");
     }
 }

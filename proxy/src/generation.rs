@@ -10,6 +10,9 @@ use crate::config::Settings;
 use crate::forwarding::TrustedProxies;
 use crate::gate::Gate;
 use crate::outbound::OutboundPolicy;
+use crate::rate_limit::RateLimits;
+use crate::redis::{RedisClient, RedisSettings};
+use crate::revocation::Revocations;
 use crate::upstream::{resolve_address, StartError, Upstream};
 
 /// Everything a request is decided and forwarded with.
@@ -33,6 +36,8 @@ pub(crate) struct Generation {
     pub keepalive_secs: u64,
     /// Time for a whole request body.
     pub body_read_timeout: Duration,
+    /// The Redis replicas share, with the settings it was made from.
+    pub redis: Option<(RedisSettings, Arc<RedisClient>)>,
 }
 
 impl Generation {
@@ -55,8 +60,21 @@ impl Generation {
             Some(p) => keep_unchanged_remotes(&auth.sources, p),
             None => auth.sources.clone(),
         };
+        let redis = shared_redis(settings, previous)?;
+        let client = redis.as_ref().map(|(_, client)| client.clone());
+        let key_prefix = settings
+            .redis
+            .as_ref()
+            .map_or("", |r| r.key_prefix.as_str());
+        let rate_limits = RateLimits::build(
+            &settings.rate_limits,
+            client.clone(),
+            key_prefix,
+            previous.map(|p| &p.gate.rate_limits),
+        );
+        let revocations = client.and_then(|c| revocation_view(settings, c, previous));
         Ok(Self {
-            gate: gate(settings, sources),
+            gate: gate(settings, sources, rate_limits, revocations),
             outbound: outbound(settings),
             upstream,
             realm: auth.realm.clone(),
@@ -65,7 +83,13 @@ impl Generation {
             trusted_proxies: TrustedProxies::new(settings.server.trusted_proxies.clone()),
             keepalive_secs: settings.server.keepalive_timeout.as_secs(),
             body_read_timeout: settings.server.body_read_timeout,
+            redis,
         })
+    }
+
+    /// The revocations this generation checks, when revocation is on.
+    pub(crate) fn revocations(&self) -> Option<&Arc<Revocations>> {
+        self.gate.revocations.as_ref()
     }
 
     /// The remote key sources, for the refresher.
@@ -79,8 +103,14 @@ impl Generation {
     }
 }
 
-/// The edge decision of `settings`, verifying with `sources`.
-pub(crate) fn gate(settings: &Settings, sources: Vec<KeySource>) -> Gate {
+/// The edge decision of `settings`, verifying with `sources`, limiting with
+/// `rate_limits` and refusing what `revocations` holds.
+pub(crate) fn gate(
+    settings: &Settings,
+    sources: Vec<KeySource>,
+    rate_limits: RateLimits,
+    revocations: Option<Arc<Revocations>>,
+) -> Gate {
     let auth = &settings.auth;
     Gate {
         routes: settings.routes.clone(),
@@ -88,6 +118,8 @@ pub(crate) fn gate(settings: &Settings, sources: Vec<KeySource>) -> Gate {
         cors_preflight: auth.cors_preflight,
         session_cookie: auth.session_cookie.clone(),
         allowed_origins: auth.cookie_allowed_origins.clone(),
+        rate_limits,
+        revocations,
     }
 }
 
@@ -99,6 +131,42 @@ pub(crate) fn outbound(settings: &Settings) -> OutboundPolicy {
         keep_authorization: settings.auth.keep_authorization,
         strip_cookie_prefix: settings.auth.strip_cookie_prefix.clone(),
     }
+}
+
+/// The Redis client of `settings`: the previous generation's when its settings did
+/// not change (its connection and outage state go on).
+fn shared_redis(
+    settings: &Settings,
+    previous: Option<&Generation>,
+) -> Result<Option<(RedisSettings, Arc<RedisClient>)>, StartError> {
+    let Some(wanted) = &settings.redis else {
+        return Ok(None);
+    };
+    if let Some((kept, client)) = previous.and_then(|p| p.redis.as_ref()) {
+        if kept == wanted {
+            return Ok(Some((kept.clone(), client.clone())));
+        }
+    }
+    let client = RedisClient::new(&wanted.url, wanted.timeout).map_err(StartError::Redis)?;
+    Ok(Some((wanted.clone(), Arc::new(client))))
+}
+
+/// The revocation view of `settings`: the previous generation's when it serves the
+/// same settings on the same client (its set and subscription go on).
+fn revocation_view(
+    settings: &Settings,
+    client: Arc<RedisClient>,
+    previous: Option<&Generation>,
+) -> Option<Arc<Revocations>> {
+    let wanted = settings.revocation.as_ref()?;
+    let key_prefix = settings
+        .redis
+        .as_ref()
+        .map_or("", |r| r.key_prefix.as_str());
+    let kept = previous
+        .and_then(|p| p.gate.revocations.clone())
+        .filter(|r| r.serves(wanted, &client, key_prefix));
+    Some(kept.unwrap_or_else(|| Arc::new(Revocations::new(wanted.clone(), client, key_prefix))))
 }
 
 fn keep_unchanged_remotes(sources: &[KeySource], previous: &Generation) -> Vec<KeySource> {

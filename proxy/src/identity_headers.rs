@@ -277,6 +277,8 @@ mod tests {
             claims: vec![("name".into(), "Alice".into())],
             expires_at: 0,
             not_before: None,
+            issued_at: None,
+            token_id: None,
         };
         h.inject(&mut req, &id, "assertion").unwrap();
         let values: Vec<_> = req.headers.get_all("x-auth-user-id").iter().collect();

@@ -15,8 +15,10 @@
 //! - `proxy`: the Pingora `ProxyHttp` glue, and nothing else;
 //! - `inbound` (with `framing`, `target`, `path`): what is refused or corrected
 //!   before any rule, in one ordered function; `health`: the probes;
-//! - `gate`: the edge decision (allow / 401 / 403 / 503) over `policy` (the
-//!   route rules) and `auth` (tokens and keys, no proxy types);
+//! - `gate`: the edge decision (allow / 401 / 403 / 429 / 503) over `policy` (the
+//!   route rules), `auth` (tokens and keys, no proxy types), `revocation` (the
+//!   revoked tokens, in memory, following Redis) and `rate_limit` (GCRA, in Redis
+//!   or in process); `redis`: the client they share;
 //! - `outbound`: what goes upstream, in one ordered function, built on
 //!   `identity_headers`, `forwarding`, `header_names`, `header_text` and
 //!   `assertion`; `upstream`: where it goes;
@@ -68,9 +70,12 @@ mod path;
 mod policy;
 mod probe;
 mod proxy;
+mod rate_limit;
+mod redis;
 mod reject;
 mod reload;
 mod requirements;
+mod revocation;
 mod secret;
 mod server;
 mod shutdown;
@@ -121,6 +126,7 @@ pub mod benching {
     pub use crate::path::canonicalize;
     pub use crate::policy::{AuthMode, Pattern, Route, RouteTable};
     pub use crate::requirements::{ClaimPath, Requirement};
+    pub use crate::revocation::{Entry, Kind, RevocationSet};
     pub use crate::secret::Secret;
     pub use crate::trace::NoTrace;
 }

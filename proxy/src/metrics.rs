@@ -70,6 +70,68 @@ impl TlsMetrics {
     }
 }
 
+/// `{op,result}` of one Redis call.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct RedisLabels {
+    /// What it was for: `rate_limit`, `revocation_load`, `revocation_version`,
+    /// `revocation_subscribe`.
+    pub op: &'static str,
+    /// `ok`, `error` or `timeout`.
+    pub result: &'static str,
+}
+
+/// `{op}` of the Redis latency histogram.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct OpLabel {
+    /// As in [`RedisLabels`].
+    pub op: &'static str,
+}
+
+/// `{policy,result}` of one rate-limit check.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct PolicyLabels {
+    /// The policy's name (from the config: bounded).
+    pub policy: String,
+    /// `allowed`, `limited` (429) or `refused` (503: Redis failed, `deny`).
+    pub result: &'static str,
+}
+
+/// `{policy,action}` of a check Redis could not answer.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct FallbackLabels {
+    /// The policy's name.
+    pub policy: String,
+    /// Its `on_redis_error`: `local`, `allow` or `deny`.
+    pub action: &'static str,
+}
+
+/// The counters of one rate-limit policy, looked up once (no label built per
+/// request).
+#[derive(Debug, Clone)]
+pub(crate) struct PolicyCounters {
+    /// Requests the policy let through.
+    pub allowed: Counter,
+    /// Requests over the limit (429).
+    pub limited: Counter,
+    /// Requests refused because Redis failed (`deny`, 503).
+    pub refused: Counter,
+    /// Checks Redis could not answer, by the action taken.
+    pub fallback_local: Counter,
+    /// As above, `allow`.
+    pub fallback_allow: Counter,
+    /// As above, `deny`.
+    pub fallback_deny: Counter,
+}
+
+/// Latency buckets of Redis calls in seconds: 50 µs to 1 s.
+const REDIS_BUCKETS: [f64; 10] = [
+    0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.025, 0.1, 1.0,
+];
+
+fn redis_histogram() -> Histogram {
+    Histogram::new(REDIS_BUCKETS)
+}
+
 /// Every metric authgate exports.
 #[derive(Debug)]
 pub(crate) struct Metrics {
@@ -80,6 +142,11 @@ pub(crate) struct Metrics {
     upstream_connections: Family<ReusedLabel, Counter>,
     config_reloads: Family<ResultLabel, Counter>,
     tls: TlsMetrics,
+    redis_requests: Family<RedisLabels, Counter>,
+    redis_duration: Family<OpLabel, Histogram, fn() -> Histogram>,
+    rate_limit_checks: Family<PolicyLabels, Counter>,
+    rate_limit_fallbacks: Family<FallbackLabels, Counter>,
+    revocations: Family<KindLabel, Gauge>,
     /// Verification, cache and JWKS metrics, handed to the key sources.
     pub auth: AuthMetrics,
 }
@@ -132,6 +199,7 @@ impl Metrics {
         );
         let auth = AuthMetrics::default();
         auth.register(&mut registry);
+        let shared = SharedStateMetrics::register(&mut registry);
         Self {
             registry,
             requests,
@@ -140,8 +208,56 @@ impl Metrics {
             upstream_connections,
             config_reloads,
             tls,
+            redis_requests: shared.redis_requests,
+            redis_duration: shared.redis_duration,
+            rate_limit_checks: shared.rate_limit_checks,
+            rate_limit_fallbacks: shared.rate_limit_fallbacks,
+            revocations: shared.revocations,
             auth,
         }
+    }
+
+    /// Counts and times one Redis call.
+    pub(crate) fn record_redis(&self, op: &'static str, result: &'static str, elapsed: Duration) {
+        self.redis_requests
+            .get_or_create(&RedisLabels { op, result })
+            .inc();
+        self.redis_duration
+            .get_or_create(&OpLabel { op })
+            .observe(elapsed.as_secs_f64());
+    }
+
+    /// The counters of the rate-limit policy `policy`.
+    pub(crate) fn policy_counters(&self, policy: &str) -> PolicyCounters {
+        let check = |result| {
+            let labels = PolicyLabels {
+                policy: policy.to_string(),
+                result,
+            };
+            self.rate_limit_checks.get_or_create(&labels).clone()
+        };
+        let fallback = |action| {
+            let labels = FallbackLabels {
+                policy: policy.to_string(),
+                action,
+            };
+            self.rate_limit_fallbacks.get_or_create(&labels).clone()
+        };
+        PolicyCounters {
+            allowed: check("allowed"),
+            limited: check("limited"),
+            refused: check("refused"),
+            fallback_local: fallback("local"),
+            fallback_allow: fallback("allow"),
+            fallback_deny: fallback("deny"),
+        }
+    }
+
+    /// Sets how many revocations of `kind` (`sub`, `jti`) are in force.
+    pub(crate) fn set_revocations(&self, kind: &'static str, count: usize) {
+        self.revocations
+            .get_or_create(&KindLabel { kind })
+            .set(i64::try_from(count).unwrap_or(i64::MAX));
     }
 
     /// Counts a finished request.
@@ -213,6 +329,53 @@ fn result_word(ok: bool) -> &'static str {
     }
 }
 
+/// The metrics of Redis, rate limits and revocations, registered together.
+struct SharedStateMetrics {
+    redis_requests: Family<RedisLabels, Counter>,
+    redis_duration: Family<OpLabel, Histogram, fn() -> Histogram>,
+    rate_limit_checks: Family<PolicyLabels, Counter>,
+    rate_limit_fallbacks: Family<FallbackLabels, Counter>,
+    revocations: Family<KindLabel, Gauge>,
+}
+
+impl SharedStateMetrics {
+    fn register(registry: &mut Registry) -> Self {
+        let this = Self {
+            redis_requests: Family::default(),
+            redis_duration: Family::new_with_constructor(redis_histogram),
+            rate_limit_checks: Family::default(),
+            rate_limit_fallbacks: Family::default(),
+            revocations: Family::default(),
+        };
+        registry.register(
+            "redis_requests",
+            "Redis calls by what they were for (op) and result (ok, error, timeout)",
+            this.redis_requests.clone(),
+        );
+        registry.register(
+            "redis_request_duration_seconds",
+            "Time from sending a Redis call to its reply or timeout, by op",
+            this.redis_duration.clone(),
+        );
+        registry.register(
+            "rate_limit_checks",
+            "Rate-limit checks by policy and result (allowed, limited, refused)",
+            this.rate_limit_checks.clone(),
+        );
+        registry.register(
+            "rate_limit_redis_fallbacks",
+            "Rate-limit checks Redis could not answer, by policy and the on_redis_error action taken",
+            this.rate_limit_fallbacks.clone(),
+        );
+        registry.register(
+            "revocations",
+            "Revocations in force in this replica, by kind (sub, jti)",
+            this.revocations.clone(),
+        );
+        this
+    }
+}
+
 /// The process's metrics.
 pub(crate) fn metrics() -> &'static Metrics {
     static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
@@ -244,6 +407,11 @@ mod tests {
         m.record_tls_handshake_error("timeout");
         m.auth.record_cache(false);
         m.auth.record_fetch("http://a/jwks", Ok(1), 5);
+        m.record_redis("rate_limit", "timeout", Duration::from_millis(50));
+        let counters = m.policy_counters("per-user");
+        counters.limited.inc();
+        counters.fallback_local.inc();
+        m.set_revocations("sub", 3);
         let text = m.encode();
         for name in [
             "authgate_requests_total{decision=\"reject\",reason=\"expired\"}",
@@ -259,6 +427,11 @@ mod tests {
             "authgate_tls_cert_expiry_timestamp_seconds 1900000000",
             "authgate_tls_handshake_errors_total{kind=\"timeout\"}",
             "authgate_build_info{version=\"",
+            "authgate_redis_requests_total{op=\"rate_limit\",result=\"timeout\"}",
+            "authgate_redis_request_duration_seconds_bucket{le=\"0.00005\",op=\"rate_limit\"}",
+            "authgate_rate_limit_checks_total{policy=\"per-user\",result=\"limited\"}",
+            "authgate_rate_limit_redis_fallbacks_total{policy=\"per-user\",action=\"local\"}",
+            "authgate_revocations{kind=\"sub\"}",
         ] {
             assert!(text.contains(name), "{name} missing in\n{text}");
         }

@@ -157,6 +157,8 @@ mod tests {
             claims: Vec::new(),
             expires_at: u64::MAX,
             not_before: None,
+            issued_at: None,
+            token_id: None,
         }
     }
 

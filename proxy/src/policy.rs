@@ -164,6 +164,8 @@ pub struct Route {
     pub auth: AuthMode,
     /// What a verified caller must also meet, in the order they are checked.
     pub requirements: Vec<Requirement>,
+    /// The rate-limit policies it applies, by name, in order.
+    pub rate_limit: Vec<String>,
 }
 
 impl Route {
@@ -225,6 +227,11 @@ impl<'r> RouteMatch<'r, '_> {
     /// The matched pattern's text, shared (cheap to keep per request).
     pub fn pattern_text(&self) -> Option<Arc<str>> {
         self.route.map(|r| r.pattern.text.clone())
+    }
+
+    /// The rate-limit policies of the matched route, by name.
+    pub fn rate_limits(&self) -> &'r [String] {
+        self.route.map_or(&[], |r| &r.rate_limit)
     }
 
     /// The first of the route's requirements `identity` does not meet, if any; each
@@ -309,6 +316,7 @@ mod tests {
                 })
                 .into_iter()
                 .collect(),
+            rate_limit: Vec::new(),
         }
     }
 

@@ -23,7 +23,7 @@ use crate::access_log;
 use crate::auth::Identity;
 use crate::body_deadline::{self, BodyOf};
 use crate::decision::Decision;
-use crate::forwarding::{client_scheme, Scheme};
+use crate::forwarding::{client_ip, client_scheme, Scheme};
 use crate::gate::{GateRequest, Rule};
 use crate::generation::Generation;
 use crate::grpc;
@@ -32,6 +32,7 @@ use crate::inbound::{self, HealthPaths, Inbound};
 use crate::lifecycle::{InFlight, Lifecycle};
 use crate::metrics::metrics;
 use crate::outbound::Admitted;
+use crate::rate_limit::RateLimitFields;
 use crate::reject::{Answer, Rejection};
 use crate::target::Target;
 use crate::trace::NoTrace;
@@ -52,6 +53,8 @@ pub(crate) struct RequestCtx {
     identity: Option<Arc<Identity>>,
     /// The rule the gate applied (for the log).
     rule: Option<Rule>,
+    /// `RateLimit-Policy` and `RateLimit` for the upstream's response.
+    rate_limit: Option<RateLimitFields>,
     /// The verified subject of a request refused by a route requirement (for the log).
     refused_subject: Option<String>,
     /// The route requirement that refused it (for the log).
@@ -130,14 +133,22 @@ impl AuthGate {
         } = target;
         let generation = ctx.generation.clone();
         let req = session.req_header();
+        let client = client_ip(
+            &req.headers,
+            peer_ip(session),
+            ctx.peer_trusted,
+            &generation.trusted_proxies,
+        );
         let request = GateRequest {
             method: &req.method,
             path: &path,
             headers: &req.headers,
             scheme: client_scheme(req, ctx.peer_trusted, self.scheme),
+            client_ip: client,
         };
         let verdict = generation.gate.admit(&request, &mut NoTrace).await;
         ctx.rule = Some(verdict.rule);
+        ctx.rate_limit = verdict.rate_limit;
         ctx.path = Some(path);
         match verdict.outcome {
             Ok(identity) => {
@@ -245,6 +256,7 @@ impl ProxyHttp for AuthGate {
             rewritten_target: None,
             identity: None,
             rule: None,
+            rate_limit: None,
             refused_subject: None,
             unmet_requirement: None,
             peer_trusted: false,
@@ -397,6 +409,11 @@ impl ProxyHttp for AuthGate {
         ctx: &mut Self::CTX,
     ) -> pingora::Result<()> {
         response.insert_header("X-Request-Id", ctx.request_id.as_str())?;
+        if let Some(fields) = &ctx.rate_limit {
+            for (name, value) in fields.headers() {
+                response.insert_header(name, value)?;
+            }
+        }
         Ok(())
     }
 

@@ -8,6 +8,7 @@ use std::borrow::Cow;
 
 use crate::auth::{BearerError, TokenError};
 use crate::path::PathError;
+use crate::rate_limit::{RateLimitFields, Refusal};
 use crate::requirements::Requirement;
 
 /// The `WWW-Authenticate` challenge to send, if any.
@@ -50,6 +51,8 @@ pub(crate) struct Rejection {
     pub scope: Option<String>,
     /// The route requirement that was not met, for the access log.
     pub requirement: Option<String>,
+    /// `RateLimit-Policy` and `RateLimit`, on refusals of a rate-limited route.
+    pub rate_limit: Option<RateLimitFields>,
 }
 
 impl Rejection {
@@ -65,6 +68,52 @@ impl Rejection {
             allow: None,
             scope: None,
             requirement: None,
+            rate_limit: None,
+        }
+    }
+
+    /// 401: `subject`'s token, or every token of its subject issued before it, was
+    /// revoked.
+    pub(crate) fn revoked(subject: &str) -> Self {
+        Self {
+            subject: Some(subject.to_string()),
+            challenge: Challenge::BearerError {
+                code: "invalid_token",
+                description: "token revoked",
+            },
+            reason: "revoked",
+            ..Self::new(401, "invalid_token", "token revoked")
+        }
+    }
+
+    /// 429 over a rate limit, or 503 when Redis failed and the policy says `deny`;
+    /// both with `Retry-After` and the rate-limit fields.
+    pub(crate) fn rate_limit(refusal: Refusal) -> Self {
+        match refusal {
+            Refusal::Limited {
+                policy,
+                retry_after,
+                fields,
+            } => Self {
+                retry_after: Some(retry_after),
+                reason: "rate_limited",
+                rate_limit: Some(fields),
+                ..Self::new(
+                    429,
+                    "rate_limited",
+                    format!("rate limit `{policy}` exceeded; retry in {retry_after} s"),
+                )
+            },
+            Refusal::Unavailable { fields } => Self {
+                retry_after: Some(1),
+                reason: "rate_limit_unavailable",
+                rate_limit: Some(fields),
+                ..Self::new(
+                    503,
+                    "service_unavailable",
+                    "the rate limit cannot be checked now; retry shortly",
+                )
+            },
         }
     }
 
@@ -313,6 +362,9 @@ impl Rejection {
         }
         if let Some(allow) = self.allow {
             answer.headers.push((ALLOW, allow.to_string()));
+        }
+        if let Some(fields) = &self.rate_limit {
+            answer.headers.extend(fields.headers());
         }
         answer
     }

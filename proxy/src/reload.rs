@@ -140,6 +140,12 @@ impl Reloader {
                 let _ = source.fetch().await;
             }
         }
+        // A new revocation view is read before it takes traffic, as at start.
+        if let Some(revocations) = next.revocations().filter(|r| !r.is_loaded()) {
+            if let Err(e) = revocations.load_once().await {
+                tracing::warn!(error = %e, "revocations not loaded yet; following them in the background");
+            }
+        }
         // The gauges of a JWKS URL no source uses any more go with it.
         for old in previous.remote_sources() {
             if !next

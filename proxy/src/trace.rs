@@ -95,4 +95,10 @@ pub enum Step {
         /// Whether the identity meets it.
         met: bool,
     },
+    /// The rate-limit policies the route applies (counted by the running proxy;
+    /// `explain` counts nothing).
+    RateLimits {
+        /// Their names, in order.
+        policies: Vec<String>,
+    },
 }

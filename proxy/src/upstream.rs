@@ -19,6 +19,9 @@ pub(crate) enum StartError {
     /// The TLS listener cannot be set up (its certificate changed since `check`).
     #[error("TLS listener: {0}")]
     Tls(String),
+    /// The Redis client cannot be set up (the URL or TLS set-up is unusable).
+    #[error("{0}")]
+    Redis(String),
 }
 
 /// The upstream peer; its address follows DNS (see `background`).

@@ -5,6 +5,8 @@
 #     versions (1.30: the oldest with both native sidecars and the preStop sleep action);
 #   - the Pod Security Standards "restricted" profile (scripts/ci/pss-restricted.py);
 #   - the ConfigMap's config.toml is deploy/authgate.toml, byte for byte;
+#   - the Redis option: deploy/k8s-redis rendered by `kubectl kustomize` and validated
+#     like deploy/k8s; deploy/docker-compose.redis.yml on top of docker-compose.yml;
 #   - podman-compose config of deploy/docker-compose.yml.
 # Each validator is also fed a broken input and must reject it, so a validator that
 # passes everything (or a wrapper that exits 0 on errors) fails this script.
@@ -85,6 +87,33 @@ for v in no-seccomp escalation caps root hostpath token; do
   must_reject "Pod Security 'restricted': $v" python3 scripts/ci/pss-restricted.py "$tmp/pss-$v.yaml"
 done
 
+# The Redis option, rendered as `kubectl apply -k deploy/k8s-redis` would apply it.
+if kubectl kustomize deploy/k8s-redis >"$tmp/k8s-redis.yaml" 2>"$tmp/out"; then
+  ok "kubectl kustomize deploy/k8s-redis"
+  must_pass "deploy/k8s-redis: split, and Redis URL files for both containers" python3 - "$tmp" <<'EOF'
+import sys, yaml
+tmp = sys.argv[1]
+docs = [d for d in yaml.safe_load_all(open(f"{tmp}/k8s-redis.yaml")) if d]
+for i, d in enumerate(docs):
+    yaml.safe_dump(d, open(f"{tmp}/k8s-redis-{i:02d}-{d['kind'].lower()}.yaml", "w"))
+tasks = next(d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == "tasks")
+spec = tasks["spec"]["template"]["spec"]
+env = {c["name"]: {e["name"] for e in c.get("env", [])}
+       for c in spec["initContainers"] + spec["containers"]}
+assert "AUTHGATE_REDIS_URL_FILE" in env["authgate"], env
+assert "REDIS_URL_FILE" in env["upstream-api"], env
+EOF
+  mapfile -t redis_resources < <(ls "$tmp"/k8s-redis-*.yaml)
+  for version in 1.30.0 1.37.0; do
+    must_pass "kubernetes-validate --strict $version: deploy/k8s-redis" \
+      kubernetes-validate --strict --quiet -k "$version" "${redis_resources[@]}"
+  done
+  must_pass "Pod Security 'restricted': deploy/k8s-redis" \
+    python3 scripts/ci/pss-restricted.py "${redis_resources[@]}"
+else
+  bad "kubectl kustomize deploy/k8s-redis"; cat "$tmp/out" >&2
+fi
+
 if python3 -c '
 import sys, yaml
 cm = yaml.safe_load(open("deploy/k8s/configmap.yaml"))["data"]["config.toml"]
@@ -97,6 +126,8 @@ fi
 # --- docker-compose.yml ---
 export BETTER_AUTH_URL=http://better-auth:3000 AUTHGATE_ASSERTION_SECRET=ci-placeholder
 must_pass "podman-compose config" podman-compose -f deploy/docker-compose.yml config
+must_pass "podman-compose config: with deploy/docker-compose.redis.yml" \
+  podman-compose -f deploy/docker-compose.yml -f deploy/docker-compose.redis.yml config
 sed 's/^services:/services:\n  broken: [/' deploy/docker-compose.yml >"$tmp/broken-compose.yml"
 must_reject "podman-compose config: a YAML error" podman-compose -f "$tmp/broken-compose.yml" config
 must_reject "podman-compose config: BETTER_AUTH_URL unset" \
@@ -112,6 +143,13 @@ for name, svc in s.items():
     assert svc.get("cap_drop") == ["ALL"], f"{name}: cap_drop"
     assert "healthcheck" in svc or name == "upstream-api", f"{name}: healthcheck"
 assert "authgate_assertion_secret" in s["authgate"]["secrets"]
+r = yaml.safe_load(open("deploy/docker-compose.redis.yml"))["services"]
+assert not r["redis"].get("ports"), "Redis is not published"
+assert r["redis"].get("read_only") is True and r["redis"].get("cap_drop") == ["ALL"], "redis"
+assert "healthcheck" in r["redis"], "redis: healthcheck"
+for name in ("authgate", "upstream-api"):
+    assert "redis_url" in r[name]["secrets"], f"{name}: the Redis URL from a secret file"
+    assert not any(k.endswith("REDIS_URL") for k in r[name]["environment"]), f"{name}: URL in env"
 EOF
 
 echo "deploy-validate: $passed passed, $failed failed"

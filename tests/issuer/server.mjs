@@ -5,7 +5,7 @@
 // creates a fresh signing key (new kid), which is how tests rotate keys.
 //
 // Env: ISSUER_PORT, JWT_ALG, JWT_EXPIRATION, BETTER_AUTH_SECRET, COOKIE_CACHE,
-// ADMIN_PLUGIN (see README.md). Prints exactly one line on stdout once ready:
+// ADMIN_PLUGIN, AUTHGATE_REDIS_URL (see README.md). Prints exactly one line on stdout once ready:
 //   ISSUER_READY http://127.0.0.1:<port>
 // Everything else (warnings, errors) goes to stderr.
 
@@ -60,11 +60,22 @@ const { betterAuth } = await import("better-auth");
 const { memoryAdapter } = await import("better-auth/adapters/memory");
 const { jwt, admin } = await import("better-auth/plugins");
 
+// With AUTHGATE_REDIS_URL: authgate's revocation hook (revocation-hook.mjs, the
+// README's example), so that sign-out and ban revoke tokens; it turns the admin
+// plugin on too (ban is the plugin's).
+const redisUrl = process.env.AUTHGATE_REDIS_URL || "";
+const revocation = redisUrl
+  ? (await import("./revocation-hook.mjs")).authgateRevocation({
+      url: redisUrl,
+      retentionSecs: Number.parseInt(process.env.AUTHGATE_REVOCATION_RETENTION_SECS || "930", 10),
+    })
+  : null;
+
 // ADMIN_PLUGIN=1: Better Auth's admin plugin (its `role` and `banned` fields land in
 // every user record, so in every JWT). A user signing up as root@… starts as
 // "admin" (a database hook, as an app bootstraps its first admin); every other
 // role is set through the plugin's own POST /api/auth/admin/set-role.
-const adminPlugin = process.env.ADMIN_PLUGIN === "1";
+const adminPlugin = process.env.ADMIN_PLUGIN === "1" || revocation !== null;
 const { toNodeHandler } = await import("better-auth/node");
 
 // ---- instrumentation -----------------------------------------------------
@@ -86,19 +97,21 @@ if (cookieCacheMode === "jwt" || cookieCacheMode === "jwks") {
 const auth = betterAuth({
   ...testAuthOptions({ baseURL, secret, database: memoryAdapter(db) }),
   session: sessionOptions,
-  ...(adminPlugin
-    ? {
-        databaseHooks: {
+  databaseHooks: {
+    ...(revocation ? revocation.databaseHooks : {}),
+    ...(adminPlugin
+      ? {
           user: {
+            ...revocation?.databaseHooks.user,
             create: {
               before: async (user) => ({
                 data: user.email?.startsWith("root@") ? { ...user, role: "admin" } : user,
               }),
             },
           },
-        },
-      }
-    : {}),
+        }
+      : {}),
+  },
   plugins: [
     jwt({
       jwks: { keyPairConfig },

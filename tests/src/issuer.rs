@@ -19,6 +19,9 @@ pub struct IssuerOptions {
     pub port: u16,
     /// `ADMIN_PLUGIN=1`: Better Auth's admin plugin (`role`, `banned` in tokens).
     pub admin_plugin: bool,
+    /// `AUTHGATE_REDIS_URL`: the admin plugin and authgate's revocation hook
+    /// (`revocation-hook.mjs`) on this Redis.
+    pub redis_url: Option<String>,
 }
 
 impl IssuerOptions {
@@ -30,6 +33,7 @@ impl IssuerOptions {
             cookie_cache: None,
             port: 0,
             admin_plugin: false,
+            redis_url: None,
         }
     }
 }
@@ -66,6 +70,10 @@ impl Issuer {
         if opts.admin_plugin {
             cmd.env("ADMIN_PLUGIN", "1");
         }
+        match &opts.redis_url {
+            Some(url) => cmd.env("AUTHGATE_REDIS_URL", url),
+            None => cmd.env_remove("AUTHGATE_REDIS_URL"),
+        };
         let service = Service::spawn(cmd, "ISSUER_READY http://", None);
         let base = format!("http://{}", service.addr);
         Issuer { service, base }
@@ -137,22 +145,66 @@ fn set_cookies(resp: &reqwest::Response) -> Vec<(String, String)> {
 
 /// Signs a new user up with email and password, as the Better Auth client does.
 pub async fn sign_up(issuer: &Issuer, email: &str) -> User {
-    let client = reqwest::Client::new();
-    let resp = client
-        .post(format!("{}/api/auth/sign-up/email", issuer.base))
+    let body = json!({"email": email, "password": PASSWORD, "name": "Test User"});
+    session_call(issuer, "sign-up/email", email, body).await
+}
+
+/// Signs an existing user in: a new session.
+pub async fn sign_in(issuer: &Issuer, email: &str) -> User {
+    let body = json!({"email": email, "password": PASSWORD});
+    session_call(issuer, "sign-in/email", email, body).await
+}
+
+const PASSWORD: &str = "correct-horse-battery";
+
+/// POSTs `body` to `/api/auth/<path>` (sign-up or sign-in): the user and its cookies.
+async fn session_call(issuer: &Issuer, path: &str, email: &str, body: Value) -> User {
+    let resp = reqwest::Client::new()
+        .post(format!("{}/api/auth/{path}", issuer.base))
         .header("Origin", &issuer.base)
-        .json(&json!({"email": email, "password": "correct-horse-battery", "name": "Test User"}))
+        .json(&body)
         .send()
         .await
-        .expect("sign-up request");
-    assert_eq!(resp.status(), 200, "sign-up failed");
+        .expect("sign-up/in request");
+    assert_eq!(resp.status(), 200, "{path} failed");
     let cookies = set_cookies(&resp);
-    let body: Value = resp.json().await.expect("sign-up JSON");
+    let body: Value = resp.json().await.expect("sign-up/in JSON");
     User {
         id: body["user"]["id"].as_str().expect("user id").to_string(),
         email: email.to_string(),
         cookies,
     }
+}
+
+/// POSTs `body` to `/api/auth/<path>` with `user`'s session cookie; asserts 200.
+async fn post_as(issuer: &Issuer, user: &User, path: &str, body: Value) {
+    let resp = reqwest::Client::new()
+        .post(format!("{}/api/auth/{path}", issuer.base))
+        .header("Origin", &issuer.base)
+        .header("Cookie", user.cookie_header(&["better-auth.session_token"]))
+        .json(&body)
+        .send()
+        .await
+        .expect("request");
+    let status = resp.status();
+    let text = resp.text().await.unwrap_or_default();
+    assert_eq!(status, 200, "{path}: {text}");
+}
+
+/// Signs `user` out (Better Auth deletes the session).
+pub async fn sign_out(issuer: &Issuer, user: &User) {
+    post_as(issuer, user, "sign-out", json!({})).await;
+}
+
+/// `admin` bans the user `user_id` with the admin plugin.
+pub async fn ban(issuer: &Issuer, admin: &User, user_id: &str) {
+    post_as(
+        issuer,
+        admin,
+        "admin/ban-user",
+        json!({ "userId": user_id }),
+    )
+    .await;
 }
 
 /// `GET /api/auth/token` with the session cookie: the Bearer JWT.

@@ -6,6 +6,7 @@
 
 use authgate_tests::echo::{self, header_values};
 use authgate_tests::gated::{Gated, CONFIG, ROUTES};
+use authgate_tests::metrics::sample;
 use authgate_tests::process::Authgate;
 use authgate_tests::raw::{self, RawResponse};
 use authgate_tests::tokens::{self, alice_token, claims, hs256};
@@ -28,14 +29,6 @@ fn bearer(sub: &str, secret: &str) -> String {
 
 fn get(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> RawResponse {
     raw::send(addr, &raw::get(path, headers)).expect("a response")
-}
-
-/// Value of one sample line `name{labels} value` in a metrics exposition.
-fn sample(text: &str, line_start: &str) -> Option<f64> {
-    text.lines()
-        .find(|l| l.starts_with(line_start))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
 }
 
 /// Without `threads`, authgate runs one worker thread per CPU it may use: one when

@@ -239,6 +239,8 @@ mod tests {
             claims: vec![],
             expires_at: exp,
             not_before: None,
+            issued_at: None,
+            token_id: None,
         })
     }
 

@@ -24,6 +24,10 @@ pub struct Identity {
     pub expires_at: u64,
     /// `nbf`, when present.
     pub not_before: Option<u64>,
+    /// `iat`, when present and a valid time: revocation by time compares it.
+    pub issued_at: Option<u64>,
+    /// `jti`, when present and a string: revocation of one token matches it.
+    pub token_id: Option<String>,
 }
 
 /// Leading or trailing whitespace: header parsers trim it, so the upstream would
@@ -62,6 +66,8 @@ impl Identity {
                 .collect(),
             expires_at: u64::MAX,
             not_before: None,
+            issued_at: None,
+            token_id: None,
         }
     }
 
@@ -150,6 +156,13 @@ impl Identity {
         let expires_at = time_claim(claims, "exp")?.ok_or(TokenError::MissingClaim)?;
         let not_before = time_claim(claims, "nbf")?;
         let find = |name: &str| claims.get(name).or_else(|| user.and_then(|u| u.get(name)));
+        // Read for revocation only: a malformed `iat` counts as none (revocation by
+        // time then refuses the token while its subject is revoked).
+        let issued_at = time_claim(claims, "iat").ok().flatten();
+        let token_id = claims
+            .get("jti")
+            .and_then(Value::as_str)
+            .map(str::to_string);
         let mut kept_claims: Vec<(String, Value)> = Vec::new();
         for name in &kept.forwarded {
             if let Some(value) = find(name) {
@@ -170,6 +183,8 @@ impl Identity {
             claims: kept_claims,
             expires_at,
             not_before,
+            issued_at,
+            token_id,
         })
     }
 }
@@ -200,6 +215,20 @@ mod tests {
         assert_eq!(id.subject, "u1");
         assert_eq!(id.email.as_deref(), Some("a@b.c"));
         assert_eq!(id.expires_at, 100);
+        assert_eq!((id.issued_at, id.token_id.as_deref()), (None, None));
+        let c = map(json!({"sub":"u1","exp":100,"iat":90,"jti":"j-1"}));
+        let with = Identity::from_claims(&c, &KeptClaims::default()).unwrap();
+        assert_eq!(
+            (with.issued_at, with.token_id.as_deref()),
+            (Some(90), Some("j-1"))
+        );
+        let c = map(json!({"sub":"u1","exp":100,"iat":"soon","jti":7}));
+        let odd = Identity::from_claims(&c, &KeptClaims::default()).unwrap();
+        assert_eq!(
+            (odd.issued_at, odd.token_id.as_deref()),
+            (None, None),
+            "not a time, not a string"
+        );
         assert_eq!(
             id.claims,
             vec![

@@ -12,6 +12,9 @@ pub(super) fn report(settings: &Settings) -> Result<String, toml::ser::Error> {
             s.url = redact_password(&s.url);
         }
     }
+    if let Some(url) = effective.redis.as_mut().and_then(|r| r.url.as_mut()) {
+        *url = crate::redis::shown(url);
+    }
     let text = toml::to_string_pretty(&effective)?;
     let mut out = format!(
         "# authgate: configuration OK ({})\n# secrets (values never printed):\n",

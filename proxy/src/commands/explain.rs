@@ -13,11 +13,12 @@ use std::path::PathBuf;
 
 use crate::auth::Identity;
 use crate::config::{ListenerSettings, Settings};
-use crate::forwarding::{client_scheme, Scheme, TrustedProxies};
-use crate::gate::GateRequest;
+use crate::forwarding::{client_ip, client_scheme, Scheme, TrustedProxies};
+use crate::gate::{Gate, GateRequest};
 use crate::generation::{gate, outbound};
 use crate::inbound::{self, HealthPaths, Inbound};
 use crate::outbound::Admitted;
+use crate::rate_limit::RateLimits;
 use crate::reject::Rejection;
 use crate::trace::{Step, Trace};
 
@@ -132,7 +133,7 @@ async fn load_keys(gate: &crate::gate::Gate, q: &Question) {
 /// Answers `q` under `settings`, fetching JWKS sources as the proxy would (or
 /// loading `q.jwks_file` in their place).
 pub(crate) async fn explain(settings: &Settings, q: &Question) -> Result<Explanation, String> {
-    let gate = gate(settings, settings.auth.sources.clone());
+    let gate = offline_gate(settings);
     load_keys(&gate, q).await;
     let raw = raw_head(q);
     let mut trace = Trace::default();
@@ -140,13 +141,9 @@ pub(crate) async fn explain(settings: &Settings, q: &Question) -> Result<Explana
         Ok(req) => req,
         Err(why) => return Ok(refused_head(q, trace, why, &Rejection::unreadable_head())),
     };
-    let peer_trusted =
-        TrustedProxies::new(settings.server.trusted_proxies.clone()).contains(Some(q.peer));
-    // As the configured proxy listener speaks (plaintext over HTTP/1.1 here).
-    let listener_scheme = match settings.process.listener {
-        ListenerSettings::Plain { .. } => Scheme::Http,
-        ListenerSettings::Tls(_) => Scheme::Https,
-    };
+    let trusted = TrustedProxies::new(settings.server.trusted_proxies.clone());
+    let peer_trusted = trusted.contains(Some(q.peer));
+    let listener_scheme = listener_scheme(settings);
     let health = HealthPaths {
         live: settings.server.health_path.as_deref(),
         ready: settings.server.ready_path.as_deref(),
@@ -166,6 +163,7 @@ pub(crate) async fn explain(settings: &Settings, q: &Question) -> Result<Explana
         path: &target.path,
         headers: &req.headers,
         scheme: client_scheme(&req, peer_trusted, listener_scheme),
+        client_ip: client_ip(&req.headers, Some(q.peer), peer_trusted, &trusted),
     };
     let identity = match gate.admit(&request, &mut trace).await.outcome {
         Ok(identity) => identity,
@@ -187,6 +185,25 @@ pub(crate) async fn explain(settings: &Settings, q: &Question) -> Result<Explana
     };
     let headers = upstream_headers(settings, &req, &admitted)?;
     Ok(let_through(q, trace, identity.as_deref(), headers))
+}
+
+/// The proxy's gate without shared state: explain counts no rate limit and looks up
+/// no revocation.
+fn offline_gate(settings: &Settings) -> Gate {
+    gate(
+        settings,
+        settings.auth.sources.clone(),
+        RateLimits::default(),
+        None,
+    )
+}
+
+/// The scheme the configured proxy listener speaks.
+fn listener_scheme(settings: &Settings) -> Scheme {
+    match settings.process.listener {
+        ListenerSettings::Plain { .. } => Scheme::Http,
+        ListenerSettings::Tls(_) => Scheme::Https,
+    }
 }
 
 /// A request the gate lets through, and the headers it goes upstream with.
@@ -363,6 +380,10 @@ fn describe(step: &Step) -> (&'static str, String) {
         Step::Requirement { requirement, met } => (
             "requirement",
             format!("{requirement}: {}", if *met { "met" } else { "NOT met" }),
+        ),
+        Step::RateLimits { policies } => (
+            "rate limit",
+            format!("{} (not counted by explain)", policies.join(", ")),
         ),
     }
 }

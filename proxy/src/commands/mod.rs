@@ -5,6 +5,7 @@
 mod check;
 mod dev_token;
 mod explain;
+mod revoke;
 mod serve;
 
 use std::process::ExitCode;
@@ -82,6 +83,7 @@ pub fn run(cli: Cli) -> ExitCode {
             let token = dev_token::mint(&Secret::new(secret), sub, email.as_deref(), *ttl_secs);
             print_or_fail("sign", token)
         }
+        Some(Command::Revoke(args)) => revoke::run(&cli, args),
         Some(Command::Explain {
             method,
             target,

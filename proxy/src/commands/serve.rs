@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use super::{env_var, load};
 use crate::cli::Cli;
 use crate::reload::{spawn_sighup_handler, ConfigSource, Reloader};
+use crate::revocation::Revocations;
 use crate::server::build_server;
 use crate::telemetry;
 use crate::tls;
@@ -20,6 +21,32 @@ fn concrete(addr: SocketAddr, what: &str) -> Result<SocketAddr, ExitCode> {
             eprintln!("authgate: cannot listen on {addr} ({what}): {e}");
             ExitCode::FAILURE
         })
+}
+
+/// Reads the revocation record before the proxy serves, so that a replica started
+/// after a revocation refuses its tokens from its first request. Redis down: the
+/// proxy starts anyway (`/readyz` does not depend on Redis) and the follower loads
+/// the record when Redis answers.
+fn load_revocations(revocations: &Revocations) {
+    let loaded = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())
+        .and_then(|runtime| {
+            runtime
+                .block_on(revocations.load_once())
+                .map_err(|e| e.to_string())
+        });
+    match loaded {
+        Ok(()) => {
+            let (subjects, tokens) = revocations.held();
+            tracing::info!(subjects, tokens, "revocations loaded");
+        }
+        Err(e) => tracing::warn!(
+            error = %e,
+            "revocations not loaded: tokens revoked before now pass until Redis answers"
+        ),
+    }
 }
 
 /// Runs the proxy until it is shut down.
@@ -49,6 +76,9 @@ pub(super) fn run(cli: &Cli) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if let Some(revocations) = built.current.load().revocations() {
+        load_revocations(revocations);
+    }
     let reloader = Reloader {
         source: ConfigSource {
             file: cli.run.config.clone(),

@@ -8,29 +8,51 @@ use crate::error::ConfigError;
 use crate::policy::{AuthMode, Pattern, Route, RouteTable};
 use crate::requirements::{ClaimPath, Requirement};
 
-/// Compiles every rule, in order.
-pub(super) fn resolve(cx: &Ctx<'_>, routes: &[RouteSection]) -> Result<RouteTable, ConfigError> {
+/// Compiles every rule, in order; `policies` are the names of the rate-limit
+/// policies a rule may apply.
+pub(super) fn resolve(
+    cx: &Ctx<'_>,
+    routes: &[RouteSection],
+    policies: &[&str],
+) -> Result<RouteTable, ConfigError> {
     let compiled = routes
         .iter()
         .enumerate()
-        .map(|(i, r)| resolve_route(cx, i, r))
+        .map(|(i, r)| {
+            let route = resolve_route(cx, i, r)?;
+            rate_limits(cx, i, &r.rate_limit, policies)?;
+            Ok(Route {
+                rate_limit: r.rate_limit.clone(),
+                ..route
+            })
+        })
         .collect::<Result<Vec<_>, _>>()?;
     Ok(RouteTable::new(compiled))
+}
+
+/// `rate_limit`: names of `[[rate_limits]]` policies, each once.
+fn rate_limits(
+    cx: &Ctx<'_>,
+    i: usize,
+    names: &[String],
+    policies: &[&str],
+) -> Result<(), ConfigError> {
+    for (j, name) in names.iter().enumerate() {
+        let key = format!("routes[{i}].rate_limit[{j}]");
+        if !policies.contains(&name.as_str()) {
+            return Err(cx.err(key, format!("no [[rate_limits]] policy is named `{name}`")));
+        }
+        if names[..j].contains(name) {
+            return Err(cx.err(key, format!("`{name}` is listed twice")));
+        }
+    }
+    Ok(())
 }
 
 fn resolve_route(cx: &Ctx<'_>, i: usize, r: &RouteSection) -> Result<Route, ConfigError> {
     let pattern = Pattern::parse(&r.path)
         .map_err(|m| cx.err(format!("routes[{i}].path"), format!("`{}`: {m}", r.path)))?;
-    let mut methods = Vec::new();
-    for m in &r.methods {
-        if m.is_empty() || !m.bytes().all(|b| b.is_ascii_alphabetic()) {
-            return Err(cx.err(
-                format!("routes[{i}].methods"),
-                format!("`{m}` is not an HTTP method"),
-            ));
-        }
-        methods.push(m.to_ascii_uppercase());
-    }
+    let methods = methods(cx, i, &r.methods)?;
     let auth = match r.auth {
         RouteAuth::Public => AuthMode::Public,
         RouteAuth::Required => AuthMode::Required,
@@ -78,7 +100,23 @@ fn resolve_route(cx: &Ctx<'_>, i: usize, r: &RouteSection) -> Result<Route, Conf
         methods,
         auth,
         requirements,
+        rate_limit: Vec::new(),
     })
+}
+
+/// `methods`: HTTP method names, upper-cased.
+fn methods(cx: &Ctx<'_>, i: usize, names: &[String]) -> Result<Vec<String>, ConfigError> {
+    let mut methods = Vec::new();
+    for m in names {
+        if m.is_empty() || !m.bytes().all(|b| b.is_ascii_alphabetic()) {
+            return Err(cx.err(
+                format!("routes[{i}].methods"),
+                format!("`{m}` is not an HTTP method"),
+            ));
+        }
+        methods.push(m.to_ascii_uppercase());
+    }
+    Ok(methods)
 }
 
 /// `require.<name> = value` → the requirement it states.

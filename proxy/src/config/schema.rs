@@ -31,6 +31,16 @@ pub struct FileConfig {
     pub identity: IdentitySection,
     /// Ordered route rules; first match wins; unmatched paths require a token.
     pub routes: Vec<RouteSection>,
+    /// Named rate-limit policies, applied by routes (`rate_limit = ["name"]`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rate_limits: Vec<RateLimitSection>,
+    /// The Redis that replicas share (rate limits, revocations). Default none: rate
+    /// limits are kept per process and revocation is off.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redis: Option<RedisSection>,
+    /// Token revocation (`authgate revoke`), on whenever Redis is configured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revocation: Option<RevocationSection>,
 }
 
 /// `[server]`
@@ -509,6 +519,9 @@ pub struct RouteSection {
     /// or `scp` (an array). Needs `auth = "required"` or `"optional"`. Default none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub require_scope: Vec<String>,
+    /// Names of `[[rate_limits]]` policies this route applies, in order. Default none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rate_limit: Vec<String>,
 }
 
 fn default_route_auth() -> RouteAuth {
@@ -525,4 +538,114 @@ pub enum RouteAuth {
     Required,
     /// No token passes anonymously; a present but invalid token is refused.
     Optional,
+}
+
+/// `[[rate_limits]]`: one named policy (GCRA: `rate` requests per `per`, up to
+/// `burst` at once).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitSection {
+    /// The policy's name: 1 to 64 of `[A-Za-z0-9._-]`, unique. Required.
+    pub name: String,
+    /// What is counted: `sub` (the token's subject; anonymous requests count by
+    /// `client_ip`), `client_ip` (after `server.trusted_proxies`), `claim:<name>` or
+    /// `header:<Name>` (either missing: `client_ip`). Required.
+    pub key: String,
+    /// Requests allowed per `per`, at least 1. Required.
+    pub rate: u64,
+    /// The period of `rate`: whole seconds, minutes, hours or days (`"30s"`, `"1m"`,
+    /// `"1h"`, `"1d"`), 1 s to 1 d. Required.
+    pub per: String,
+    /// Requests allowed at once (the bucket's size), 1 to 1 000 000. Default `rate`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub burst: Option<u64>,
+    /// When Redis fails or is slower than `redis.timeout_ms`: `local` (this replica
+    /// enforces the policy on its own), `allow` or `deny` (503). Default `local`.
+    #[serde(default)]
+    pub on_redis_error: OnRedisError,
+}
+
+/// `rate_limits[].on_redis_error`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnRedisError {
+    /// Each replica enforces the policy on its own until Redis answers again.
+    #[default]
+    Local,
+    /// Let the request through unlimited.
+    Allow,
+    /// Refuse it (503).
+    Deny,
+}
+
+/// `[redis]`: the Redis every replica shares. `Debug` hides the URL's password.
+#[derive(Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RedisSection {
+    /// `redis://[user:password@]host:port[/db]`, or `rediss://` for TLS. Env
+    /// `AUTHGATE_REDIS_URL` wins over it; keep a password out of this file (use
+    /// `url_file`). Default none (then `url_file` or the environment must give it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// A file holding the URL (one trailing newline dropped), relative to the config
+    /// file; re-read on SIGHUP. Wins over `AUTHGATE_REDIS_URL_FILE`,
+    /// `AUTHGATE_REDIS_URL` and `url`. Default none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url_file: Option<String>,
+    /// Longest wait for one reply on a request's path, 1 to 60000 ms; a slower answer
+    /// counts as a failure (`on_redis_error`). Default 50.
+    pub timeout_ms: u64,
+    /// Prefix of every key and channel authgate uses. Default `authgate:`.
+    pub key_prefix: String,
+}
+
+impl std::fmt::Debug for RedisSection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisSection")
+            .field("url", &self.url.as_deref().map(crate::redis::shown))
+            .field("url_file", &self.url_file)
+            .field("timeout_ms", &self.timeout_ms)
+            .field("key_prefix", &self.key_prefix)
+            .finish()
+    }
+}
+
+impl Default for RedisSection {
+    fn default() -> Self {
+        Self {
+            url: None,
+            url_file: None,
+            timeout_ms: 50,
+            key_prefix: "authgate:".into(),
+        }
+    }
+}
+
+/// `[revocation]`: refusing tokens revoked with `authgate revoke` (needs Redis).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RevocationSection {
+    /// Follow revocations. Default `true` (when Redis is configured).
+    pub enabled: bool,
+    /// The longest lifetime (`exp - iat`) of any token the sources accept, in seconds
+    /// (1 to 2592000): a revocation is kept this long plus `auth.leeway_secs`, after
+    /// which every token it refuses has expired anyway. Default 900 (Better Auth's
+    /// `jwt` plugin issues 15-minute tokens).
+    pub max_token_lifetime_secs: u64,
+    /// Seconds between checks that no change was missed (1 to 3600). Default 5.
+    pub resync_secs: u64,
+    /// Refuse tokens without `iat` (otherwise such a token is refused only while its
+    /// subject has a revocation in force). Default `false`.
+    pub require_iat: bool,
+}
+
+impl Default for RevocationSection {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            max_token_lifetime_secs: 900,
+            resync_secs: 5,
+            require_iat: false,
+        }
+    }
 }

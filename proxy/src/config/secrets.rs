@@ -56,37 +56,82 @@ impl<'e> SecretReader<'e> {
         spec: &SecretSpec<'_>,
     ) -> Result<Secret, ConfigError> {
         let (env_key, var) = spec.env;
-        let file_var = format!("{var}_FILE");
-        let (key, origin, bytes) = if let Some((key, rel)) = spec.file {
-            let path = relative_to(cx.file, rel);
-            let bytes = read_secret_file(cx, key, &path)?;
-            (key.to_string(), path.display().to_string(), bytes)
-        } else if let Some(path) = (self.env)(&file_var) {
-            let bytes = read_secret_file(cx, &file_var, Path::new(&path))?;
-            (file_var.clone(), format!("{file_var}={path}"), bytes)
-        } else {
-            let value = (self.env)(var).ok_or_else(|| {
-                cx.err(
-                    env_key,
-                    format!(
-                        "environment variable {var} is not set (it holds the secret; or set {file_var} to a file holding it)"
-                    ),
-                )
-            })?;
-            (env_key.to_string(), var.to_string(), value.into_bytes())
-        };
-        if bytes.len() < MIN_SECRET_BYTES {
+        let Some(found) = self.locate(cx, spec)? else {
             return Err(cx.err(
-                key,
+                env_key,
                 format!(
-                    "the secret in {origin} is {} bytes; at least {MIN_SECRET_BYTES} are required",
-                    bytes.len()
+                    "environment variable {var} is not set (it holds the secret; or set {var}_FILE to a file holding it)"
+                ),
+            ));
+        };
+        if found.bytes.len() < MIN_SECRET_BYTES {
+            return Err(cx.err(
+                found.key,
+                format!(
+                    "the secret in {} is {} bytes; at least {MIN_SECRET_BYTES} are required",
+                    found.origin,
+                    found.bytes.len()
                 ),
             ));
         }
-        self.used.push(format!("{origin} ({})", spec.purpose));
-        Ok(Secret::new(bytes))
+        self.used
+            .push(format!("{} ({})", found.origin, spec.purpose));
+        Ok(Secret::new(found.bytes))
     }
+
+    /// Reads a value that is secret but not a key (a URL with a password): no
+    /// length rule, and `None` when none of the places holds it. The key it came
+    /// from is returned with it, for errors about the value.
+    pub(super) fn read_text(
+        &mut self,
+        cx: &Ctx<'_>,
+        spec: &SecretSpec<'_>,
+    ) -> Result<Option<(String, String)>, ConfigError> {
+        let Some(found) = self.locate(cx, spec)? else {
+            return Ok(None);
+        };
+        let text = String::from_utf8(found.bytes)
+            .map_err(|_| cx.err(&found.key, format!("{} is not UTF-8 text", found.origin)))?;
+        self.used
+            .push(format!("{} ({})", found.origin, spec.purpose));
+        Ok(Some((found.key, text)))
+    }
+
+    /// The bytes from the first place that has them.
+    fn locate(&self, cx: &Ctx<'_>, spec: &SecretSpec<'_>) -> Result<Option<Found>, ConfigError> {
+        let (env_key, var) = spec.env;
+        let file_var = format!("{var}_FILE");
+        let found = if let Some((key, rel)) = spec.file {
+            let path = relative_to(cx.file, rel);
+            let bytes = read_secret_file(cx, key, &path)?;
+            Some(Found {
+                key: key.to_string(),
+                origin: path.display().to_string(),
+                bytes,
+            })
+        } else if let Some(path) = (self.env)(&file_var) {
+            let bytes = read_secret_file(cx, &file_var, Path::new(&path))?;
+            Some(Found {
+                key: file_var.clone(),
+                origin: format!("{file_var}={path}"),
+                bytes,
+            })
+        } else {
+            (self.env)(var).map(|value| Found {
+                key: env_key.to_string(),
+                origin: var.to_string(),
+                bytes: value.into_bytes(),
+            })
+        };
+        Ok(found)
+    }
+}
+
+/// Where a secret was found, and its bytes.
+struct Found {
+    key: String,
+    origin: String,
+    bytes: Vec<u8>,
 }
 
 fn read_secret_file(cx: &Ctx<'_>, key: &str, path: &Path) -> Result<Vec<u8>, ConfigError> {

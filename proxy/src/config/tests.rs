@@ -203,6 +203,60 @@ const BAD_VALUES: &[(&str, &str)] = &[
     (
         "[[routes]]\npath = \"/a/{x}\"\nowner = \"x\"\nauth = \"public\"\n",
         "routes[0].owner",
+    ),    (
+        "[[rate_limits]]\nname = \"a b\"\nkey = \"sub\"\nrate = 1\nper = \"1m\"\n",
+        "rate_limits[0].name",
+    ),
+    (
+        "[[rate_limits]]\nname = \"a\"\nkey = \"ip\"\nrate = 1\nper = \"1m\"\n",
+        "rate_limits[0].key",
+    ),
+    (
+        "[[rate_limits]]\nname = \"a\"\nkey = \"header:bad header\"\nrate = 1\nper = \"1m\"\n",
+        "rate_limits[0].key",
+    ),
+    (
+        "[[rate_limits]]\nname = \"a\"\nkey = \"sub\"\nrate = 0\nper = \"1m\"\n",
+        "rate_limits[0].rate",
+    ),
+    (
+        "[[rate_limits]]\nname = \"a\"\nkey = \"sub\"\nrate = 1\nper = \"60\"\n",
+        "rate_limits[0].per",
+    ),
+    (
+        "[[rate_limits]]\nname = \"a\"\nkey = \"sub\"\nrate = 1\nper = \"1m\"\nburst = 0\n",
+        "rate_limits[0].burst",
+    ),
+    (
+        "[[rate_limits]]\nname = \"a\"\nkey = \"sub\"\nrate = 1\nper = \"1m\"\non_redis_error = \"maybe\"\n",
+        "rate_limits[0].on_redis_error",
+    ),
+    (
+        "[[rate_limits]]\nname = \"a\"\nkey = \"sub\"\nrate = 1\nper = \"1m\"\n[[rate_limits]]\nname = \"a\"\nkey = \"client_ip\"\nrate = 1\nper = \"1s\"\n",
+        "rate_limits[1].name",
+    ),
+    (
+        "[[routes]]\npath = \"/a\"\nrate_limit = [\"nope\"]\n",
+        "routes[0].rate_limit[0]",
+    ),
+    ("[redis]\n", "redis.url"),
+    ("[redis]\nurl = \"http://cache:6379\"\n", "redis.url"),
+    (
+        "[redis]\nurl = \"redis://cache\"\nurl_file = \"u\"\n",
+        "redis.url_file",
+    ),
+    (
+        "[redis]\nurl = \"redis://cache\"\ntimeout_ms = 0\n",
+        "redis.timeout_ms",
+    ),
+    (
+        "[redis]\nurl = \"redis://cache\"\nkey_prefix = \"a b\"\n",
+        "redis.key_prefix",
+    ),
+    ("[revocation]\nresync_secs = 5\n", "revocation"),
+    (
+        "[redis]\nurl = \"redis://cache\"\n[revocation]\nmax_token_lifetime_secs = 0\n",
+        "revocation.max_token_lifetime_secs",
     ),
 ];
 
@@ -443,6 +497,86 @@ fn an_oidc_source_pins_iss_to_its_issuer() {
 }
 
 #[test]
+fn redis_in_the_file_turns_revocation_on_and_its_password_never_shows() {
+    let s = load_text(&format!(
+        "{MINIMAL}[redis]\nurl = \"redis://:hunter2@cache:6379\"\n"
+    ))
+    .unwrap();
+    let redis = s.redis.as_ref().unwrap();
+    assert_eq!(redis.url.to_string(), "redis://:***@cache:6379");
+    assert_eq!(redis.timeout, Duration::from_millis(50));
+    assert_eq!(redis.key_prefix, "authgate:");
+    let revocation = s.revocation.as_ref().unwrap();
+    assert_eq!(revocation.retention, 900 + 30, "lifetime plus leeway");
+    assert!(!revocation.require_iat);
+    for warned in ["`redis.url`", "`revocation.require_iat`"] {
+        assert!(
+            s.warnings.iter().any(|w| w.starts_with(warned)),
+            "{warned}: {:?}",
+            s.warnings
+        );
+    }
+    let text = crate::commands::check_report(&s).unwrap();
+    assert!(!text.contains("hunter2"), "{text}");
+    assert!(text.contains("redis://:***@cache:6379"), "{text}");
+    assert!(!format!("{s:?}").contains("hunter2"));
+}
+
+#[test]
+fn the_redis_url_may_come_from_a_file_or_the_environment_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("redis_url"),
+        "rediss://:from-file@cache:6380/1\n",
+    )
+    .unwrap();
+    let path = dir.path().join("c.toml");
+    std::fs::write(
+        &path,
+        format!("{MINIMAL}[redis]\nurl_file = \"redis_url\"\n[revocation]\nrequire_iat = true\nmax_token_lifetime_secs = 60\n"),
+    )
+    .unwrap();
+    let s = load(Some(&path), &Overrides::default(), &secrets()).unwrap();
+    assert_eq!(
+        s.redis.as_ref().unwrap().url.to_string(),
+        "rediss://:***@cache:6380/1"
+    );
+    assert_eq!(s.revocation.as_ref().unwrap().retention, 90);
+    assert!(s.warnings.is_empty(), "{:?}", s.warnings);
+    assert!(
+        s.secret_sources
+            .iter()
+            .any(|w| w.contains("redis_url (Redis URL)")),
+        "{:?}",
+        s.secret_sources
+    );
+
+    let env = env_with(&[
+        ("BETTER_AUTH_SECRET", GOOD_SECRET),
+        ("AUTHGATE_ASSERTION_SECRET", ASSERTION_SECRET),
+        ("AUTHGATE_REDIS_URL", "redis://127.0.0.1:6390"),
+    ]);
+    let path = dir.path().join("minimal.toml");
+    std::fs::write(&path, MINIMAL).unwrap();
+    let s = load(Some(&path), &Overrides::default(), &env).unwrap();
+    assert_eq!(
+        s.redis.as_ref().unwrap().url.to_string(),
+        "redis://127.0.0.1:6390",
+        "the variable alone turns Redis on"
+    );
+    let s = load_text(&format!(
+        "{MINIMAL}[redis]\nurl = \"redis://cache\"\n[revocation]\nenabled = false\n"
+    ))
+    .unwrap();
+    assert!(s.redis.is_some() && s.revocation.is_none());
+    let s = load_text(MINIMAL).unwrap();
+    assert!(
+        s.redis.is_none() && s.revocation.is_none(),
+        "no Redis: no revocation"
+    );
+}
+
+#[test]
 fn an_oidc_issuer_must_be_an_absolute_http_url_without_query_or_fragment() {
     let source = |issuer: &str| format!("[[auth.sources]]\ntype = \"oidc\"\nissuer = {issuer}\n");
     for (issuer, why) in [
@@ -483,4 +617,38 @@ fn an_oidc_issuer_must_be_an_absolute_http_url_without_query_or_fragment() {
     assert_eq!(e.key, "auth.sources[0].refresh_secs");
     let e = err("[[auth.sources]]\ntype = \"oidc\"\nissuer = \"https://a.example\"\nalgorithms = [\"HS256\"]\n");
     assert_eq!(e.key, "auth.sources[0].algorithms");
+}
+
+#[test]
+fn rate_limits_resolve_and_routes_apply_them_by_name() {
+    let s = load_text(&format!(
+        "{MINIMAL}[[rate_limits]]\nname = \"per-org\"\nkey = \"claim:org\"\nrate = 100\nper = \"1m\"\n\n[[rate_limits]]\nname = \"per-key\"\nkey = \"header:X-Api-Key\"\nrate = 5\nper = \"1s\"\nburst = 1\non_redis_error = \"deny\"\n\n[[routes]]\npath = \"/api/**\"\nrate_limit = [\"per-org\", \"per-key\"]\n"
+    ))
+    .unwrap();
+    let [org, key] = &s.rate_limits[..] else {
+        panic!("{:?}", s.rate_limits)
+    };
+    assert_eq!(
+        (org.rate, org.per_secs, org.burst),
+        (100, 60, 100),
+        "burst defaults to rate"
+    );
+    assert_eq!(org.key, crate::rate_limit::LimitKey::Claim("org".into()));
+    assert_eq!(key.on_redis_error, crate::rate_limit::Fallback::Deny);
+    assert_eq!(
+        s.routes.lookup("GET", "/api/x").rate_limits(),
+        ["per-org", "per-key"]
+    );
+    assert!(
+        s.auth
+            .verifier
+            .kept_claims
+            .for_rules
+            .contains(&"org".to_string()),
+        "the claim a policy counts by is kept"
+    );
+    let e = err(&format!(
+        "{MINIMAL}[[rate_limits]]\nname = \"a\"\nkey = \"sub\"\nrate = 1\nper = \"1m\"\n[[routes]]\npath = \"/x\"\nrate_limit = [\"a\", \"a\"]\n"
+    ));
+    assert_eq!(e.key, "routes[0].rate_limit[1]");
 }

@@ -139,3 +139,69 @@ pub(crate) fn resolve_address(address: &str) -> Result<SocketAddr, StartError> {
         .and_then(|mut a| a.next())
         .ok_or_else(|| StartError::Resolve(address.to_string()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pingora::upstreams::peer::Peer;
+
+    fn settings(name: &str, scheme: UpstreamScheme) -> UpstreamSettings {
+        UpstreamSettings {
+            address: "localhost:8443".into(),
+            host: "localhost".into(),
+            name: name.into(),
+            scheme,
+            ca: None,
+            tls_insecure: false,
+            connect_timeout: Duration::from_secs(1),
+            read_timeout: Duration::from_secs(1),
+            write_timeout: Duration::from_secs(1),
+            resolve_interval: Duration::from_secs(5),
+            health_path: None,
+            health_interval: Duration::from_secs(5),
+        }
+    }
+
+    fn peer(s: UpstreamSettings) -> HttpPeer {
+        Upstream::new(s, "127.0.0.1:8443".parse().unwrap()).peer()
+    }
+
+    #[test]
+    fn upstreams_at_one_address_never_share_a_pool() {
+        let web = peer(settings("web", UpstreamScheme::Https));
+        let api = peer(settings("api", UpstreamScheme::Https));
+        let insecure = peer(UpstreamSettings {
+            tls_insecure: true,
+            ..settings("web", UpstreamScheme::Https)
+        });
+        let plain = peer(settings("web", UpstreamScheme::Http));
+        let hashes = [&web, &api, &insecure, &plain].map(|p| p.reuse_hash());
+        for (i, a) in hashes.iter().enumerate() {
+            for b in &hashes[i + 1..] {
+                assert_ne!(a, b, "{hashes:?}");
+            }
+        }
+        // The same upstream keeps its pool across requests.
+        let again = peer(settings("web", UpstreamScheme::Https));
+        assert_eq!(web.reuse_hash(), again.reuse_hash());
+    }
+
+    #[test]
+    fn the_scheme_decides_tls_sni_verification_and_http2() {
+        let https = peer(settings("web", UpstreamScheme::Https));
+        assert!(https.is_tls());
+        assert_eq!(https.sni, "localhost");
+        assert!(https.options.verify_cert && https.options.verify_hostname);
+        let insecure = peer(UpstreamSettings {
+            tls_insecure: true,
+            ..settings("web", UpstreamScheme::Https)
+        });
+        assert!(!insecure.options.verify_cert && !insecure.options.verify_hostname);
+        let h2c = peer(settings("grpc", UpstreamScheme::H2c));
+        assert!(!h2c.is_tls());
+        assert_eq!(h2c.options.alpn, pingora::protocols::ALPN::H2);
+        let http = peer(settings("web", UpstreamScheme::Http));
+        assert!(!http.is_tls());
+        assert_eq!(http.options.alpn, pingora::protocols::ALPN::H1);
+    }
+}

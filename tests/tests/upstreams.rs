@@ -161,10 +161,14 @@ type = "shared_secret"
 name = "trusted"
 url = "{url}"
 ca_file = "{ca}"
+health_path = "/healthz"
+health_interval_secs = 1
 
 [[upstreams]]
 name = "unknown-ca"
 url = "{url}"
+health_path = "/healthz"
+health_interval_secs = 1
 
 [[upstreams]]
 name = "insecure"
@@ -207,6 +211,19 @@ upstream = "insecure"
     let resp = get(&proxy, "/insecure/x", &[]);
     assert_eq!(resp.status, 200, "{resp:?}");
     assert_eq!(resp.json()["server"], "https");
+    // The health polls check the certificate too: `trusted` answers its health path
+    // (else /readyz would name it first), `unknown-ca` does not.
+    let admin = proxy.admin.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut resp = raw::send(admin, &raw::get("/readyz", &[])).unwrap();
+    while resp.status != 503 {
+        assert!(Instant::now() < deadline, "{resp:?}");
+        std::thread::sleep(Duration::from_millis(50));
+        resp = raw::send(admin, &raw::get("/readyz", &[])).unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let resp = raw::send(admin, &raw::get("/readyz", &[])).unwrap();
+    assert_eq!(resp.json()["upstream"], "unknown-ca", "{resp:?}");
     // And `check` warns about it.
     let env = [
         ("BETTER_AUTH_SECRET", BETTER_AUTH_SECRET),
@@ -226,6 +243,7 @@ async fn h2c_upstreams_get_http2_with_prior_knowledge() {
     let server = h2c::start().await;
     let config = format!(
         "[server]\nthreads = 1\n{SOURCE}[[upstreams]]\nname = \"grpc\"\nurl = \"h2c://{}\"\n\
+         health_path = \"/healthz\"\nhealth_interval_secs = 1\n\
          [[routes]]\npath = \"/h2/**\"\nauth = \"public\"\nupstream = \"grpc\"\n",
         server.addr
     );
@@ -237,7 +255,17 @@ async fn h2c_upstreams_get_http2_with_prior_knowledge() {
         assert_eq!(resp.json()["version"], "HTTP/2.0");
         assert_eq!(resp.json()["path"], "/h2/hello");
     }
-    assert_eq!((server.hits(), web.hits()), (2, 0));
+    // Its health path is polled over HTTP/2 too: ready.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while server.hits() < 3 {
+        assert!(
+            Instant::now() < deadline,
+            "the health path was never polled"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(proxy.ready_status(), 200);
+    assert_eq!(web.hits(), 0);
     // The same server as an http:// upstream: HTTP/1.1 fails its handshake.
     let (plain, _dir) =
         Authgate::new(&format!("[server]\nthreads = 1\n{SOURCE}"), server.addr).start();

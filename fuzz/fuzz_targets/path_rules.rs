@@ -31,6 +31,7 @@ fn table() -> &'static RouteTable {
                 .into_iter()
                 .collect(),
             rate_limit: Vec::new(),
+            upstream: 0,
         };
         RouteTable::new(vec![
             rule("/openapi.json", &["GET"], AuthMode::Public, None),

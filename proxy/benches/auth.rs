@@ -129,6 +129,7 @@ fn routing(c: &mut Criterion) {
             .into_iter()
             .collect(),
         rate_limit: Vec::new(),
+        upstream: 0,
     };
     let table = RouteTable::new(vec![
         route("/openapi.json", AuthMode::Public, None),
@@ -200,12 +201,7 @@ fn headers(c: &mut Criterion) {
             BatchSize::SmallInput,
         )
     });
-    let signer = AssertionSigner::new(
-        &Secret::new(SECRET),
-        "authgate".into(),
-        "upstream-api".into(),
-        30,
-    );
+    let signer = AssertionSigner::new(&Secret::new(SECRET), "authgate".into(), 30);
     let who = Identity {
         subject: "user_01HZX3".into(),
         email: Some("alice@example.com".into()),
@@ -216,6 +212,7 @@ fn headers(c: &mut Criterion) {
         token_id: None,
     };
     let bound = BoundRequest {
+        audience: "upstream-api",
         method: "GET",
         path: "/api/user_01HZX3/tasks",
         query: b"status=open",
@@ -243,6 +240,7 @@ fn headers(c: &mut Criterion) {
                     scheme: Scheme::Http,
                     upstream_h2: false,
                     request_id: "0d1f6a0e-6f7c-4c59-9a57-5b1f0e3c2a11",
+                    audience: "upstream-api",
                 };
                 outbound.prepare(&mut req, &admitted).unwrap();
                 req

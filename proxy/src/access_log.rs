@@ -26,6 +26,8 @@ pub(crate) struct Entry<'a> {
     /// The route requirement a 403 found unmet (what it asks, never a claim).
     pub requirement: &'a str,
     pub subject: &'a str,
+    /// The name of the upstream it went to; empty when authgate answered.
+    pub upstream: &'a str,
     pub latency_us: u64,
     pub error: &'a str,
 }
@@ -154,7 +156,7 @@ enum Value<'a> {
 }
 
 /// The fields of a line, in the order they are written.
-fn fields<'a>(e: &Entry<'a>) -> [(&'static str, Value<'a>); 11] {
+fn fields<'a>(e: &Entry<'a>) -> [(&'static str, Value<'a>); 12] {
     use Value::{Num, Str};
     [
         ("request_id", Str(e.request_id)),
@@ -166,6 +168,7 @@ fn fields<'a>(e: &Entry<'a>) -> [(&'static str, Value<'a>); 11] {
         ("rule", Str(e.rule)),
         ("requirement", Str(e.requirement)),
         ("subject", Str(e.subject)),
+        ("upstream", Str(e.upstream)),
         ("latency_us", Num(e.latency_us)),
         ("error", Str(e.error)),
     ]
@@ -250,6 +253,7 @@ mod tests {
             rule: "/api/{user_id}/**",
             requirement: "",
             subject: "ali\"ce\n",
+            upstream: "upstream-api",
             latency_us: 1234,
             error: "",
         }
@@ -275,7 +279,7 @@ mod tests {
             rest,
             "  INFO authgate::access: request_id=0b7c2c8e-1111-4222-8333-444455556666 method=GET \
              path=/api/alice/tasks status=200 decision=allow reason= rule=/api/{user_id}/** requirement= \
-             subject=\"ali\\\"ce\\n\" latency_us=1234 error=\n"
+             subject=\"ali\\\"ce\\n\" upstream=upstream-api latency_us=1234 error=\n"
         );
     }
 
@@ -306,8 +310,8 @@ mod tests {
             }
         }
         let unique: std::collections::BTreeSet<_> = names.iter().collect();
-        assert_eq!(names.len(), 11, "{l}");
-        assert_eq!(unique.len(), 11, "{l}");
+        assert_eq!(names.len(), 12, "{l}");
+        assert_eq!(unique.len(), 12, "{l}");
         assert!(
             l.contains(r#"subject="mallory decision=reject reason=expired status=500""#),
             "{l}"
@@ -398,6 +402,7 @@ mod tests {
                 rule = %Field(e.rule),
                 requirement = %Field(e.requirement),
                 subject = subject,
+                upstream = %Field(e.upstream),
                 latency_us = e.latency_us,
                 error = %Field(e.error),
             )

@@ -47,7 +47,6 @@ struct AssertionClaims<'a> {
 pub struct AssertionSigner {
     key: hmac::Key,
     issuer: String,
-    audience: String,
     ttl_secs: u64,
 }
 
@@ -56,15 +55,16 @@ impl fmt::Debug for AssertionSigner {
         f.debug_struct("AssertionSigner")
             .field("key", &"***")
             .field("issuer", &self.issuer)
-            .field("audience", &self.audience)
             .field("ttl_secs", &self.ttl_secs)
             .finish()
     }
 }
 
-/// The request an assertion is bound to.
+/// The request an assertion is bound to, and the upstream it is for.
 #[derive(Debug, Clone, Copy)]
 pub struct BoundRequest<'a> {
+    /// `aud`: the name of the upstream the request goes to.
+    pub audience: &'a str,
     /// HTTP method.
     pub method: &'a str,
     /// Canonical path, without the query.
@@ -91,11 +91,10 @@ pub(crate) fn query_hash<'b>(query: &[u8], buf: &'b mut [u8; 43]) -> &'b str {
 
 impl AssertionSigner {
     /// A signer; `ttl_secs` is clamped to 1..=60.
-    pub fn new(secret: &Secret, issuer: String, audience: String, ttl_secs: u64) -> Self {
+    pub fn new(secret: &Secret, issuer: String, ttl_secs: u64) -> Self {
         Self {
             key: hmac::Key::new(hmac::HMAC_SHA256, secret.expose()),
             issuer,
-            audience,
             ttl_secs: ttl_secs.clamp(1, MAX_TTL_SECS),
         }
     }
@@ -116,7 +115,7 @@ impl AssertionSigner {
             .map_or(0, |d| d.as_secs());
         let claims = serde_json::to_vec(&AssertionClaims {
             iss: &self.issuer,
-            aud: &self.audience,
+            aud: request.audience,
             sub: &identity.subject,
             email: identity.email.as_deref(),
             iat: now,
@@ -165,7 +164,7 @@ mod tests {
     #[test]
     fn assertion_verifies_with_the_shared_secret_and_carries_the_binding() {
         let secret = Secret::new("0123456789abcdef0123456789abcdef");
-        let signer = AssertionSigner::new(&secret, "authgate".into(), "upstream-api".into(), 600);
+        let signer = AssertionSigner::new(&secret, "authgate".into(), 600);
         assert!(format!("{signer:?}").contains("***"));
         let header = URL_SAFE_NO_PAD.decode(ENCODED_HEADER).unwrap();
         assert_eq!(header, br#"{"alg":"HS256","typ":"JWT"}"#);
@@ -179,6 +178,7 @@ mod tests {
             token_id: None,
         };
         let bound = BoundRequest {
+            audience: "upstream-api",
             method: "GET",
             path: "/api/alice/tasks",
             query: b"status=done&x=%2F",

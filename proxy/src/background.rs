@@ -1,6 +1,6 @@
 //! Background work of the current generation, on Pingora's runtime, stopping with
-//! the server: keeping remote JWKS fresh, following the upstream's DNS, polling
-//! the upstream's health path, and following the revocations in Redis. When a reload installs a new generation, the old
+//! the server: keeping remote JWKS fresh, following each upstream's DNS, polling
+//! each upstream's health path, and following the revocations in Redis. When a reload installs a new generation, the old
 //! generation's tasks are stopped and the new one's started (a kept JWKS source
 //! keeps its loaded keys, so nothing is refetched in a hurry).
 
@@ -9,7 +9,6 @@ use pingora::server::ShutdownWatch;
 use pingora::services::background::BackgroundService;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
@@ -36,12 +35,13 @@ impl Supervisor {
         if let Some(revocations) = g.revocations().cloned() {
             tasks.spawn(revocations.follow(stop.clone()));
         }
-        let upstream = g.upstream.clone();
-        if upstream.settings.host.parse::<std::net::IpAddr>().is_err() {
-            tasks.spawn(follow_dns(upstream.clone(), system_lookup));
-        }
-        if let Some(path) = upstream.settings.health_path.clone() {
-            tasks.spawn(poll_health(upstream, path));
+        for upstream in &g.upstreams {
+            if upstream.settings.host.parse::<std::net::IpAddr>().is_err() {
+                tasks.spawn(follow_dns(upstream.clone(), system_lookup));
+            }
+            if let Some(path) = upstream.settings.health_path.clone() {
+                tasks.spawn(poll_health(upstream.clone(), path));
+            }
         }
     }
 }
@@ -107,23 +107,31 @@ async fn follow_dns(upstream: Arc<Upstream>, lookup: Lookup) {
     }
 }
 
-/// GETs the upstream's health path every `health_interval`: 2xx is healthy.
+/// GETs the upstream's health path every `health_interval`, the way requests
+/// reach it (TLS with its CA and host name, or HTTP/2): 2xx is healthy.
 async fn poll_health(upstream: Arc<Upstream>, path: String) {
-    let timeout = upstream.settings.connect_timeout + Duration::from_secs(2);
-    let client = match probe::client(timeout) {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot poll the upstream's health");
-            return;
-        }
-    };
+    let name = upstream.settings.name.clone();
+    let mut client: Option<(SocketAddr, reqwest::Client)> = None;
     loop {
-        let url = format!("http://{}{}", upstream.address(), path);
-        let healthy = probe::status(&client, &url)
-            .await
-            .is_ok_and(|status| (200..300).contains(&status));
+        let addr = upstream.address();
+        if client.as_ref().is_none_or(|(at, _)| *at != addr) {
+            match probe::upstream_client(&upstream.settings, addr) {
+                Ok(c) => client = Some((addr, c)),
+                Err(e) => {
+                    tracing::error!(upstream = %name, error = %e, "cannot poll the upstream's health");
+                    upstream.set_healthy(false);
+                    return;
+                }
+            }
+        }
+        let healthy = match &client {
+            Some((_, c)) => probe::status(c, &probe::upstream_url(&upstream.settings, &path))
+                .await
+                .is_ok_and(|status| (200..300).contains(&status)),
+            None => false,
+        };
         if healthy != upstream.is_healthy() {
-            tracing::warn!(healthy, path = %path, "upstream health changed");
+            tracing::warn!(upstream = %name, healthy, path = %path, "upstream health changed");
         }
         upstream.set_healthy(healthy);
         tokio::time::sleep(upstream.settings.health_interval).await;
@@ -135,6 +143,7 @@ mod tests {
     use super::*;
     use crate::config::UpstreamSettings;
     use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
 
     static CALLS: AtomicUsize = AtomicUsize::new(0);
 
@@ -156,6 +165,9 @@ mod tests {
             address: "upstream:8000".into(),
             host: "upstream".into(),
             name: "upstream-api".into(),
+            scheme: crate::config::UpstreamScheme::Http,
+            ca: None,
+            tls_insecure: false,
             connect_timeout: Duration::from_secs(1),
             read_timeout: Duration::from_secs(1),
             write_timeout: Duration::from_secs(1),

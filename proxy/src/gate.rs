@@ -41,6 +41,9 @@ pub(crate) struct Verdict {
     pub(crate) outcome: Result<Option<Arc<Identity>>, Box<Rejection>>,
     /// The rate-limit fields for the response, when the route is rate-limited.
     pub(crate) rate_limit: Option<RateLimitFields>,
+    /// Where the request goes when it passes: an index into the configured
+    /// upstreams (0 is `[upstream]`), picked by the matched route.
+    pub(crate) upstream: usize,
 }
 
 /// Which rule let a request through.
@@ -143,21 +146,35 @@ impl Gate {
         &self.verifier
     }
 
+    /// A CORS preflight let through by `auth.cors_preflight`.
+    fn preflight<T: Tracer>(&self, req: &GateRequest<'_>, trace: &mut T) -> Verdict {
+        trace.step(|| Step::Rule {
+            index: None,
+            pattern: Rule::CorsPreflight.as_str().into(),
+            auth: "public",
+        });
+        // The preflight goes where the request it announces would go.
+        let announced = req
+            .headers
+            .get("access-control-request-method")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("OPTIONS");
+        let upstream = self.routes.lookup(announced, req.path).upstream();
+        Verdict {
+            rule: Rule::CorsPreflight,
+            outcome: Ok(None),
+            rate_limit: None,
+            upstream,
+        }
+    }
+
     /// Decides whether the request may pass, recording each step in `trace`.
     pub(crate) async fn admit<T: Tracer>(&self, req: &GateRequest<'_>, trace: &mut T) -> Verdict {
         if self.cors_preflight && is_cors_preflight(req.method, req.headers) {
-            trace.step(|| Step::Rule {
-                index: None,
-                pattern: Rule::CorsPreflight.as_str().into(),
-                auth: "public",
-            });
-            return Verdict {
-                rule: Rule::CorsPreflight,
-                outcome: Ok(None),
-                rate_limit: None,
-            };
+            return self.preflight(req, trace);
         }
         let matched = self.routes.lookup(req.method.as_str(), req.path);
+        let upstream = matched.upstream();
         let rule = matched.pattern_text().map_or(Rule::Default, Rule::Route);
         trace.step(|| Step::Rule {
             index: matched.index,
@@ -170,6 +187,7 @@ impl Gate {
                 rule,
                 outcome,
                 rate_limit: None,
+                upstream,
             };
         };
         // Then the route's rate limits, for the caller now known.
@@ -189,6 +207,7 @@ impl Gate {
                 rule,
                 outcome: Ok(identity),
                 rate_limit: fields,
+                upstream,
             },
             Err(refusal) => {
                 let mut rejection = Rejection::rate_limit(refusal);
@@ -197,6 +216,7 @@ impl Gate {
                     rule,
                     outcome: Err(Box::new(rejection)),
                     rate_limit: None,
+                    upstream,
                 }
             }
         }
@@ -378,6 +398,7 @@ mod tests {
                 .into_iter()
                 .collect(),
             rate_limit: Vec::new(),
+            upstream: 0,
         };
         let routes = RouteTable::new(vec![
             route("/openapi.json", AuthMode::Public, None),
@@ -543,6 +564,51 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_verdict_carries_the_upstream_of_the_matched_route() {
+        let mut g = gate(true);
+        let api = |p: &str, methods: Vec<String>| Route {
+            pattern: Pattern::parse(p).unwrap(),
+            methods,
+            auth: AuthMode::Public,
+            requirements: vec![],
+            rate_limit: vec![],
+            upstream: 2,
+        };
+        g.routes = RouteTable::new(vec![
+            api("/api/**", vec!["POST".into()]),
+            Route {
+                upstream: 1,
+                ..api("/**", vec![])
+            },
+        ]);
+        let upstream = |method: &'static str, path: &'static str, h: HeaderMap| {
+            let g = &g;
+            async move {
+                let method = Method::from_bytes(method.as_bytes()).unwrap();
+                let request = GateRequest {
+                    method: &method,
+                    path,
+                    headers: &h,
+                    scheme: Scheme::Http,
+                    client_ip: None,
+                };
+                g.admit(&request, &mut NoTrace).await.upstream
+            }
+        };
+        assert_eq!(upstream("POST", "/api/x", HeaderMap::new()).await, 2);
+        assert_eq!(upstream("GET", "/api/x", HeaderMap::new()).await, 1);
+        // A preflight goes where the request it announces would.
+        let preflight = |m| {
+            headers(&[
+                ("origin", "https://app.example"),
+                ("access-control-request-method", m),
+            ])
+        };
+        assert_eq!(upstream("OPTIONS", "/api/x", preflight("POST")).await, 2);
+        assert_eq!(upstream("OPTIONS", "/api/x", preflight("GET")).await, 1);
+    }
+
+    #[tokio::test]
     async fn cors_preflight_bypass_only_when_enabled_and_complete() {
         let pre = headers(&[
             ("origin", "https://app"),
@@ -628,6 +694,7 @@ mod tests {
             auth: AuthMode::Optional,
             requirements: vec![],
             rate_limit: vec!["per-user".into()],
+            upstream: 0,
         }]);
         let policy = PolicySettings {
             name: "per-user".into(),

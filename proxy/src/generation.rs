@@ -22,8 +22,9 @@ pub(crate) struct Generation {
     pub gate: Gate,
     /// What goes upstream.
     pub outbound: OutboundPolicy,
-    /// Where it goes.
-    pub upstream: Arc<Upstream>,
+    /// Where it goes: `[upstream]` first, then `[[upstreams]]` (a route picks one
+    /// by index).
+    pub upstreams: Vec<Arc<Upstream>>,
     /// `realm` of the challenges this generation answers with.
     pub realm: String,
     /// Liveness path on the proxy port, if enabled.
@@ -43,18 +44,26 @@ pub(crate) struct Generation {
 impl Generation {
     /// Builds a generation. With `previous`, remote key sources whose settings did
     /// not change are kept (with their loaded keys), and an unchanged upstream
-    /// keeps its current address.
+    /// keeps its current address and health.
     pub(crate) fn build(
         settings: &Settings,
         previous: Option<&Generation>,
     ) -> Result<Self, StartError> {
-        let upstream = match previous {
-            Some(p) if p.upstream.settings == settings.upstream => p.upstream.clone(),
-            _ => {
-                let addr = resolve_address(&settings.upstream.address)?;
-                Arc::new(Upstream::new(settings.upstream.clone(), addr))
-            }
-        };
+        let upstreams = settings
+            .upstreams
+            .iter()
+            .map(|wanted| {
+                let kept =
+                    previous.and_then(|p| p.upstreams.iter().find(|u| u.settings == *wanted));
+                match kept {
+                    Some(u) => Ok(u.clone()),
+                    None => {
+                        let addr = resolve_address(&wanted.address)?;
+                        Ok(Arc::new(Upstream::new(wanted.clone(), addr)))
+                    }
+                }
+            })
+            .collect::<Result<Vec<_>, StartError>>()?;
         let auth = &settings.auth;
         let sources = match previous {
             Some(p) => keep_unchanged_remotes(&auth.sources, p),
@@ -76,7 +85,7 @@ impl Generation {
         Ok(Self {
             gate: gate(settings, sources, rate_limits, revocations),
             outbound: outbound(settings),
-            upstream,
+            upstreams,
             realm: auth.realm.clone(),
             health_path: settings.server.health_path.clone(),
             ready_path: settings.server.ready_path.clone(),
@@ -95,6 +104,19 @@ impl Generation {
     /// The remote key sources, for the refresher.
     pub(crate) fn remote_sources(&self) -> Vec<Arc<RemoteJwks>> {
         self.gate.verifier().remote_sources().cloned().collect()
+    }
+
+    /// The upstream at `index` (a verdict's), `[upstream]` when out of range.
+    pub(crate) fn upstream(&self, index: usize) -> &Arc<Upstream> {
+        self.upstreams.get(index).unwrap_or(&self.upstreams[0])
+    }
+
+    /// The first upstream whose health path fails, if any.
+    pub(crate) fn unhealthy_upstream(&self) -> Option<&Upstream> {
+        self.upstreams
+            .iter()
+            .find(|u| !u.is_healthy())
+            .map(|u| &**u)
     }
 
     /// Whether tokens can be verified now.

@@ -206,6 +206,7 @@ pub(crate) fn account_refusal(rejection: &Rejection, refused: &Refused<'_>) {
             rule: "",
             requirement: "",
             subject: "",
+            upstream: "",
             latency_us: u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
             error: refused.error,
         },

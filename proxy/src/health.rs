@@ -17,23 +17,24 @@ pub(crate) enum Probe {
 }
 
 /// Why authgate is not ready, if it is not: shutting down, keys not loaded yet, or
-/// the upstream's health path failing.
+/// an upstream's health path failing (with that upstream's name).
 pub(crate) fn not_ready_reason(
     generation: &Generation,
     lifecycle: &Lifecycle,
-) -> Option<&'static str> {
+) -> Option<(&'static str, Option<String>)> {
     if lifecycle.is_draining() {
-        Some("shutting_down")
+        Some(("shutting_down", None))
     } else if !generation.is_ready() {
-        Some("keys_not_loaded")
-    } else if !generation.upstream.is_healthy() {
-        Some("upstream_unhealthy")
+        Some(("keys_not_loaded", None))
     } else {
-        None
+        generation
+            .unhealthy_upstream()
+            .map(|u| ("upstream_unhealthy", Some(u.settings.name.clone())))
     }
 }
 
-/// The status and JSON body answering `probe`.
+/// The status and JSON body answering `probe`; an unhealthy upstream is named
+/// (`"upstream":"web"`) so the operator knows which one to look at.
 pub(crate) fn answer(
     probe: Probe,
     generation: &Generation,
@@ -45,9 +46,15 @@ pub(crate) fn answer(
     };
     match reason {
         None => (StatusCode::OK, r#"{"status":"ok"}"#.to_string()),
-        Some(reason) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!(r#"{{"status":"not_ready","reason":"{reason}"}}"#),
-        ),
+        Some((reason, upstream)) => {
+            // The name is JSON-escaped (it may hold quotes); the rest is fixed text.
+            let named = upstream.map_or_else(String::new, |name| {
+                format!(r#","upstream":{}"#, serde_json::Value::from(name))
+            });
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!(r#"{{"status":"not_ready","reason":"{reason}"{named}}}"#),
+            )
+        }
     }
 }

@@ -30,16 +30,56 @@ pub(crate) struct RequestLabels {
 /// `{kind}` of an upstream failure.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub(crate) struct KindLabel {
-    /// `connect`, `timeout` or `other` (upstream errors); `timeout` or `failed`
-    /// (TLS handshakes).
+    /// `timeout` or `failed` (TLS handshakes); `sub` or `jti` (revocations).
     pub kind: &'static str,
 }
 
-/// `{reused}` of an upstream connection a request went out on.
+/// `{kind,upstream}` of an upstream failure.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub(crate) struct ReusedLabel {
+pub(crate) struct UpstreamErrorLabels {
+    /// `connect`, `timeout`, `tls` or `other`.
+    pub kind: &'static str,
+    /// The upstream's configured name.
+    pub upstream: String,
+}
+
+/// `{reused,upstream}` of an upstream connection a request went out on.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct ReusedLabels {
     /// `true` for a kept-alive connection from the pool, `false` for a new one.
     pub reused: &'static str,
+    /// The upstream's configured name.
+    pub upstream: String,
+}
+
+/// One upstream's counters, made once per upstream (no label built per request).
+#[derive(Debug, Clone)]
+pub(crate) struct UpstreamCounters {
+    connect: Counter,
+    timeout: Counter,
+    tls: Counter,
+    other: Counter,
+    reused: Counter,
+    new: Counter,
+}
+
+impl UpstreamCounters {
+    /// Counts a failure of `kind` (`connect`, `timeout`, `tls`, anything else is
+    /// `other`).
+    pub(crate) fn error(&self, kind: &str) {
+        match kind {
+            "connect" => &self.connect,
+            "timeout" => &self.timeout,
+            "tls" => &self.tls,
+            _ => &self.other,
+        }
+        .inc();
+    }
+
+    /// Counts the connection a request went out on.
+    pub(crate) fn connection(&self, reused: bool) {
+        if reused { &self.reused } else { &self.new }.inc();
+    }
 }
 
 /// The TLS listener's metrics.
@@ -138,8 +178,8 @@ pub(crate) struct Metrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
     duration: Histogram,
-    upstream_errors: Family<KindLabel, Counter>,
-    upstream_connections: Family<ReusedLabel, Counter>,
+    upstream_errors: Family<UpstreamErrorLabels, Counter>,
+    upstream_connections: Family<ReusedLabels, Counter>,
     config_reloads: Family<ResultLabel, Counter>,
     tls: TlsMetrics,
     redis_requests: Family<RedisLabels, Counter>,
@@ -172,16 +212,16 @@ impl Metrics {
             "Time from the request head to the end of the response",
             duration.clone(),
         );
-        let upstream_errors = Family::<KindLabel, Counter>::default();
+        let upstream_errors = Family::<UpstreamErrorLabels, Counter>::default();
         registry.register(
             "upstream_errors",
-            "Failures to proxy to the upstream by kind (connect, timeout, other)",
+            "Failures to proxy to an upstream by kind (connect, timeout, tls, other) and upstream",
             upstream_errors.clone(),
         );
-        let upstream_connections = Family::<ReusedLabel, Counter>::default();
+        let upstream_connections = Family::<ReusedLabels, Counter>::default();
         registry.register(
             "upstream_connections",
-            "Upstream connections requests went out on, by whether a kept-alive one was reused",
+            "Upstream connections requests went out on, by whether a kept-alive one was reused, and upstream",
             upstream_connections.clone(),
         );
         let config_reloads = Family::<ResultLabel, Counter>::default();
@@ -266,19 +306,30 @@ impl Metrics {
         self.duration.observe(elapsed.as_secs_f64());
     }
 
-    /// Counts an upstream failure.
-    pub(crate) fn record_upstream_error(&self, kind: &'static str) {
-        self.upstream_errors
-            .get_or_create(&KindLabel { kind })
-            .inc();
-    }
-
-    /// Counts the upstream connection a request went out on.
-    pub(crate) fn record_upstream_connection(&self, reused: bool) {
-        let reused = if reused { "true" } else { "false" };
-        self.upstream_connections
-            .get_or_create(&ReusedLabel { reused })
-            .inc();
+    /// The counters of the upstream named `upstream`.
+    pub(crate) fn upstream_counters(&self, upstream: &str) -> UpstreamCounters {
+        let error = |kind| {
+            let labels = UpstreamErrorLabels {
+                kind,
+                upstream: upstream.to_string(),
+            };
+            self.upstream_errors.get_or_create(&labels).clone()
+        };
+        let connection = |reused| {
+            let labels = ReusedLabels {
+                reused,
+                upstream: upstream.to_string(),
+            };
+            self.upstream_connections.get_or_create(&labels).clone()
+        };
+        UpstreamCounters {
+            connect: error("connect"),
+            timeout: error("timeout"),
+            tls: error("tls"),
+            other: error("other"),
+            reused: connection("true"),
+            new: connection("false"),
+        }
     }
 
     /// Counts a reload attempt.
@@ -399,8 +450,9 @@ mod tests {
             },
             Duration::from_micros(300),
         );
-        m.record_upstream_error("connect");
-        m.record_upstream_connection(true);
+        let upstream = m.upstream_counters("web");
+        upstream.error("connect");
+        upstream.connection(true);
         m.record_reload(true);
         m.record_tls_reload(false);
         m.set_tls_cert_expiry(1_900_000_000);
@@ -416,8 +468,8 @@ mod tests {
         for name in [
             "authgate_requests_total{decision=\"reject\",reason=\"expired\"}",
             "authgate_request_duration_seconds_bucket{le=\"0.0005\"}",
-            "authgate_upstream_errors_total{kind=\"connect\"}",
-            "authgate_upstream_connections_total{reused=\"true\"}",
+            "authgate_upstream_errors_total{kind=\"connect\",upstream=\"web\"} 1",
+            "authgate_upstream_connections_total{reused=\"true\",upstream=\"web\"} 1",
             "authgate_token_cache_lookups_total{result=\"miss\"}",
             "authgate_jwks_fetches_total{source=\"http://a/jwks\",result=\"ok\"}",
             "authgate_jwks_keys{source=\"http://a/jwks\"}",

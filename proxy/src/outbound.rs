@@ -56,6 +56,8 @@ pub struct Admitted<'a> {
     pub upstream_h2: bool,
     /// The request id.
     pub request_id: &'a str,
+    /// The name of the upstream it goes to (`aud` of the assertion).
+    pub audience: &'a str,
 }
 
 fn internal(why: &'static str) -> Box<Error> {
@@ -94,6 +96,7 @@ impl OutboundPolicy {
         if let Some(identity) = admitted.identity {
             // The query exactly as it goes upstream: the assertion binds it.
             let bound = BoundRequest {
+                audience: admitted.audience,
                 method: req.method.as_str(),
                 path: admitted.path,
                 query: req.uri.query().unwrap_or("").as_bytes(),
@@ -139,12 +142,7 @@ mod tests {
         let secret = Secret::new("0123456789abcdef0123456789abcdef");
         OutboundPolicy {
             identity,
-            assertion: Arc::new(AssertionSigner::new(
-                &secret,
-                "authgate".into(),
-                "upstream-api".into(),
-                10,
-            )),
+            assertion: Arc::new(AssertionSigner::new(&secret, "authgate".into(), 10)),
             keep_authorization,
             strip_cookie_prefix: Some("better-auth".into()),
         }
@@ -197,6 +195,7 @@ mod tests {
             scheme: Scheme::Https,
             upstream_h2: false,
             request_id: "rid-1",
+            audience: "upstream-api",
         }
     }
 

@@ -166,6 +166,9 @@ pub struct Route {
     pub requirements: Vec<Requirement>,
     /// The rate-limit policies it applies, by name, in order.
     pub rate_limit: Vec<String>,
+    /// Where its requests go: an index into the configured upstreams
+    /// (0 is `[upstream]`).
+    pub upstream: usize,
 }
 
 impl Route {
@@ -227,6 +230,11 @@ impl<'r> RouteMatch<'r, '_> {
     /// The matched pattern's text, shared (cheap to keep per request).
     pub fn pattern_text(&self) -> Option<Arc<str>> {
         self.route.map(|r| r.pattern.text.clone())
+    }
+
+    /// The upstream the matched route picks (0, `[upstream]`, when none matched).
+    pub fn upstream(&self) -> usize {
+        self.route.map_or(0, |r| r.upstream)
     }
 
     /// The rate-limit policies of the matched route, by name.
@@ -317,6 +325,7 @@ mod tests {
                 .into_iter()
                 .collect(),
             rate_limit: Vec::new(),
+            upstream: 0,
         }
     }
 

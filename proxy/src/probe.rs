@@ -1,7 +1,10 @@
 //! One HTTP GET for its status code, through reqwest: `authgate probe` (a health
 //! check for images without curl) and the upstream health poll both use it.
 
+use std::net::SocketAddr;
 use std::time::Duration;
+
+use crate::config::{UpstreamScheme, UpstreamSettings};
 
 /// A client for probes: the whole exchange within `timeout`, no redirects followed,
 /// no proxy taken from the environment (a probe of 127.0.0.1 must reach 127.0.0.1).
@@ -14,6 +17,52 @@ pub(crate) fn client(timeout: Duration) -> Result<reqwest::Client, String> {
         .user_agent(concat!("authgate-probe/", env!("CARGO_PKG_VERSION")))
         .build()
         .map_err(|e| format!("cannot build the HTTP client: {e}"))
+}
+
+/// A client for the health path of `upstream`, connecting to `addr` whatever the
+/// host resolves to: TLS trusting `ca_file` only when one is given (else the
+/// system's roots), no check under `tls_insecure`, HTTP/2 with prior knowledge to
+/// an `h2c://` upstream.
+pub(crate) fn upstream_client(
+    upstream: &UpstreamSettings,
+    addr: SocketAddr,
+) -> Result<reqwest::Client, String> {
+    let timeout = upstream.connect_timeout + Duration::from_secs(2);
+    let mut builder = reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .user_agent(concat!("authgate-probe/", env!("CARGO_PKG_VERSION")))
+        .resolve(&upstream.host, addr);
+    match upstream.scheme {
+        UpstreamScheme::Https => {
+            if let Some(ca) = &upstream.ca {
+                let certs = ca
+                    .iter()
+                    .map(|der| reqwest::Certificate::from_der(der))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| format!("the upstream's CA: {e}"))?;
+                builder = builder.tls_certs_only(certs);
+            }
+            builder = builder.tls_danger_accept_invalid_certs(upstream.tls_insecure);
+        }
+        UpstreamScheme::H2c => builder = builder.http2_prior_knowledge(),
+        UpstreamScheme::Http => builder = builder.http1_only(),
+    }
+    builder
+        .build()
+        .map_err(|e| format!("cannot build the HTTP client: {e}"))
+}
+
+/// The URL of `path` on `upstream` (`h2c://` is `http://` to the client).
+pub(crate) fn upstream_url(upstream: &UpstreamSettings, path: &str) -> String {
+    let scheme = match upstream.scheme {
+        UpstreamScheme::Https => "https",
+        UpstreamScheme::Http | UpstreamScheme::H2c => "http",
+    };
+    // `address` is `host:port` (IPv6 in brackets); `resolve` maps the host.
+    format!("{scheme}://{}{path}", upstream.address)
 }
 
 /// GETs `url` and returns the status code.

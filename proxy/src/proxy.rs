@@ -53,6 +53,8 @@ pub(crate) struct RequestCtx {
     identity: Option<Arc<Identity>>,
     /// The rule the gate applied (for the log).
     rule: Option<Rule>,
+    /// The upstream the rule picked (an index into the generation's upstreams).
+    upstream: usize,
     /// `RateLimit-Policy` and `RateLimit` for the upstream's response.
     rate_limit: Option<RateLimitFields>,
     /// The verified subject of a request refused by a route requirement (for the log).
@@ -84,6 +86,17 @@ fn peer_ip(session: &Session) -> Option<IpAddr> {
         .client_addr()
         .and_then(|a| a.as_inet())
         .map(|a| a.ip())
+}
+
+/// The name of the upstream a request went (or was to go) to, for the access log;
+/// empty for one authgate answered itself.
+fn logged_upstream(ctx: &RequestCtx) -> &str {
+    match ctx.decision {
+        Decision::Allow | Decision::Anonymous | Decision::UpstreamError(_) => {
+            &ctx.generation.upstream(ctx.upstream).settings.name
+        }
+        _ => "",
+    }
 }
 
 /// On HTTP/2, where a read timeout does nothing, hands the body deadline of an
@@ -148,6 +161,7 @@ impl AuthGate {
         };
         let verdict = generation.gate.admit(&request, &mut NoTrace).await;
         ctx.rule = Some(verdict.rule);
+        ctx.upstream = verdict.upstream;
         ctx.rate_limit = verdict.rate_limit;
         ctx.path = Some(path);
         match verdict.outcome {
@@ -256,6 +270,7 @@ impl ProxyHttp for AuthGate {
             rewritten_target: None,
             identity: None,
             rule: None,
+            upstream: 0,
             rate_limit: None,
             refused_subject: None,
             unmet_requirement: None,
@@ -337,10 +352,10 @@ impl ProxyHttp for AuthGate {
         session: &mut Session,
         ctx: &mut Self::CTX,
     ) -> pingora::Result<Box<HttpPeer>> {
-        let mut peer = ctx.generation.upstream.peer();
+        let mut peer = ctx.generation.upstream(ctx.upstream).peer();
         if grpc::is_grpc(session.req_header()) {
             // gRPC needs HTTP/2 on this leg too (trailers): h2c with prior
-            // knowledge to the http:// upstream.
+            // knowledge to an http:// upstream, h2 by ALPN to an https:// one.
             upstream::speak_h2(&mut peer);
         }
         if session.is_upgrade_req() {
@@ -370,9 +385,12 @@ impl ProxyHttp for AuthGate {
         _peer: &HttpPeer,
         _fd: std::os::unix::io::RawFd,
         _digest: Option<&pingora::protocols::Digest>,
-        _ctx: &mut Self::CTX,
+        ctx: &mut Self::CTX,
     ) -> pingora::Result<()> {
-        metrics().record_upstream_connection(reused);
+        ctx.generation
+            .upstream(ctx.upstream)
+            .counters
+            .connection(reused);
         Ok(())
     }
 
@@ -398,6 +416,7 @@ impl ProxyHttp for AuthGate {
             scheme: self.scheme,
             upstream_h2: grpc::is_grpc(upstream),
             request_id: &ctx.request_id,
+            audience: &ctx.generation.upstream(ctx.upstream).settings.name,
         };
         ctx.generation.outbound.prepare(upstream, &admitted)
     }
@@ -432,6 +451,11 @@ impl ProxyHttp for AuthGate {
             (ErrorSource::Upstream, ConnectRefused | ConnectError | ConnectNoRoute) => {
                 (502, "connect")
             }
+            // A certificate that does not verify fails closed, like any TLS failure.
+            (
+                ErrorSource::Upstream,
+                TLSHandshakeFailure | TLSHandshakeTimedout | InvalidCert | HandshakeError,
+            ) => (502, "tls"),
             (ErrorSource::Upstream, _) => (502, "other"),
             // The only client read left once the head is in is the body's.
             (ErrorSource::Downstream, ReadTimedout) if ctx.body_deadline.is_some() => {
@@ -445,7 +469,7 @@ impl ProxyHttp for AuthGate {
             (ErrorSource::Internal | ErrorSource::Unset, _) => (500, "internal"),
         };
         if e.esource() == &ErrorSource::Upstream {
-            metrics().record_upstream_error(kind);
+            ctx.generation.upstream(ctx.upstream).counters.error(kind);
         }
         if status == 408 {
             ctx.decision = Decision::Reject(kind);
@@ -512,6 +536,7 @@ impl ProxyHttp for AuthGate {
                 decision: labels.decision,
                 reason: labels.reason,
                 rule: ctx.rule.as_ref().map_or("", Rule::as_str),
+                upstream: logged_upstream(ctx),
                 requirement: ctx.unmet_requirement.as_deref().unwrap_or(""),
                 subject,
                 latency_us: u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),

@@ -8,6 +8,7 @@
 pub mod curl;
 pub mod echo;
 pub mod gated;
+pub mod h2c;
 pub mod issuer;
 pub mod metrics;
 pub mod oidc_provider;

@@ -27,9 +27,15 @@ impl Drop for Peer {
 
 /// Starts `script serve` with `python`; waits for `<ready> HOST:PORT` on stdout.
 pub fn serve(python: &Path, script: &str, ready: &str) -> Peer {
+    serve_with(python, script, &[], ready)
+}
+
+/// Starts `script serve args…` with `python`; waits for `<ready> HOST:PORT` on stdout.
+pub fn serve_with(python: &Path, script: &str, args: &[&str], ready: &str) -> Peer {
     let mut child = Command::new(python)
         .arg(client_script(script))
         .arg("serve")
+        .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()

@@ -38,7 +38,9 @@ async fn kept_alive_upstream_connections_are_reused() {
         .unwrap()
         .body;
     let count = |reused: &str| -> f64 {
-        let line = format!("authgate_upstream_connections_total{{reused=\"{reused}\"}} ");
+        let line = format!(
+            "authgate_upstream_connections_total{{reused=\"{reused}\",upstream=\"upstream-api\"}} "
+        );
         metrics
             .lines()
             .find_map(|l| l.strip_prefix(&line))

@@ -12,7 +12,7 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use crate::auth::Identity;
-use crate::config::{ListenerSettings, Settings};
+use crate::config::{ListenerSettings, Settings, UpstreamSettings};
 use crate::forwarding::{client_ip, client_scheme, Scheme, TrustedProxies};
 use crate::gate::{Gate, GateRequest};
 use crate::generation::{gate, outbound};
@@ -48,6 +48,9 @@ pub(crate) struct Explanation {
     steps: Vec<Step>,
     /// What it decided.
     result: Outcome,
+    /// For a request let through: the upstream it goes to, `name (url)`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    upstream: Option<String>,
     /// For a request let through: the headers the upstream would get (the
     /// assertion and any credential redacted).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -165,7 +168,9 @@ pub(crate) async fn explain(settings: &Settings, q: &Question) -> Result<Explana
         scheme: client_scheme(&req, peer_trusted, listener_scheme),
         client_ip: client_ip(&req.headers, Some(q.peer), peer_trusted, &trusted),
     };
-    let identity = match gate.admit(&request, &mut trace).await.outcome {
+    let verdict = gate.admit(&request, &mut trace).await;
+    let upstream = upstream_of(settings, verdict.upstream);
+    let identity = match verdict.outcome {
         Ok(identity) => identity,
         Err(rejection) => {
             let subject = rejection.subject.clone();
@@ -182,9 +187,26 @@ pub(crate) async fn explain(settings: &Settings, q: &Question) -> Result<Explana
         request_id: examined.request_id.as_deref().unwrap_or("<request id>"),
         scheme: listener_scheme,
         upstream_h2: crate::grpc::is_grpc(&req),
+        audience: &upstream.name,
     };
     let headers = upstream_headers(settings, &req, &admitted)?;
-    Ok(let_through(q, trace, identity.as_deref(), headers))
+    Ok(Explanation {
+        upstream: Some(describe_upstream(upstream)),
+        ..let_through(q, trace, identity.as_deref(), headers)
+    })
+}
+
+/// The upstream at `index` (a verdict's), `[upstream]` when out of range.
+fn upstream_of(settings: &Settings, index: usize) -> &UpstreamSettings {
+    settings
+        .upstreams
+        .get(index)
+        .unwrap_or(settings.default_upstream())
+}
+
+/// `name (scheme://host:port)`.
+fn describe_upstream(u: &UpstreamSettings) -> String {
+    format!("{} ({}://{})", u.name, u.scheme.as_str(), u.address)
 }
 
 /// The proxy's gate without shared state: explain counts no rate limit and looks up
@@ -227,6 +249,7 @@ fn let_through(
             subject: identity.map(|i| i.subject.clone()),
         },
         upstream_headers: Some(headers),
+        upstream: None,
     }
 }
 
@@ -286,6 +309,7 @@ fn health_probe(q: &Question, mut trace: Trace) -> Explanation {
             subject: None,
         },
         upstream_headers: None,
+        upstream: None,
     }
 }
 
@@ -300,6 +324,7 @@ fn refused(q: &Question, trace: Trace, r: &Rejection, subject: Option<String>) -
             subject,
         },
         upstream_headers: None,
+        upstream: None,
     }
 }
 
@@ -320,6 +345,9 @@ impl Explanation {
         let _ = writeln!(out, "  {:<12}{verdict}", "result");
         if let Some(subject) = &r.subject {
             let _ = writeln!(out, "  {:<12}{subject}", "subject");
+        }
+        if let Some(upstream) = &self.upstream {
+            let _ = writeln!(out, "  {:<12}{upstream}", "upstream");
         }
         if let Some(headers) = &self.upstream_headers {
             out.push_str("  upstream headers:\n");

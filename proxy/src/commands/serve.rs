@@ -100,7 +100,7 @@ pub(super) fn run(cli: &Cli) -> ExitCode {
             return ExitCode::FAILURE;
         }
     }
-    tracing::info!(listen = %settings.process.listen, protocols = built.listener.describe(), admin = %settings.process.admin_listen, upstream = %settings.upstream.address, threads = settings.process.threads, "authgate starting");
+    tracing::info!(listen = %settings.process.listen, protocols = built.listener.describe(), admin = %settings.process.admin_listen, upstream = %settings.default_upstream().address, upstreams = settings.upstreams.len(), threads = settings.process.threads, "authgate starting");
     println!("authgate listening on {}", settings.process.listen);
     println!(
         "authgate admin listening on {}",

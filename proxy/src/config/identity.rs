@@ -55,11 +55,10 @@ fn check_claim_headers(cx: &Ctx<'_>, id: &IdentitySection) -> Result<(), ConfigE
     Ok(())
 }
 
-/// Validates `[identity]`; `audience` is the upstream's name.
+/// Validates `[identity]`.
 pub(super) fn resolve(
     cx: &Ctx<'_>,
     id: &IdentitySection,
-    audience: &str,
     secrets: &mut SecretReader<'_>,
     hs256_secrets: &[(usize, Secret)],
 ) -> Result<IdentitySettings, ConfigError> {
@@ -111,7 +110,6 @@ pub(super) fn resolve(
     let assertion = Arc::new(AssertionSigner::new(
         &secret,
         id.assertion_issuer.clone(),
-        audience.to_string(),
         id.assertion_ttl_secs,
     ));
     Ok(IdentitySettings { headers, assertion })

@@ -39,7 +39,7 @@ use parse::read_file;
 pub(crate) use schema::FileConfig;
 pub(crate) use server::{ProcessSettings, ServerSettings};
 pub(crate) use sources::DEFAULT_SECRET_ENV;
-pub(crate) use upstream::UpstreamSettings;
+pub(crate) use upstream::{UpstreamScheme, UpstreamSettings};
 
 /// The validated configuration, with keys and rules compiled once.
 #[derive(Debug)]
@@ -52,8 +52,9 @@ pub struct Settings {
     pub process: ProcessSettings,
     /// The `[server]` settings a reload applies.
     pub server: ServerSettings,
-    /// Where verified requests go, with its timeouts and health path.
-    pub upstream: UpstreamSettings,
+    /// Where verified requests go, with their timeouts and health paths:
+    /// `[upstream]` first, then `[[upstreams]]` in order (routes pick them by index).
+    pub upstreams: Vec<UpstreamSettings>,
     /// Key sources, claim rules, the session cookie and the token cache.
     pub auth: AuthSettings,
     /// Identity headers and the assertion.
@@ -70,6 +71,13 @@ pub struct Settings {
     pub secret_sources: Vec<String>,
     /// Valid but risky choices, for `check` and the start-up log.
     pub warnings: Vec<String>,
+}
+
+impl Settings {
+    /// `[upstream]`: where requests go unless their route names another.
+    pub fn default_upstream(&self) -> &UpstreamSettings {
+        &self.upstreams[0]
+    }
 }
 
 /// Loads `path` (or the built-in defaults when `None`), applies overrides and reads
@@ -183,10 +191,11 @@ fn resolve(
     let mut secrets = SecretReader::new(env);
     let process = server::resolve_process(&cx, &cfg.server, &cfg.admin, &cfg.upstream)?;
     let server = server::resolve(&cx, &cfg.server)?;
-    let upstream = upstream::resolve(&cx, &cfg.upstream)?;
+    let upstreams = upstream::resolve_all(&cx, &cfg.upstream, &cfg.upstreams)?;
     let rate_limits = rate_limits::resolve(&cx, &cfg.rate_limits)?;
     let names: Vec<&str> = rate_limits.iter().map(|p| p.name.as_str()).collect();
-    let routes = routes::resolve(&cx, &cfg.routes, &names)?;
+    let upstream_names: Vec<&str> = upstreams.iter().map(|u| u.name.as_str()).collect();
+    let routes = routes::resolve(&cx, &cfg.routes, &names, &upstream_names)?;
     // An identity keeps the claims headers forward and those rules and rate limits
     // read: no more.
     let mut for_rules = routes.claims_read();
@@ -202,7 +211,7 @@ fn resolve(
         for_rules,
     };
     let (auth, hs256) = auth::resolve(&cx, &cfg.auth, kept_claims, &mut secrets)?;
-    let identity = identity::resolve(&cx, &cfg.identity, &upstream.name, &mut secrets, &hs256)?;
+    let identity = identity::resolve(&cx, &cfg.identity, &mut secrets, &hs256)?;
     let redis = redis::resolve(&cx, cfg.redis.as_ref(), &mut secrets)?;
     let revocation = revocation::resolve(
         &cx,
@@ -215,7 +224,7 @@ fn resolve(
         warnings,
         process,
         server,
-        upstream,
+        upstreams,
         auth,
         identity,
         routes,

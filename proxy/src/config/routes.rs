@@ -9,11 +9,13 @@ use crate::policy::{AuthMode, Pattern, Route, RouteTable};
 use crate::requirements::{ClaimPath, Requirement};
 
 /// Compiles every rule, in order; `policies` are the names of the rate-limit
-/// policies a rule may apply.
+/// policies a rule may apply, `upstreams` the names of the upstreams it may pick
+/// (`[upstream]` first).
 pub(super) fn resolve(
     cx: &Ctx<'_>,
     routes: &[RouteSection],
     policies: &[&str],
+    upstreams: &[&str],
 ) -> Result<RouteTable, ConfigError> {
     let compiled = routes
         .iter()
@@ -23,6 +25,7 @@ pub(super) fn resolve(
             rate_limits(cx, i, &r.rate_limit, policies)?;
             Ok(Route {
                 rate_limit: r.rate_limit.clone(),
+                upstream: upstream(cx, i, r.upstream.as_deref(), upstreams)?,
                 ..route
             })
         })
@@ -47,6 +50,27 @@ fn rate_limits(
         }
     }
     Ok(())
+}
+
+/// `upstream`: the index of the named upstream; none is `[upstream]` (0).
+fn upstream(
+    cx: &Ctx<'_>,
+    i: usize,
+    name: Option<&str>,
+    upstreams: &[&str],
+) -> Result<usize, ConfigError> {
+    let Some(name) = name else {
+        return Ok(0);
+    };
+    upstreams.iter().position(|u| *u == name).ok_or_else(|| {
+        cx.err(
+            format!("routes[{i}].upstream"),
+            format!(
+                "no upstream is named `{name}` (names: {})",
+                upstreams.join(", ")
+            ),
+        )
+    })
 }
 
 fn resolve_route(cx: &Ctx<'_>, i: usize, r: &RouteSection) -> Result<Route, ConfigError> {
@@ -101,6 +125,7 @@ fn resolve_route(cx: &Ctx<'_>, i: usize, r: &RouteSection) -> Result<Route, Conf
         auth,
         requirements,
         rate_limit: Vec::new(),
+        upstream: 0,
     })
 }
 

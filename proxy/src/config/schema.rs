@@ -23,8 +23,12 @@ pub struct FileConfig {
     pub server: ServerSection,
     /// The admin listener: metrics and probes, never proxied.
     pub admin: AdminSection,
-    /// Where verified requests go.
+    /// Where verified requests go (unless their route names one of `upstreams`).
     pub upstream: UpstreamSection,
+    /// Further upstreams, by name; a route picks one with `upstream = "name"`.
+    /// Default none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub upstreams: Vec<UpstreamSection>,
     /// Token verification.
     pub auth: AuthSection,
     /// Headers sent to the upstream.
@@ -181,19 +185,30 @@ impl Default for AdminSection {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct UpstreamSection {
-    /// `http://host:port` of the protected service. Default `http://127.0.0.1:8000`.
+    /// `http://host:port`, `https://host:port` (TLS, certificate verified) or
+    /// `h2c://host:port` (HTTP/2 with prior knowledge, for gRPC servers) of the
+    /// protected service. Default `http://127.0.0.1:8000`.
     /// Flag `--upstream`, env `AUTHGATE_UPSTREAM`.
     pub url: String,
-    /// The upstream's name: the `aud` of the identity assertion. Default `upstream-api`.
+    /// The upstream's name: the `aud` of the identity assertion, the `upstream`
+    /// label of metrics and what routes pick it by. Default `upstream-api`.
     /// Flag `--upstream-name`, env `AUTHGATE_UPSTREAM_NAME`.
     pub name: String,
+    /// PEM file of the CAs an `https://` upstream's certificate must chain to,
+    /// instead of the system's roots. Default none (the system's roots).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<String>,
+    /// Accept any certificate from an `https://` upstream (no chain or name check):
+    /// for tests only; `authgate check` warns. Default `false`.
+    pub tls_insecure: bool,
     /// TCP connect timeout in milliseconds (then 504). Default 2000.
     pub connect_timeout_ms: u64,
     /// Timeout waiting for upstream response bytes, in milliseconds (then 504). Default 30000.
     pub read_timeout_ms: u64,
     /// Timeout writing the request upstream, in milliseconds (then 504). Default 30000.
     pub write_timeout_ms: u64,
-    /// Idle upstream connections kept for reuse. Default 128.
+    /// Idle upstream connections kept for reuse, all upstreams together (set in
+    /// `[upstream]` only). Default 128.
     pub keepalive_pool_size: usize,
     /// Seconds between DNS look-ups of the upstream host (the last good addresses
     /// stay when one fails). Default 5.
@@ -211,6 +226,8 @@ impl Default for UpstreamSection {
         Self {
             url: "http://127.0.0.1:8000".into(),
             name: "upstream-api".into(),
+            ca_file: None,
+            tls_insecure: false,
             connect_timeout_ms: 2000,
             read_timeout_ms: 30_000,
             write_timeout_ms: 30_000,
@@ -522,6 +539,10 @@ pub struct RouteSection {
     /// Names of `[[rate_limits]]` policies this route applies, in order. Default none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rate_limit: Vec<String>,
+    /// The `name` of the upstream (`[upstream]` or one of `[[upstreams]]`) this
+    /// route's requests go to. Default `[upstream]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream: Option<String>,
 }
 
 fn default_route_auth() -> RouteAuth {

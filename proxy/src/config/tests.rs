@@ -51,8 +51,8 @@ fn the_sample_config_is_valid() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../config.toml");
     let s = load(Some(&path), &Overrides::default(), &secrets()).unwrap();
     assert_eq!(s.process.listen.to_string(), "127.0.0.1:8080");
-    assert_eq!(s.upstream.address, "127.0.0.1:8000");
-    assert_eq!(s.upstream.name, "upstream-api");
+    assert_eq!(s.default_upstream().address, "127.0.0.1:8000");
+    assert_eq!(s.default_upstream().name, "upstream-api");
 }
 
 #[test]
@@ -98,7 +98,7 @@ fn flags_override_the_file() {
     let s = load(Some(&path), &o, &secrets()).unwrap();
     assert_eq!(s.process.listen.to_string(), "127.0.0.1:2");
     assert_eq!(s.process.threads, 3, "unset overrides keep the file value");
-    assert_eq!(s.upstream.address, "10.0.0.1:9");
+    assert_eq!(s.default_upstream().address, "10.0.0.1:9");
     assert_eq!(s.process.log_format, crate::log_format::LogFormat::Json);
 }
 
@@ -164,7 +164,35 @@ const BAD_VALUES: &[(&str, &str)] = &[
         "[auth.session_cookie]\nallowed_origins = [\"https://a.example/path\"]\n",
         "auth.session_cookie.allowed_origins[0]",
     ),
-    ("[upstream]\nurl = \"https://x:1\"\n", "upstream.url"),
+    ("[upstream]\nurl = \"ftp://x:1\"\n", "upstream.url"),
+    (
+        "[upstream]\nurl = \"http://x:1\"\ntls_insecure = true\n",
+        "upstream.tls_insecure",
+    ),
+    (
+        "[upstream]\nurl = \"https://x:1\"\nca_file = \"/nonexistent/ca.pem\"\n",
+        "upstream.ca_file",
+    ),
+    (
+        "[[upstreams]]\nname = \"web\"\nurl = \"gopher://x:1\"\n",
+        "upstreams[0].url",
+    ),
+    (
+        "[[upstreams]]\nname = \"upstream-api\"\nurl = \"http://x:1\"\n",
+        "upstreams[0].name",
+    ),
+    (
+        "[[upstreams]]\nname = \"web\"\nurl = \"http://x:1\"\n[[upstreams]]\nname = \"web\"\nurl = \"http://y:1\"\n",
+        "upstreams[1].name",
+    ),
+    (
+        "[[upstreams]]\nname = \"web\"\nurl = \"http://x:1\"\nkeepalive_pool_size = 3\n",
+        "upstreams[0].keepalive_pool_size",
+    ),
+    (
+        "[[routes]]\npath = \"/a\"\nupstream = \"nowhere\"\n",
+        "routes[0].upstream",
+    ),
     ("[upstream]\nurl = \"http://x:1/prefix\"\n", "upstream.url"),
     ("[upstream]\nurl = \"not a url\"\n", "upstream.url"),
     (
